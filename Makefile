@@ -1,0 +1,47 @@
+# seqtorch — see README.md. `make libtorch` once, then `make test`.
+SHELL := /bin/bash
+BUILD := build
+GO ?= go
+PYTHON ?= $(if $(TORCH_PYTHON),$(TORCH_PYTHON),/usr/bin/python3)
+export OPENBLAS_NUM_THREADS ?= 1
+export SEQTORCH_MIRROR ?= $(abspath ../shared/data)
+export SEQTORCH_PYTHON ?= $(PYTHON)
+
+.PHONY: libtorch test gotest parity vet wordnet data bench clean
+
+libtorch:
+	@third_party/find-libtorch.sh $(BUILD)/libtorch.mk
+	@$(MAKE) -s --no-print-directory -f third_party/shim.mk BUILD=$(BUILD)
+	@$(BUILD)/bin/st-info "$$(sed -n 's/^TORCH_SOURCE := //p' $(BUILD)/libtorch.mk)"
+
+$(BUILD)/lib/libseqtorch.so:
+	@echo "the shim is not built: run 'make libtorch' first" >&2; exit 1
+
+# WordNet 3.0 for synonym augmentation (Debian's wordnet-base).
+wordnet:
+	@if [ ! -f /usr/share/wordnet/data.noun ]; then \
+	  echo "installing Debian package wordnet-base" >&2; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null; fi
+
+vet:
+	@test -z "$$(gofmt -l torch models train data scripts 2>/dev/null)" || { gofmt -l torch models train data scripts; echo "gofmt needed" >&2; exit 1; }
+	$(GO) vet ./...
+
+gotest: $(BUILD)/lib/libseqtorch.so wordnet
+	$(GO) test ./...
+
+# The parity suite against PyTorch (CPU, same libtorch): one row per case and a final count.
+parity: $(BUILD)/lib/libseqtorch.so
+	$(GO) run ./scripts/parity
+
+test: vet gotest parity
+
+data:
+	$(GO) run ./data/cmd/fetch all
+
+bench: $(BUILD)/lib/libseqtorch.so
+	$(GO) run ./scripts/bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,174 @@
+/* shim.h: the plain C ABI between Go (package torch) and the libtorch C++ API.
+ *
+ * Conventions:
+ *   - Every function returns st_err: NULL on success, else a malloc'd message that the
+ *     caller frees with st_free_err. C++ exceptions never cross this boundary.
+ *   - Results are written into caller-provided slots. A returned st_tensor is a new,
+ *     owned handle; the caller releases it with st_free.
+ *   - dtype codes are c10::ScalarType values; device types: 0 = CPU, 1 = CUDA.
+ *   - Optional tensor arguments are NULL when absent.
+ */
+#ifndef SEQTORCH_SHIM_H
+#define SEQTORCH_SHIM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+typedef struct st_tensor_s *st_tensor;
+typedef char *st_err;
+
+void st_free_err(st_err e);
+void st_free(st_tensor t);
+
+/* ---- runtime ---- */
+st_err st_init(void);
+st_err st_build_info(char **version, int *cuda_build, char **blas);
+st_err st_manual_seed(uint64_t seed);
+st_err st_set_num_threads(int n);
+st_err st_get_num_threads(int *n);
+st_err st_cuda_device_count(int *n);
+st_err st_set_grad_enabled(int enabled);
+st_err st_is_grad_enabled(int *enabled);
+
+/* ---- creation and data ---- */
+st_err st_from_data(const void *data, const int64_t *shape, int ndim, int dtype, st_tensor *out);
+st_err st_copy_data(st_tensor t, void *dst, int64_t nbytes);
+st_err st_ndim(st_tensor t, int *ndim);
+st_err st_shape(st_tensor t, int64_t *dims, int cap);
+st_err st_dtype(st_tensor t, int *dtype);
+st_err st_device(st_tensor t, int *type, int *index);
+st_err st_item(st_tensor t, double *out);
+st_err st_to(st_tensor t, int dev_type, int dev_index, int dtype, st_tensor *out);
+st_err st_zeros(const int64_t *shape, int ndim, int dtype, int dev_type, int dev_index, st_tensor *out);
+st_err st_full(const int64_t *shape, int ndim, double value, int dtype, int dev_type, int dev_index, st_tensor *out);
+st_err st_arange(double start, double end, double step, int dtype, int dev_type, int dev_index, st_tensor *out);
+st_err st_rand(const int64_t *shape, int ndim, int dtype, int dev_type, int dev_index, st_tensor *out);
+st_err st_randn(const int64_t *shape, int ndim, int dtype, int dev_type, int dev_index, st_tensor *out);
+st_err st_randperm(int64_t n, int dtype, int dev_type, int dev_index, st_tensor *out);
+
+/* ---- elementwise, one input ---- */
+st_err st_neg(st_tensor a, st_tensor *out);
+st_err st_abs(st_tensor a, st_tensor *out);
+st_err st_exp(st_tensor a, st_tensor *out);
+st_err st_log(st_tensor a, st_tensor *out);
+st_err st_sqrt(st_tensor a, st_tensor *out);
+st_err st_relu(st_tensor a, st_tensor *out);
+st_err st_tanh(st_tensor a, st_tensor *out);
+st_err st_sigmoid(st_tensor a, st_tensor *out);
+st_err st_contiguous(st_tensor a, st_tensor *out);
+st_err st_detach(st_tensor a, st_tensor *out);
+st_err st_clone(st_tensor a, st_tensor *out);
+st_err st_logical_not(st_tensor a, st_tensor *out);
+
+/* ---- elementwise, two tensors (op: see enum st_binop) ---- */
+enum st_binop { ST_ADD, ST_SUB, ST_MUL, ST_DIV, ST_POW, ST_EQ, ST_NE, ST_LT, ST_LE, ST_GT, ST_GE,
+                ST_MAXIMUM, ST_MINIMUM, ST_MATMUL, ST_LOGICAL_AND, ST_LOGICAL_OR };
+st_err st_binary(int op, st_tensor a, st_tensor b, st_tensor *out);
+/* tensor (op) scalar; ST_MATMUL, ST_MAXIMUM, ST_MINIMUM and logical ops are not valid here */
+st_err st_binary_scalar(int op, st_tensor a, double s, st_tensor *out);
+/* scalar - tensor */
+st_err st_rsub_scalar(st_tensor a, double s, st_tensor *out);
+st_err st_clamp(st_tensor a, int has_min, double min, int has_max, double max, st_tensor *out);
+st_err st_where(st_tensor cond, st_tensor a, st_tensor b, st_tensor *out);
+
+/* ---- reductions ---- */
+st_err st_sum(st_tensor a, const int64_t *dims, int ndims, int keepdim, st_tensor *out);
+st_err st_mean(st_tensor a, const int64_t *dims, int ndims, int keepdim, st_tensor *out);
+st_err st_max_all(st_tensor a, st_tensor *out);
+st_err st_min_all(st_tensor a, st_tensor *out);
+st_err st_max_dim(st_tensor a, int64_t dim, int keepdim, st_tensor *values, st_tensor *indices);
+st_err st_argmax(st_tensor a, int64_t dim, int keepdim, st_tensor *out);
+st_err st_norm(st_tensor a, double p, const int64_t *dims, int ndims, int keepdim, st_tensor *out);
+st_err st_sort(st_tensor a, int64_t dim, int descending, st_tensor *values, st_tensor *indices);
+st_err st_softmax(st_tensor a, int64_t dim, st_tensor *out);
+st_err st_log_softmax(st_tensor a, int64_t dim, st_tensor *out);
+st_err st_dropout(st_tensor a, double p, int train, st_tensor *out);
+
+/* ---- shape and indexing ---- */
+st_err st_cat(const st_tensor *ts, int n, int64_t dim, st_tensor *out);
+st_err st_stack(const st_tensor *ts, int n, int64_t dim, st_tensor *out);
+st_err st_view(st_tensor a, const int64_t *shape, int ndim, st_tensor *out);
+st_err st_reshape(st_tensor a, const int64_t *shape, int ndim, st_tensor *out);
+st_err st_expand(st_tensor a, const int64_t *shape, int ndim, st_tensor *out);
+st_err st_transpose(st_tensor a, int64_t d0, int64_t d1, st_tensor *out);
+st_err st_permute(st_tensor a, const int64_t *dims, int ndims, st_tensor *out);
+st_err st_squeeze(st_tensor a, int has_dim, int64_t dim, st_tensor *out);
+st_err st_unsqueeze(st_tensor a, int64_t dim, st_tensor *out);
+st_err st_index_select(st_tensor a, int64_t dim, st_tensor index, st_tensor *out);
+st_err st_gather(st_tensor a, int64_t dim, st_tensor index, st_tensor *out);
+st_err st_narrow(st_tensor a, int64_t dim, int64_t start, int64_t length, st_tensor *out);
+st_err st_masked_fill(st_tensor a, st_tensor mask, double value, st_tensor *out);
+
+/* ---- autograd ---- */
+st_err st_set_requires_grad(st_tensor t, int requires);
+st_err st_requires_grad(st_tensor t, int *requires);
+st_err st_backward(st_tensor t, st_tensor grad, int retain_graph);
+/* *out is NULL when the gradient is undefined */
+st_err st_grad(st_tensor t, st_tensor *out);
+st_err st_zero_grad(st_tensor t, int set_to_none);
+
+/* ---- in place, for optimizers and initialisation (no autograd history) ---- */
+st_err st_add_(st_tensor t, st_tensor other, double alpha);
+st_err st_mul_(st_tensor t, st_tensor other);
+st_err st_mul_scalar_(st_tensor t, double s);
+st_err st_add_scalar_(st_tensor t, double s);
+st_err st_addcmul_(st_tensor t, st_tensor a, st_tensor b, double value);
+st_err st_addcdiv_(st_tensor t, st_tensor a, st_tensor b, double value);
+st_err st_copy_(st_tensor t, st_tensor src);
+st_err st_fill_(st_tensor t, double value);
+st_err st_uniform_(st_tensor t, double from, double to);
+st_err st_normal_(st_tensor t, double mean, double std);
+
+/* ---- neural network functions ---- */
+st_err st_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor *out);
+st_err st_embedding(st_tensor w, st_tensor idx, int64_t padding_idx, st_tensor *out);
+/* mode: 0 RNN_TANH, 1 RNN_RELU, 2 LSTM, 3 GRU. params: per layer and direction
+ * w_ih, w_hh[, b_ih, b_hh]. hx: h0 (and c0 for LSTM). *c_n is NULL except for LSTM. */
+st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_tensor *params, int nparams,
+              int has_biases, int64_t num_layers, double dropout, int train, int bidirectional,
+              int batch_first, st_tensor *output, st_tensor *h_n, st_tensor *c_n);
+st_err st_rnn_packed(int mode, st_tensor data, st_tensor batch_sizes, const st_tensor *hx, int nhx,
+                     const st_tensor *params, int nparams, int has_biases, int64_t num_layers,
+                     double dropout, int train, int bidirectional, st_tensor *output, st_tensor *h_n,
+                     st_tensor *c_n);
+st_err st_pack_padded(st_tensor input, st_tensor lengths, int batch_first, st_tensor *data,
+                      st_tensor *batch_sizes);
+st_err st_pad_packed(st_tensor data, st_tensor batch_sizes, int batch_first, double padding_value,
+                     int64_t total_length, st_tensor *padded, st_tensor *lengths);
+
+/* ---- losses (reduction: 0 none, 1 mean, 2 sum) ---- */
+st_err st_cross_entropy(st_tensor input, st_tensor target, st_tensor weight, int reduction,
+                        int64_t ignore_index, double label_smoothing, st_tensor *out);
+st_err st_nll_loss(st_tensor input, st_tensor target, st_tensor weight, int reduction,
+                   int64_t ignore_index, st_tensor *out);
+st_err st_mse_loss(st_tensor input, st_tensor target, int reduction, st_tensor *out);
+st_err st_l1_loss(st_tensor input, st_tensor target, int reduction, st_tensor *out);
+st_err st_bce_with_logits(st_tensor input, st_tensor target, st_tensor weight, st_tensor pos_weight,
+                          int reduction, st_tensor *out);
+st_err st_triplet_margin_loss(st_tensor anchor, st_tensor positive, st_tensor negative, double margin,
+                              double p, double eps, int swap, int reduction, st_tensor *out);
+st_err st_pairwise_distance(st_tensor a, st_tensor b, double p, double eps, int keepdim, st_tensor *out);
+
+/* ---- serialization: a str->tensor dict in PyTorch's torch.save zip format ---- */
+st_err st_save_dict(const char *path, const char *const *names, const st_tensor *ts, int n);
+/* *names and *ts are malloc'd arrays (NULL when *n == 0); free with st_free_names and st_free_array */
+st_err st_load_dict(const char *path, char ***names, st_tensor **ts, int *n);
+void st_free_names(char **names, int n);
+void st_free_array(void *p);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,247 @@
+package torch
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"unsafe"
+)
+
+// Linear returns x·wᵀ + b, as torch.nn.functional.linear (b may be nil).
+func Linear(x, w, b *Tensor) *Tensor {
+	return unary("Linear", func(out *C.st_tensor) C.st_err {
+		return C.st_linear(x.handle("Linear"), w.handle("Linear"), optHandle("Linear", b), out)
+	})
+}
+
+// Embedding looks up rows of w for the int64 indices idx, as torch.nn.functional.embedding.
+// paddingIdx < 0 means none; the padding row receives no gradient.
+func Embedding(w, idx *Tensor, paddingIdx int64) *Tensor {
+	if paddingIdx < 0 {
+		paddingIdx = -1
+	}
+	return unary("Embedding", func(out *C.st_tensor) C.st_err {
+		return C.st_embedding(w.handle("Embedding"), idx.handle("Embedding"), C.int64_t(paddingIdx), out)
+	})
+}
+
+// RNNMode selects the recurrent cell of RNNForward.
+type RNNMode int
+
+// Recurrent cells, as the mode strings of torch.nn.RNNBase.
+const (
+	RNNTanh RNNMode = iota
+	RNNReLU
+	LSTMMode
+	GRUMode
+)
+
+// RNNConfig carries the settings torch.nn.RNNBase passes to its kernels.
+type RNNConfig struct {
+	HasBiases     bool
+	NumLayers     int64
+	Dropout       float64
+	Train         bool
+	Bidirectional bool
+	BatchFirst    bool // ignored by the packed variant
+}
+
+// RNNForward runs a stack of recurrent layers over a padded input, as the kernels behind
+// torch.nn.RNN/LSTM/GRU. hx holds h0 (and c0 for LSTM); params holds, per layer and direction,
+// w_ih, w_hh (and b_ih, b_hh with biases). c is nil except for LSTM.
+func RNNForward(mode RNNMode, input *Tensor, hx, params []*Tensor, cfg RNNConfig) (out, h, c *Tensor) {
+	hh := handles("RNNForward", hx)
+	ph := handles("RNNForward", params)
+	var o, hn, cn C.st_tensor
+	check("RNNForward", C.st_rnn(C.int(mode), input.handle("RNNForward"), handlesPtr(hh), C.int(len(hh)),
+		handlesPtr(ph), C.int(len(ph)), cbool(cfg.HasBiases), C.int64_t(cfg.NumLayers), C.double(cfg.Dropout),
+		cbool(cfg.Train), cbool(cfg.Bidirectional), cbool(cfg.BatchFirst), &o, &hn, &cn))
+	return wrapRNN(o, hn, cn)
+}
+
+// RNNForwardPacked is RNNForward over packed data (PackedSequence.data and batch_sizes).
+func RNNForwardPacked(mode RNNMode, data, batchSizes *Tensor, hx, params []*Tensor, cfg RNNConfig) (out, h, c *Tensor) {
+	hh := handles("RNNForward", hx)
+	ph := handles("RNNForward", params)
+	var o, hn, cn C.st_tensor
+	check("RNNForward", C.st_rnn_packed(C.int(mode), data.handle("RNNForward"), batchSizes.handle("RNNForward"),
+		handlesPtr(hh), C.int(len(hh)), handlesPtr(ph), C.int(len(ph)), cbool(cfg.HasBiases),
+		C.int64_t(cfg.NumLayers), C.double(cfg.Dropout), cbool(cfg.Train), cbool(cfg.Bidirectional), &o, &hn, &cn))
+	return wrapRNN(o, hn, cn)
+}
+
+func wrapRNN(o, hn, cn C.st_tensor) (out, h, c *Tensor) {
+	out, h = newTensor(o), newTensor(hn)
+	if cn != nil {
+		c = newTensor(cn)
+	}
+	return out, h, c
+}
+
+// PackPadded packs a padded batch whose lengths (int64, CPU) are sorted in decreasing order,
+// as torch._pack_padded_sequence: it returns the packed data and batch sizes.
+func PackPadded(input, lengths *Tensor, batchFirst bool) (data, batchSizes *Tensor) {
+	var d, b C.st_tensor
+	check("PackPadded", C.st_pack_padded(input.handle("PackPadded"), lengths.handle("PackPadded"), cbool(batchFirst), &d, &b))
+	return newTensor(d), newTensor(b)
+}
+
+// PadPacked inverts PackPadded, as torch._pad_packed_sequence; totalLength <= 0 pads to the
+// longest sequence. It returns the padded tensor and the lengths.
+func PadPacked(data, batchSizes *Tensor, batchFirst bool, paddingValue float64, totalLength int64) (padded, lengths *Tensor) {
+	var p, l C.st_tensor
+	if totalLength <= 0 {
+		totalLength = -1
+	}
+	check("PadPacked", C.st_pad_packed(data.handle("PadPacked"), batchSizes.handle("PadPacked"), cbool(batchFirst),
+		C.double(paddingValue), C.int64_t(totalLength), &p, &l))
+	return newTensor(p), newTensor(l)
+}
+
+// Reduction is how a loss combines per-element values. Its zero value is ReductionMean,
+// PyTorch's default.
+type Reduction int
+
+// Reductions.
+const (
+	ReductionMean Reduction = iota
+	ReductionSum
+	ReductionNone
+)
+
+// code maps to at::Reduction (None 0, Mean 1, Sum 2).
+func (r Reduction) code() C.int {
+	switch r {
+	case ReductionNone:
+		return 0
+	case ReductionSum:
+		return 2
+	}
+	return 1
+}
+
+// CrossEntropy is torch.nn.functional.cross_entropy over class logits (weight may be nil;
+// PyTorch's default ignoreIndex is -100).
+func CrossEntropy(input, target, weight *Tensor, r Reduction, ignoreIndex int64, labelSmoothing float64) *Tensor {
+	return unary("CrossEntropy", func(out *C.st_tensor) C.st_err {
+		return C.st_cross_entropy(input.handle("CrossEntropy"), target.handle("CrossEntropy"), optHandle("CrossEntropy", weight),
+			r.code(), C.int64_t(ignoreIndex), C.double(labelSmoothing), out)
+	})
+}
+
+// NLLLoss is torch.nn.functional.nll_loss over log-probabilities.
+func NLLLoss(input, target, weight *Tensor, r Reduction, ignoreIndex int64) *Tensor {
+	return unary("NLLLoss", func(out *C.st_tensor) C.st_err {
+		return C.st_nll_loss(input.handle("NLLLoss"), target.handle("NLLLoss"), optHandle("NLLLoss", weight), r.code(), C.int64_t(ignoreIndex), out)
+	})
+}
+
+// MSELoss is torch.nn.functional.mse_loss.
+func MSELoss(input, target *Tensor, r Reduction) *Tensor {
+	return unary("MSELoss", func(out *C.st_tensor) C.st_err {
+		return C.st_mse_loss(input.handle("MSELoss"), target.handle("MSELoss"), r.code(), out)
+	})
+}
+
+// L1Loss is torch.nn.functional.l1_loss.
+func L1Loss(input, target *Tensor, r Reduction) *Tensor {
+	return unary("L1Loss", func(out *C.st_tensor) C.st_err {
+		return C.st_l1_loss(input.handle("L1Loss"), target.handle("L1Loss"), r.code(), out)
+	})
+}
+
+// BCEWithLogits is torch.nn.functional.binary_cross_entropy_with_logits (weight and posWeight
+// may be nil).
+func BCEWithLogits(input, target, weight, posWeight *Tensor, r Reduction) *Tensor {
+	return unary("BCEWithLogits", func(out *C.st_tensor) C.st_err {
+		return C.st_bce_with_logits(input.handle("BCEWithLogits"), target.handle("BCEWithLogits"),
+			optHandle("BCEWithLogits", weight), optHandle("BCEWithLogits", posWeight), r.code(), out)
+	})
+}
+
+// TripletMarginLoss is torch.nn.functional.triplet_margin_loss (PyTorch defaults: margin 1,
+// p 2, eps 1e-6, swap false).
+func TripletMarginLoss(anchor, positive, negative *Tensor, margin, p, eps float64, swap bool, r Reduction) *Tensor {
+	return unary("TripletMarginLoss", func(out *C.st_tensor) C.st_err {
+		return C.st_triplet_margin_loss(anchor.handle("TripletMarginLoss"), positive.handle("TripletMarginLoss"),
+			negative.handle("TripletMarginLoss"), C.double(margin), C.double(p), C.double(eps), cbool(swap), r.code(), out)
+	})
+}
+
+// PairwiseDistance is torch.nn.functional.pairwise_distance: ‖a − b + eps‖_p along the last dim.
+func PairwiseDistance(a, b *Tensor, p, eps float64, keepdim bool) *Tensor {
+	return unary("PairwiseDistance", func(out *C.st_tensor) C.st_err {
+		return C.st_pairwise_distance(a.handle("PairwiseDistance"), b.handle("PairwiseDistance"), C.double(p), C.double(eps), cbool(keepdim), out)
+	})
+}
+
+// SaveDict writes named tensors as a dict in PyTorch's torch.save format (readable by
+// torch.load in Python). The file is written atomically: a temporary file, then a rename.
+func SaveDict(path string, names []string, ts []*Tensor) error {
+	if len(names) != len(ts) {
+		return fmt.Errorf("torch: SaveDict %s: %d names for %d tensors", path, len(names), len(ts))
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("torch: SaveDict: %w", err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	cnames := make([]*C.char, len(names))
+	for i, n := range names {
+		cnames[i] = C.CString(n)
+		defer C.free(unsafe.Pointer(cnames[i]))
+	}
+	var cn **C.char
+	if len(cnames) > 0 {
+		cn = &cnames[0]
+	}
+	var hs []C.st_tensor
+	if err := Try(func() { hs = handles("SaveDict", ts) }); err != nil {
+		return err
+	}
+	ctmp := C.CString(tmp)
+	defer C.free(unsafe.Pointer(ctmp))
+	if err := checkErr("SaveDict", C.st_save_dict(ctmp, cn, handlesPtr(hs), C.int(len(hs)))); err != nil {
+		return fmt.Errorf("torch: SaveDict %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("torch: SaveDict: %w", err)
+	}
+	return nil
+}
+
+// LoadDict reads a dict of named tensors saved by SaveDict or by torch.save in Python
+// (a state_dict, say). The caller owns the returned tensors.
+func LoadDict(path string) (names []string, ts []*Tensor, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, fmt.Errorf("torch: LoadDict: %w", err)
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var cn **C.char
+	var ch *C.st_tensor
+	var n C.int
+	if err := checkErr("LoadDict", C.st_load_dict(cpath, &cn, &ch, &n)); err != nil {
+		return nil, nil, fmt.Errorf("torch: LoadDict %s: %w", path, err)
+	}
+	if n == 0 {
+		return nil, nil, nil
+	}
+	defer C.st_free_names(cn, n)
+	defer C.st_free_array(unsafe.Pointer(ch))
+	cnames := unsafe.Slice(cn, int(n))
+	chs := unsafe.Slice(ch, int(n))
+	for i := range int(n) {
+		names = append(names, C.GoString(cnames[i]))
+		ts = append(ts, newTensor(chs[i]))
+	}
+	return names, ts, nil
+}

@@ -1,0 +1,166 @@
+// Package torch is seqtorch's Go binding to libtorch, PyTorch's C++ core.
+//
+// It calls a small C shim of our own (csrc/shim.h), built into build/lib/libseqtorch.so by
+// `make libtorch`; Go never compiles libtorch headers.
+//
+// Ownership: every function that returns a *Tensor returns a new tensor owned by the caller.
+// Release it with Close, or open a Scope, which closes every tensor created while it is the
+// innermost open scope, except those passed to Keep. Live reports how many tensors are open.
+//
+// Errors: an op that libtorch rejects (a shape mismatch, say) panics with a *Error carrying
+// libtorch's message; Try turns such a panic back into an error at a boundary. Functions that
+// touch files or devices return errors instead.
+//
+// Threads: libtorch's grad mode is per OS thread. Do all libtorch work on one goroutine and call
+// runtime.LockOSThread in it (NoGrad locks the thread for its duration).
+package torch
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/csrc
+#cgo LDFLAGS: -L${SRCDIR}/../build/lib -lseqtorch -Wl,-rpath,${SRCDIR}/../build/lib
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// Error is a failure reported by libtorch, with libtorch's own message.
+type Error struct {
+	Op  string // the seqtorch operation that failed, e.g. "Matmul"
+	Msg string // libtorch's message
+}
+
+func (e *Error) Error() string { return "torch: " + e.Op + ": " + e.Msg }
+
+// check converts a shim error into a panic with *Error.
+func check(op string, e C.st_err) {
+	if e != nil {
+		panic(newError(op, e))
+	}
+}
+
+// checkErr converts a shim error into a returned error.
+func checkErr(op string, e C.st_err) error {
+	if e != nil {
+		return newError(op, e)
+	}
+	return nil
+}
+
+func newError(op string, e C.st_err) *Error {
+	msg := strings.TrimSpace(C.GoString(e))
+	C.st_free_err(e)
+	return &Error{Op: op, Msg: msg}
+}
+
+// Try runs f and returns the *Error it panicked with, if any. Other panics propagate.
+func Try(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var te *Error
+			if e, ok := r.(error); ok && errors.As(e, &te) {
+				err = te
+				return
+			}
+			panic(r)
+		}
+	}()
+	f()
+	return nil
+}
+
+func init() {
+	check("init", C.st_init())
+}
+
+// Version is the version of the libtorch the shim was built against, e.g. "1.13.0".
+func Version() string {
+	v, _, _ := buildInfo()
+	return v
+}
+
+// BLAS names the shared library that provides BLAS in this process.
+func BLAS() string {
+	_, _, b := buildInfo()
+	return b
+}
+
+// CUDABuild reports whether the shim was linked against a CUDA-enabled libtorch.
+func CUDABuild() bool {
+	_, c, _ := buildInfo()
+	return c
+}
+
+func buildInfo() (version string, cuda bool, blas string) {
+	var v, b *C.char
+	var c C.int
+	check("BuildInfo", C.st_build_info(&v, &c, &b))
+	defer C.st_free_err(v)
+	defer C.st_free_err(b)
+	return C.GoString(v), c != 0, C.GoString(b)
+}
+
+// ManualSeed seeds libtorch's default generators (CPU and CUDA), as torch.manual_seed.
+func ManualSeed(seed uint64) { check("ManualSeed", C.st_manual_seed(C.uint64_t(seed))) }
+
+// SetNumThreads sets the number of threads libtorch uses for intra-op parallelism.
+func SetNumThreads(n int) error {
+	if n < 1 {
+		return fmt.Errorf("torch: SetNumThreads: want a positive thread count, got %d", n)
+	}
+	return checkErr("SetNumThreads", C.st_set_num_threads(C.int(n)))
+}
+
+// NumThreads returns libtorch's intra-op thread count.
+func NumThreads() int {
+	var n C.int
+	check("NumThreads", C.st_get_num_threads(&n))
+	return int(n)
+}
+
+// CUDADeviceCount returns the number of CUDA devices libtorch sees (0 without CUDA).
+func CUDADeviceCount() int {
+	var n C.int
+	check("CUDADeviceCount", C.st_cuda_device_count(&n))
+	return int(n)
+}
+
+// CUDAAvailable reports whether at least one CUDA device can be used.
+func CUDAAvailable() bool { return CUDADeviceCount() > 0 }
+
+// int64Ptr returns a C pointer to s's first element, or nil for an empty slice.
+func int64Ptr(s []int64) *C.int64_t {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.int64_t)(unsafe.Pointer(&s[0]))
+}
+
+// handles returns the shim handles of ts (nil tensors are rejected).
+func handles(op string, ts []*Tensor) []C.st_tensor {
+	hs := make([]C.st_tensor, len(ts))
+	for i, t := range ts {
+		hs[i] = t.handle(op)
+	}
+	return hs
+}
+
+func handlesPtr(hs []C.st_tensor) *C.st_tensor {
+	if len(hs) == 0 {
+		return nil
+	}
+	return &hs[0]
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
