@@ -112,3 +112,9 @@ func (t *Tensor) UniformInPlace(from, to float64) {
 func (t *Tensor) NormalInPlace(mean, std float64) {
 	check("NormalInPlace", C.st_normal_(t.handle("NormalInPlace"), C.double(mean), C.double(std)))
 }
+
+// SetData makes t hold src's data (shape, dtype, device), keeping t's identity and
+// requires_grad, as `param.data = src` in PyTorch. Modules use it to move parameters.
+func (t *Tensor) SetData(src *Tensor) {
+	check("SetData", C.st_set_data(t.handle("SetData"), src.handle("SetData")))
+}

@@ -370,6 +370,10 @@ st_err st_zero_grad(st_tensor h, int set_to_none) {
   });
 }
 
+st_err st_set_data(st_tensor t, st_tensor src) {
+  return guard([&] { const_cast<at::Tensor &>(T(t)).set_data(T(src)); });
+}
+
 // ---- in place, without autograd history ----
 
 #define ST_INPLACE(sig, expr)                  \

@@ -113,6 +113,8 @@ st_err st_backward(st_tensor t, st_tensor grad, int retain_graph);
 /* *out is NULL when the gradient is undefined */
 st_err st_grad(st_tensor t, st_tensor *out);
 st_err st_zero_grad(st_tensor t, int set_to_none);
+/* t.set_data(src): t keeps its identity (and autograd leaf status) but takes src's data */
+st_err st_set_data(st_tensor t, st_tensor src);
 
 /* ---- in place, for optimizers and initialisation (no autograd history) ---- */
 st_err st_add_(st_tensor t, st_tensor other, double alpha);
