@@ -1,0 +1,64 @@
+package torch_test
+
+import (
+	"fmt"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+func ExampleFromSlice() {
+	t := torch.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	defer t.Close()
+	fmt.Println(t.Shape(), t.DType(), t.Device())
+	fmt.Println(t.Float32s())
+	// Output:
+	// [2 3] float32 cpu
+	// [1 2 3 4 5 6]
+}
+
+func ExampleScope() {
+	s := torch.NewScope()
+	a := torch.Ones([]int64{2, 2})
+	b := a.MulScalar(3).Sum() // intermediate tensors belong to the scope
+	s.Keep(b)                 // b survives the scope; the caller owns it
+	s.Close()
+	defer b.Close()
+	fmt.Println(b.Item(), a.Closed())
+	// Output: 12 true
+}
+
+func ExampleTry() {
+	a := torch.Zeros([]int64{2, 3})
+	b := torch.Zeros([]int64{4, 5})
+	defer a.Close()
+	defer b.Close()
+	err := torch.Try(func() { a.Matmul(b) })
+	fmt.Println(err)
+	// Output: torch: Matmul: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)
+}
+
+func ExampleNoGrad() {
+	w := torch.FromSlice([]float32{1, 2}).SetRequiresGrad(true)
+	defer w.Close()
+	torch.NoGrad(func() {
+		y := w.MulScalar(2)
+		defer y.Close()
+		fmt.Println(y.RequiresGrad())
+	})
+	// Output: false
+}
+
+func ExampleTensor_Backward() {
+	torch.WithScope(func(s *torch.Scope) {
+		x := torch.FromSlice([]float32{1, 2, 3}).SetRequiresGrad(true)
+		x.Mul(x).Sum().Backward() // d/dx sum(x²) = 2x
+		fmt.Println(x.Grad().Float32s())
+	})
+	// Output: [2 4 6]
+}
+
+func ExampleParseDevice() {
+	d, err := torch.ParseDevice("cpu")
+	fmt.Println(d, err)
+	// Output: cpu <nil>
+}

@@ -1,0 +1,420 @@
+package optim
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+// checkLive fails the test if tensors created during it are still open at its end.
+func checkLive(t *testing.T) {
+	t.Helper()
+	start := torch.Live()
+	t.Cleanup(func() {
+		if got := torch.Live(); got != start {
+			t.Errorf("Live() = %d at the end, %d at the start: tensors leaked", got, start)
+		}
+	})
+}
+
+var (
+	p0 = []float32{1, -2, 0.5}
+	w0 = []float32{0.3, -0.7, 2} // the gradient of sum(w·p)
+)
+
+// newParam returns a leaf parameter holding p0, owned by the caller.
+func newParam() *torch.Tensor {
+	return torch.FromSlice(slices.Clone(p0)).SetRequiresGrad(true)
+}
+
+// setGrad gives p the gradient w0 by backpropagating sum(w0·p).
+func setGrad(p *torch.Tensor) {
+	torch.WithScope(func(*torch.Scope) {
+		p.Mul(torch.FromSlice(slices.Clone(w0))).Sum().Backward()
+	})
+}
+
+func near(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if math.Abs(float64(got[i])-want[i]) > tol || math.IsNaN(float64(got[i])) {
+			t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// run makes one optimizer step from p0 with gradient w0 (two steps when twice is set) and
+// returns the parameter's values.
+func run(t *testing.T, mk func(ps []*torch.Tensor) (Optimizer, func(), error), steps int) []float32 {
+	t.Helper()
+	p := newParam()
+	defer p.Close()
+	o, closeOpt, err := mk([]*torch.Tensor{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeOpt()
+	for range steps {
+		o.ZeroGrad()
+		setGrad(p)
+		o.Step()
+	}
+	o.ZeroGrad()
+	return p.Float32s()
+}
+
+func TestSGD(t *testing.T) {
+	checkLive(t)
+	lr, mom, wd := 0.1, 0.9, 0.01
+	mk := func(o SGDOptions) func([]*torch.Tensor) (Optimizer, func(), error) {
+		return func(ps []*torch.Tensor) (Optimizer, func(), error) {
+			s, err := NewSGD(ps, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, s.Close, nil
+		}
+	}
+	got := run(t, mk(SGDOptions{LR: lr}), 1)
+	want := make([]float64, 3)
+	for i := range want {
+		want[i] = float64(p0[i]) - lr*float64(w0[i])
+	}
+	near(t, "plain", got, want, 1e-6)
+
+	// Two steps with momentum, Nesterov and weight decay, by hand.
+	got = run(t, mk(SGDOptions{LR: lr, Momentum: mom, WeightDecay: wd, Nesterov: true}), 2)
+	for i := range want {
+		p := float64(p0[i])
+		g := float64(w0[i]) + wd*p
+		buf := g
+		p -= lr * (g + mom*buf)
+		g = float64(w0[i]) + wd*p
+		buf = mom*buf + g
+		p -= lr * (g + mom*buf)
+		want[i] = p
+	}
+	near(t, "nesterov", got, want, 1e-6)
+
+	// Two steps with momentum and dampening.
+	got = run(t, mk(SGDOptions{LR: lr, Momentum: mom, Dampening: 0.5}), 2)
+	for i := range want {
+		p := float64(p0[i])
+		g := float64(w0[i])
+		buf := g
+		p -= lr * buf
+		buf = mom*buf + 0.5*g
+		p -= lr * buf
+		want[i] = p
+	}
+	near(t, "dampening", got, want, 1e-6)
+}
+
+func adamByHand(steps int, lr, b1, b2, eps, wd float64, decoupled, amsgrad bool) []float64 {
+	out := make([]float64, len(p0))
+	for i := range out {
+		p, m, v, vmax := float64(p0[i]), 0.0, 0.0, 0.0
+		for s := 1; s <= steps; s++ {
+			g := float64(w0[i])
+			if decoupled {
+				p *= 1 - lr*wd
+			} else {
+				g += wd * p
+			}
+			m = b1*m + (1-b1)*g
+			v = b2*v + (1-b2)*g*g
+			vv := v
+			if amsgrad {
+				vmax = math.Max(vmax, v)
+				vv = vmax
+			}
+			denom := math.Sqrt(vv)/math.Sqrt(1-math.Pow(b2, float64(s))) + eps
+			p -= lr / (1 - math.Pow(b1, float64(s))) * m / denom
+		}
+		out[i] = p
+	}
+	return out
+}
+
+func TestAdam(t *testing.T) {
+	checkLive(t)
+	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
+		a, err := NewAdam(ps, AdamOptions{LR: 0.1})
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}, 1)
+	near(t, "adam", got, adamByHand(1, 0.1, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
+
+	got = run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
+		a, err := NewAdam(ps, AdamOptions{LR: 0.05, Beta1: 0.8, Beta2: 0.99, Eps: 1e-6, WeightDecay: 0.1, AMSGrad: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}, 3)
+	near(t, "adam amsgrad wd", got, adamByHand(3, 0.05, 0.8, 0.99, 1e-6, 0.1, false, true), 1e-6)
+}
+
+func TestAdamW(t *testing.T) {
+	checkLive(t)
+	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
+		a, err := NewAdamW(ps, AdamWOptions{LR: 0.1})
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}, 2)
+	near(t, "adamw", got, adamByHand(2, 0.1, 0.9, 0.999, 1e-8, 1e-2, true, false), 1e-6)
+
+	zero := 0.0
+	got = run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
+		a, err := NewAdamW(ps, AdamWOptions{LR: 0.1, WeightDecay: &zero})
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}, 2)
+	near(t, "adamw no decay", got, adamByHand(2, 0.1, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
+}
+
+func TestAdadelta(t *testing.T) {
+	checkLive(t)
+	lr, rho, eps, wd := 0.5, 0.9, 1e-6, 0.1
+	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
+		a, err := NewAdadelta(ps, AdadeltaOptions{LR: lr, WeightDecay: wd})
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}, 2)
+	want := make([]float64, 3)
+	for i := range want {
+		p, v, u := float64(p0[i]), 0.0, 0.0
+		for range 2 {
+			g := float64(w0[i]) + wd*p
+			v = rho*v + (1-rho)*g*g
+			d := math.Sqrt(u+eps) / math.Sqrt(v+eps) * g
+			u = rho*u + (1-rho)*d*d
+			p -= lr * d
+		}
+		want[i] = p
+	}
+	near(t, "adadelta", got, want, 1e-6)
+}
+
+func TestSkipsParamsWithoutGrad(t *testing.T) {
+	checkLive(t)
+	p, q := newParam(), newParam()
+	defer p.Close()
+	defer q.Close()
+	a, err := NewAdam([]*torch.Tensor{p, q}, AdamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	setGrad(p)
+	a.Step()
+	near(t, "q", q.Float32s(), []float64{1, -2, 0.5}, 0)
+	names, ts, err := a.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, x := range ts {
+			x.Close()
+		}
+	}()
+	want := []string{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "param_groups.0.lr"}
+	if !slices.Equal(names, want) {
+		t.Errorf("state dict names = %v, want %v", names, want)
+	}
+	p.ZeroGrad()
+}
+
+func TestStateDictRoundTrip(t *testing.T) {
+	checkLive(t)
+	// Two steps, save, load into a fresh optimizer, one more step: same as three steps.
+	p := newParam()
+	defer p.Close()
+	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: 0.05, AMSGrad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for range 2 {
+		a.ZeroGrad()
+		setGrad(p)
+		a.Step()
+	}
+	names, ts, err := a.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, x := range ts {
+			x.Close()
+		}
+	}()
+	b, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: 1, AMSGrad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.LoadStateDict(names, ts); err != nil {
+		t.Fatal(err)
+	}
+	if b.LR() != 0.05 {
+		t.Errorf("loaded LR = %v, want 0.05", b.LR())
+	}
+	b.ZeroGrad()
+	setGrad(p)
+	b.Step()
+	b.ZeroGrad()
+	near(t, "resumed", p.Float32s(), adamByHand(3, 0.05, 0.9, 0.999, 1e-8, 0, false, true), 1e-6)
+
+	// Bad entries are rejected without changing the state.
+	bad := torch.Zeros([]int64{7})
+	defer bad.Close()
+	for _, c := range []struct {
+		name string
+		t    *torch.Tensor
+		msg  string
+	}{
+		{"state.0.exp_avg", bad, "shape"},
+		{"state.3.exp_avg", ts[1], "out of range"},
+		{"state.0.bogus", ts[1], "unknown state key"},
+		{"weights", ts[1], "unexpected entry"},
+	} {
+		err := b.LoadStateDict([]string{c.name}, []*torch.Tensor{c.t})
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("LoadStateDict(%s) = %v, want an error mentioning %q", c.name, err, c.msg)
+		}
+	}
+	if err := b.LoadStateDict([]string{"a"}, nil); err == nil {
+		t.Error("LoadStateDict with mismatched lengths succeeded")
+	}
+}
+
+func TestConstructorErrors(t *testing.T) {
+	checkLive(t)
+	p := newParam()
+	defer p.Close()
+	closed := newParam()
+	closed.Close()
+	neg := -1.0
+	ps := []*torch.Tensor{p}
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"sgd no lr", second(NewSGD(ps, SGDOptions{}))},
+		{"sgd nesterov", second(NewSGD(ps, SGDOptions{LR: 1, Nesterov: true}))},
+		{"sgd negative momentum", second(NewSGD(ps, SGDOptions{LR: 1, Momentum: -1}))},
+		{"no params", second(NewSGD(nil, SGDOptions{LR: 1}))},
+		{"closed param", second(NewSGD([]*torch.Tensor{closed}, SGDOptions{LR: 1}))},
+		{"duplicate param", second(NewSGD([]*torch.Tensor{p, p}, SGDOptions{LR: 1}))},
+		{"adam beta", second(NewAdam(ps, AdamOptions{Beta1: 1}))},
+		{"adam lr", second(NewAdam(ps, AdamOptions{LR: -1}))},
+		{"adamw wd", second(NewAdamW(ps, AdamWOptions{WeightDecay: &neg}))},
+		{"adadelta rho", second(NewAdadelta(ps, AdadeltaOptions{Rho: 2}))},
+	} {
+		if c.err == nil {
+			t.Errorf("%s: no error", c.name)
+		} else if !strings.HasPrefix(c.err.Error(), "optim: New") {
+			t.Errorf("%s: error %q lacks context", c.name, c.err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestClipGradNorm(t *testing.T) {
+	checkLive(t)
+	p, q := newParam(), newParam()
+	defer p.Close()
+	defer q.Close()
+	setGrad(p)
+	setGrad(q)
+	var sq float64
+	for _, w := range w0 {
+		sq += 2 * float64(w) * float64(w)
+	}
+	total := math.Sqrt(sq)
+	got := ClipGradNorm([]*torch.Tensor{p, q}, 1)
+	if math.Abs(got-total) > 1e-6 {
+		t.Errorf("total norm = %v, want %v", got, total)
+	}
+	coef := 1 / (total + 1e-6)
+	want := make([]float64, 3)
+	for i, w := range w0 {
+		want[i] = float64(w) * coef
+	}
+	g := p.Grad()
+	near(t, "clipped grad", g.Float32s(), want, 1e-6)
+	g.Close()
+
+	// Under the limit: unchanged (q's gradient was clipped with p's to norm 1/√2).
+	if got := ClipGradNorm([]*torch.Tensor{q}, 100); math.Abs(got-math.Sqrt(0.5)) > 1e-5 {
+		t.Errorf("norm of clipped grad = %v, want 1/√2", got)
+	}
+	g = q.Grad()
+	near(t, "unclipped grad", g.Float32s(), want, 1e-6)
+	g.Close()
+	p.ZeroGrad()
+	q.ZeroGrad()
+	if got := ClipGradNorm([]*torch.Tensor{p}, 1); got != 0 {
+		t.Errorf("no gradients: norm = %v, want 0", got)
+	}
+}
+
+func TestStepLR(t *testing.T) {
+	checkLive(t)
+	p := newParam()
+	defer p.Close()
+	s, err := NewSGD([]*torch.Tensor{p}, SGDOptions{LR: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sched := NewStepLR(s, 2, 0.5)
+	var lrs []float64
+	for range 5 {
+		sched.Step()
+		lrs = append(lrs, s.LR())
+	}
+	if want := []float64{1, 0.5, 0.5, 0.25, 0.25}; !slices.Equal(lrs, want) {
+		t.Errorf("learning rates = %v, want %v", lrs, want)
+	}
+}
+
+func TestStepInsideCallerScope(t *testing.T) {
+	checkLive(t)
+	// State created during Step in a caller's scope must survive that scope's Close.
+	p := newParam()
+	defer p.Close()
+	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for range 2 {
+		torch.WithScope(func(*torch.Scope) {
+			a.ZeroGrad()
+			setGrad(p)
+			a.Step()
+		})
+	}
+	a.ZeroGrad()
+	near(t, "two steps", p.Float32s(), adamByHand(2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
+	if torch.GradEnabled() != true {
+		t.Error("grad mode not restored after Step")
+	}
+}
