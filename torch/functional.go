@@ -230,7 +230,12 @@ func LoadDict(path string) (names []string, ts []*Tensor, err error) {
 	var ch *C.st_tensor
 	var n C.int
 	if err := checkErr("LoadDict", C.st_load_dict(cpath, &cn, &ch, &n)); err != nil {
-		return nil, nil, fmt.Errorf("torch: LoadDict %s: %w", path, err)
+		// Not libtorch's own format: read it as a Python torch.save file.
+		names, ts, perr := loadPythonDict(path)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("torch: LoadDict %s: not a dict of tensors saved by torch.save: %v", path, perr)
+		}
+		return names, ts, nil
 	}
 	if n == 0 {
 		return nil, nil, nil

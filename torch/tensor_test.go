@@ -2,6 +2,7 @@ package torch
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -527,5 +528,46 @@ func TestSaveLoadDict(t *testing.T) {
 	}
 	if err := SaveDict(filepath.Join(t.TempDir(), "no", "dir.pt"), nil, nil); err == nil {
 		t.Error("SaveDict into a missing folder succeeded")
+	}
+}
+
+// TestLoadPythonSaved reads a file written by Python's torch.save (an OrderedDict with a
+// transposed view, a storage offset, and int64/bool/int32 tensors), committed as a fixture.
+func TestLoadPythonSaved(t *testing.T) {
+	checkLive(t)
+	names, ts, err := LoadDict(filepath.Join("testdata", "python_saved.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, x := range ts {
+			x.Close()
+		}
+	}()
+	want := []string{"w_t", "narrow", "ids", "mask", "i32"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Fatalf("names = %v, want %v", names, want)
+	}
+	if got := ts[0].Float32s(); !near(got, []float32{0, 3, 1, 4, 2, 5}, 0) || !eqShape(ts[0].Shape(), []int64{3, 2}) {
+		t.Errorf("w_t = %v %v", got, ts[0].Shape())
+	}
+	if got := ts[1].Float64s(); len(got) != 3 || got[0] != 3 || got[2] != 5 {
+		t.Errorf("narrow = %v", got)
+	}
+	if got := ts[2].Int64s(); got[0] != 1 || got[1] != -2 {
+		t.Errorf("ids = %v", got)
+	}
+	if got := ts[3].Bools(); !got[0] || got[1] {
+		t.Errorf("mask = %v", got)
+	}
+	if ts[4].DType() != Int32 {
+		t.Errorf("i32 dtype = %v", ts[4].DType())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.pt")
+	if err := os.WriteFile(bad, []byte("not a pickle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadDict(bad); err == nil || !strings.Contains(err.Error(), "bad.pt") {
+		t.Errorf("LoadDict(garbage) error = %v", err)
 	}
 }

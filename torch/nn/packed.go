@@ -1,0 +1,322 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+// PackedSequence holds a batch of variable-length sequences packed time step by time step,
+// as torch.nn.utils.rnn.PackedSequence. Data is (sum of lengths, *); BatchSizes (int64, on
+// the CPU) holds how many sequences are still running at each step; SortedIndices and
+// UnsortedIndices (int64, on Data's device) are nil when the batch was packed with
+// enforceSorted, and otherwise map between the caller's batch order and the packed
+// (decreasing length) order. A PackedSequence owns its tensors: Close frees them.
+type PackedSequence struct {
+	Data, BatchSizes, SortedIndices, UnsortedIndices *torch.Tensor
+}
+
+// Close frees the tensors of p. It is safe on a zero PackedSequence and idempotent.
+func (p PackedSequence) Close() {
+	p.Data.Close()
+	p.BatchSizes.Close()
+	p.SortedIndices.Close()
+	p.UnsortedIndices.Close()
+}
+
+func detachOpt(t *torch.Tensor) *torch.Tensor {
+	if t == nil {
+		return nil
+	}
+	return t.Detach()
+}
+
+// To returns a copy of p with Data and the indices on device d, as PackedSequence.to(d);
+// BatchSizes stays on the CPU. Unlike PyTorch, which returns p itself when nothing moves, it
+// always returns new tensors (the caller owns both p and the result).
+func (p PackedSequence) To(d torch.Device) PackedSequence {
+	q := PackedSequence{Data: p.Data.To(d), BatchSizes: p.BatchSizes.Clone()}
+	if p.SortedIndices != nil {
+		q.SortedIndices = p.SortedIndices.To(d)
+	}
+	if p.UnsortedIndices != nil {
+		q.UnsortedIndices = p.UnsortedIndices.To(d)
+	}
+	return q
+}
+
+// invertPermutation returns q with q[p[i]] = i, as torch.nn.utils.rnn.invert_permutation.
+func invertPermutation(p []int64) []int64 {
+	q := make([]int64, len(p))
+	for i, v := range p {
+		q[v] = int64(i)
+	}
+	return q
+}
+
+// PackPaddedSequence packs a padded batch, as torch.nn.utils.rnn.pack_padded_sequence. x is
+// (T, B, *) or, with batchFirst, (B, T, *); lengths holds each sequence's length (each in
+// 1..T). With enforceSorted the lengths must be in decreasing order; otherwise the batch is
+// sorted by length with torch.sort (descending), as PyTorch does, and the permutation is kept
+// in SortedIndices/UnsortedIndices. The result is differentiable with respect to x.
+func PackPaddedSequence(x *torch.Tensor, lengths []int64, batchFirst, enforceSorted bool) (PackedSequence, error) {
+	const op = "nn: PackPaddedSequence"
+	if x.Closed() {
+		return PackedSequence{}, fmt.Errorf("%s: input is nil or closed", op)
+	}
+	shape := x.Shape()
+	if len(shape) < 2 {
+		return PackedSequence{}, fmt.Errorf("%s: expected input with at least 2 dims (%s), got %d", op, seqBatchNames(batchFirst), len(shape))
+	}
+	batchDim, timeDim := 1, 0
+	if batchFirst {
+		batchDim, timeDim = 0, 1
+	}
+	b, steps := shape[batchDim], shape[timeDim]
+	if numel(shape) == 0 || len(lengths) == 0 {
+		return PackedSequence{}, fmt.Errorf("%s: cannot pack an empty tensor (input shape %v)", op, shape)
+	}
+	if int64(len(lengths)) != b {
+		return PackedSequence{}, fmt.Errorf("%s: expected len(lengths) to be equal to batch size, but got %d (batch size %d)", op, len(lengths), b)
+	}
+	for i, l := range lengths {
+		if l <= 0 {
+			return PackedSequence{}, fmt.Errorf("%s: length of all samples has to be greater than 0, but lengths[%d] = %d", op, i, l)
+		}
+		if l > steps {
+			return PackedSequence{}, fmt.Errorf("%s: lengths[%d] = %d exceeds the sequence length %d of the input", op, i, l, steps)
+		}
+		if enforceSorted && i > 0 && l > lengths[i-1] {
+			return PackedSequence{}, fmt.Errorf("%s: `lengths` array must be sorted in decreasing order when `enforce_sorted` is True (lengths[%d] = %d > lengths[%d] = %d). You can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence to sidestep this requirement if you do not need ONNX exportability", op, i, l, i-1, lengths[i-1])
+		}
+	}
+	var p PackedSequence
+	err := torch.Try(func() {
+		lt := torch.FromSlice(append([]int64(nil), lengths...))
+		defer lt.Close()
+		if enforceSorted {
+			p.Data, p.BatchSizes = torch.PackPadded(x, lt, batchFirst)
+			return
+		}
+		sortedLengths, idx := lt.Sort(0, true)
+		defer sortedLengths.Close()
+		defer idx.Close()
+		dev := x.Device()
+		inv := torch.FromSlice(invertPermutation(idx.Int64s()))
+		defer inv.Close()
+		sorted := idx.To(dev)
+		unsorted := inv.To(dev)
+		in := x.IndexSelect(int64(batchDim), sorted)
+		defer in.Close()
+		p.Data, p.BatchSizes = torch.PackPadded(in, sortedLengths, batchFirst)
+		p.SortedIndices, p.UnsortedIndices = sorted, unsorted
+	})
+	if err != nil {
+		p.Close()
+		return PackedSequence{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return p, nil
+}
+
+func seqBatchNames(batchFirst bool) string {
+	if batchFirst {
+		return "batch, seq, *"
+	}
+	return "seq, batch, *"
+}
+
+func numel(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// checkPacked validates the structure of p (not its values) for op.
+func checkPacked(op string, p PackedSequence) error {
+	if p.Data.Closed() || p.BatchSizes.Closed() {
+		return fmt.Errorf("%s: packed sequence has a nil or closed Data or BatchSizes", op)
+	}
+	if (p.SortedIndices == nil) != (p.UnsortedIndices == nil) {
+		return fmt.Errorf("%s: packed sequence must have both SortedIndices and UnsortedIndices or neither", op)
+	}
+	if p.BatchSizes.Device() != torch.CPU {
+		return fmt.Errorf("%s: batch_sizes should always be on CPU, got %v. Instances of PackedSequence should never be created manually. They should be instantiated by functions like pack_sequence and pack_padded_sequences in nn.utils.rnn", op, p.BatchSizes.Device())
+	}
+	if p.BatchSizes.DType() != torch.Int64 || p.BatchSizes.Dim() != 1 || p.BatchSizes.Numel() == 0 {
+		return fmt.Errorf("%s: batch_sizes must be a non-empty 1-D int64 tensor, got %v", op, p.BatchSizes)
+	}
+	if p.Data.Dim() < 1 {
+		return fmt.Errorf("%s: packed data must have at least 1 dim, got 0", op)
+	}
+	return nil
+}
+
+// PadPackedSequence unpacks p into a padded batch, as
+// torch.nn.utils.rnn.pad_packed_sequence: it returns (T, B, *) or, with batchFirst, (B, T, *)
+// filled with paddingValue past each sequence's end, and the lengths, both in the caller's
+// original batch order. totalLength > 0 pads to that many steps (it must be at least the
+// longest length); 0 pads to the longest sequence (PyTorch's total_length=None).
+func PadPackedSequence(p PackedSequence, batchFirst bool, paddingValue float64, totalLength int64) (padded *torch.Tensor, lengths []int64, err error) {
+	const op = "nn: PadPackedSequence"
+	if err := checkPacked(op, p); err != nil {
+		return nil, nil, err
+	}
+	maxLen := p.BatchSizes.Numel()
+	if totalLength < 0 || (totalLength > 0 && totalLength < maxLen) {
+		return nil, nil, fmt.Errorf("%s: expected total_length to be at least the length of the longest sequence in input, but got total_length=%d and max sequence length being %d", op, totalLength, maxLen)
+	}
+	if totalLength > 0 {
+		maxLen = totalLength
+	}
+	err = torch.Try(func() {
+		out, lt := torch.PadPacked(p.Data, p.BatchSizes, batchFirst, paddingValue, maxLen)
+		defer lt.Close()
+		lengths = lt.Int64s()
+		if p.UnsortedIndices == nil {
+			padded = out
+			return
+		}
+		defer out.Close()
+		batchDim := int64(1)
+		if batchFirst {
+			batchDim = 0
+		}
+		perm := p.UnsortedIndices.Int64s()
+		if len(perm) != len(lengths) {
+			panic(&torch.Error{Op: "PadPackedSequence", Msg: fmt.Sprintf("unsorted_indices has %d entries for a batch of %d", len(perm), len(lengths))})
+		}
+		reordered := make([]int64, len(perm))
+		for i, j := range perm {
+			reordered[i] = lengths[j]
+		}
+		lengths = reordered
+		padded = out.IndexSelect(batchDim, p.UnsortedIndices)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return padded, lengths, nil
+}
+
+// PadSequence stacks variable-length sequences (each (Lᵢ, *), same trailing dims, dtype and
+// device) into (maxL, B, *) or, with batchFirst, (B, maxL, *), filling with paddingValue, as
+// torch.nn.utils.rnn.pad_sequence. It is differentiable. An empty list or mismatched
+// trailing dims panic with *torch.Error (use torch.Try at a boundary).
+func PadSequence(seqs []*torch.Tensor, batchFirst bool, paddingValue float64) *torch.Tensor {
+	if len(seqs) == 0 {
+		panic(&torch.Error{Op: "nn.PadSequence", Msg: "received an empty list of sequences"})
+	}
+	maxLen := int64(0)
+	for i, s := range seqs {
+		if s.Dim() < 1 {
+			panic(&torch.Error{Op: "nn.PadSequence", Msg: fmt.Sprintf("sequence %d is a 0-dim tensor; expected (L, *)", i)})
+		}
+		maxLen = max(maxLen, s.Size(0))
+	}
+	rows := make([]*torch.Tensor, len(seqs))
+	defer func() {
+		for i, r := range rows {
+			if r != seqs[i] {
+				r.Close()
+			}
+		}
+	}()
+	for i, s := range seqs {
+		shape := s.Shape()
+		if shape[0] == maxLen {
+			rows[i] = s
+			continue
+		}
+		shape[0] = maxLen - shape[0]
+		fill := torch.Full(shape, paddingValue, torch.WithDType(s.DType()), torch.WithDevice(s.Device()))
+		rows[i] = torch.Cat([]*torch.Tensor{s, fill}, 0)
+		fill.Close()
+	}
+	dim := int64(1)
+	if batchFirst {
+		dim = 0
+	}
+	return torch.Stack(rows, dim)
+}
+
+// PackSequence packs a list of variable-length sequences (each (Lᵢ, *)), as
+// torch.nn.utils.rnn.pack_sequence: PackPaddedSequence(PadSequence(seqs), lengths).
+func PackSequence(seqs []*torch.Tensor, enforceSorted bool) (PackedSequence, error) {
+	if len(seqs) == 0 {
+		return PackedSequence{}, fmt.Errorf("nn: PackSequence: received an empty list of sequences")
+	}
+	lengths := make([]int64, len(seqs))
+	var padded *torch.Tensor
+	err := torch.Try(func() {
+		for i, s := range seqs {
+			lengths[i] = s.Size(0)
+		}
+		padded = PadSequence(seqs, false, 0)
+	})
+	if err != nil {
+		return PackedSequence{}, fmt.Errorf("nn: PackSequence: %w", err)
+	}
+	defer padded.Close()
+	p, err := PackPaddedSequence(padded, lengths, false, enforceSorted)
+	if err != nil {
+		return PackedSequence{}, fmt.Errorf("nn: PackSequence: %w", err)
+	}
+	return p, nil
+}
+
+// UnpadSequence splits a padded batch back into its sequences, as
+// torch.nn.utils.rnn.unpad_sequence. The caller owns the returned tensors (views of padded).
+func UnpadSequence(padded *torch.Tensor, lengths []int64, batchFirst bool) ([]*torch.Tensor, error) {
+	const op = "nn: UnpadSequence"
+	if padded.Closed() {
+		return nil, fmt.Errorf("%s: input is nil or closed", op)
+	}
+	shape := padded.Shape()
+	if len(shape) < 2 {
+		return nil, fmt.Errorf("%s: expected input with at least 2 dims (%s), got %d", op, seqBatchNames(batchFirst), len(shape))
+	}
+	batchDim, timeDim := int64(1), 0
+	if batchFirst {
+		batchDim, timeDim = 0, 1
+	}
+	if int64(len(lengths)) != shape[batchDim] {
+		return nil, fmt.Errorf("%s: got %d lengths for a batch of %d", op, len(lengths), shape[batchDim])
+	}
+	out := make([]*torch.Tensor, 0, len(lengths))
+	err := torch.Try(func() {
+		for i, l := range lengths {
+			if l < 0 || l > shape[timeDim] {
+				panic(&torch.Error{Op: "UnpadSequence", Msg: fmt.Sprintf("lengths[%d] = %d is outside 0..%d", i, l, shape[timeDim])})
+			}
+			row := padded.Narrow(batchDim, int64(i), 1)
+			seq := row.SqueezeDim(batchDim)
+			row.Close()
+			out = append(out, seq.Narrow(0, 0, l))
+			seq.Close()
+		}
+	})
+	if err != nil {
+		for _, t := range out {
+			t.Close()
+		}
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// UnpackSequence splits a packed batch back into its sequences in the original order, as
+// torch.nn.utils.rnn.unpack_sequence. The caller owns the returned tensors.
+func UnpackSequence(p PackedSequence) ([]*torch.Tensor, error) {
+	padded, lengths, err := PadPackedSequence(p, true, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("nn: UnpackSequence: %w", err)
+	}
+	defer padded.Close()
+	seqs, err := UnpadSequence(padded, lengths, true)
+	if err != nil {
+		return nil, fmt.Errorf("nn: UnpackSequence: %w", err)
+	}
+	return seqs, nil
+}

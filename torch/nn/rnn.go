@@ -1,0 +1,380 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+// RNNOptions configures NewRNN, NewLSTM and NewGRU. Its zero value is PyTorch's defaults:
+// num_layers=1, nonlinearity='tanh', bias=True, batch_first=False, dropout=0,
+// bidirectional=False.
+type RNNOptions struct {
+	NumLayers     int64   // 0 means 1
+	Nonlinearity  string  // "tanh" (or "") or "relu"; RNN only
+	NoBias        bool    // bias=False
+	BatchFirst    bool    // input and output are (batch, seq, feature)
+	Dropout       float64 // dropout on the outputs of each layer except the last, in training
+	Bidirectional bool
+}
+
+// State is a recurrent state: H is (num_layers·num_directions, batch, hidden); C, the LSTM
+// cell state, has the same shape and is nil for RNN and GRU.
+type State struct {
+	H, C *torch.Tensor
+}
+
+// Close frees the state's tensors.
+func (s State) Close() {
+	s.H.Close()
+	s.C.Close()
+}
+
+// RNNBase is a stack of recurrent layers, as torch.nn.RNNBase: RNN (tanh or ReLU), LSTM or
+// GRU, chosen by Mode. Its parameters, in PyTorch's order (self._flat_weights), are for each
+// layer k and direction (suffix "" then "_reverse"): weight_ih_lk (G·H, in), weight_hh_lk
+// (G·H, H), and unless NoBias bias_ih_lk (G·H) and bias_hh_lk (G·H), with G = 1 (RNN),
+// 4 (LSTM) or 3 (GRU), and in = InputSize for layer 0, H·num_directions above.
+//
+// On CUDA PyTorch flattens the weights into one contiguous buffer for cuDNN; RNNBase does not
+// (the kernels accept unflattened weights, at some speed cost; PyTorch warns in that case).
+type RNNBase struct {
+	Mode                  torch.RNNMode
+	InputSize, HiddenSize int64
+	Options               RNNOptions // normalised: NumLayers >= 1, Nonlinearity set for RNN
+	params                []NamedParameter
+	eval                  bool
+}
+
+// NewRNN returns an Elman RNN with tanh or ReLU nonlinearity, as torch.nn.RNN.
+func NewRNN(inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+	switch opts.Nonlinearity {
+	case "", "tanh":
+		opts.Nonlinearity = "tanh"
+		return newRNNBase(torch.RNNTanh, inputSize, hiddenSize, opts)
+	case "relu":
+		return newRNNBase(torch.RNNReLU, inputSize, hiddenSize, opts)
+	}
+	return nil, fmt.Errorf("nn: NewRNN: unknown nonlinearity %q; select from 'tanh' or 'relu'", opts.Nonlinearity)
+}
+
+// NewLSTM returns a long short-term memory network, as torch.nn.LSTM (proj_size is not
+// supported).
+func NewLSTM(inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+	if opts.Nonlinearity != "" {
+		return nil, fmt.Errorf("nn: NewLSTM: Nonlinearity is an RNN option, got %q", opts.Nonlinearity)
+	}
+	return newRNNBase(torch.LSTMMode, inputSize, hiddenSize, opts)
+}
+
+// NewGRU returns a gated recurrent unit network, as torch.nn.GRU.
+func NewGRU(inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+	if opts.Nonlinearity != "" {
+		return nil, fmt.Errorf("nn: NewGRU: Nonlinearity is an RNN option, got %q", opts.Nonlinearity)
+	}
+	return newRNNBase(torch.GRUMode, inputSize, hiddenSize, opts)
+}
+
+func modeName(m torch.RNNMode) string {
+	switch m {
+	case torch.LSTMMode:
+		return "LSTM"
+	case torch.GRUMode:
+		return "GRU"
+	}
+	return "RNN"
+}
+
+func gates(m torch.RNNMode) int64 {
+	switch m {
+	case torch.LSTMMode:
+		return 4
+	case torch.GRUMode:
+		return 3
+	}
+	return 1
+}
+
+func newRNNBase(mode torch.RNNMode, inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+	name := modeName(mode)
+	if opts.NumLayers == 0 {
+		opts.NumLayers = 1
+	}
+	switch {
+	case inputSize < 0:
+		return nil, fmt.Errorf("nn: New%s: input_size must be non-negative, got %d", name, inputSize)
+	case hiddenSize <= 0:
+		return nil, fmt.Errorf("nn: New%s: hidden_size must be greater than zero, got %d", name, hiddenSize)
+	case opts.NumLayers < 0:
+		return nil, fmt.Errorf("nn: New%s: num_layers must be greater than zero, got %d", name, opts.NumLayers)
+	case !(opts.Dropout >= 0 && opts.Dropout <= 1):
+		return nil, fmt.Errorf("nn: New%s: dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got %v", name, opts.Dropout)
+	}
+	r := &RNNBase{Mode: mode, InputSize: inputSize, HiddenSize: hiddenSize, Options: opts}
+	g := gates(mode) * hiddenSize
+	dirs := r.numDirections()
+	for layer := int64(0); layer < opts.NumLayers; layer++ {
+		in := inputSize
+		if layer > 0 {
+			in = hiddenSize * dirs
+		}
+		for d := int64(0); d < dirs; d++ {
+			suffix := fmt.Sprintf("_l%d", layer)
+			if d == 1 {
+				suffix += "_reverse"
+			}
+			r.params = append(r.params,
+				NamedParameter{"weight_ih" + suffix, newParam(g, in)},
+				NamedParameter{"weight_hh" + suffix, newParam(g, hiddenSize)})
+			if !opts.NoBias {
+				r.params = append(r.params,
+					NamedParameter{"bias_ih" + suffix, newParam(g)},
+					NamedParameter{"bias_hh" + suffix, newParam(g)})
+			}
+		}
+	}
+	r.ResetParameters()
+	return r, nil
+}
+
+// ResetParameters draws every parameter from U(−1/√H, 1/√H) in parameter order, as
+// RNNBase.reset_parameters, so that after torch.ManualSeed(s) the weights equal PyTorch's
+// after torch.manual_seed(s).
+func (r *RNNBase) ResetParameters() {
+	stdv := 1.0 / math.Sqrt(float64(r.HiddenSize))
+	for _, p := range r.params {
+		p.Value.UniformInPlace(-stdv, stdv)
+	}
+}
+
+func (r *RNNBase) numDirections() int64 {
+	if r.Options.Bidirectional {
+		return 2
+	}
+	return 1
+}
+
+// Name returns PyTorch's class name for the module: "RNN", "LSTM" or "GRU".
+func (r *RNNBase) Name() string { return modeName(r.Mode) }
+
+// NamedParameters returns the parameters in PyTorch's order (see RNNBase).
+func (r *RNNBase) NamedParameters() []NamedParameter {
+	return append([]NamedParameter(nil), r.params...)
+}
+
+// Parameter returns the parameter called name (e.g. "weight_hh_l1_reverse"), or nil.
+func (r *RNNBase) Parameter(name string) *torch.Tensor {
+	for _, p := range r.params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return nil
+}
+
+// SetTraining switches dropout between layers on (training) or off.
+func (r *RNNBase) SetTraining(train bool) { r.eval = !train }
+
+// Training reports whether the module is in training mode (the default).
+func (r *RNNBase) Training() bool { return !r.eval }
+
+func (r *RNNBase) flatWeights() []*torch.Tensor {
+	ws := make([]*torch.Tensor, len(r.params))
+	for i, p := range r.params {
+		ws[i] = p.Value
+	}
+	return ws
+}
+
+func (r *RNNBase) config() torch.RNNConfig {
+	return torch.RNNConfig{
+		HasBiases:     !r.Options.NoBias,
+		NumLayers:     r.Options.NumLayers,
+		Dropout:       r.Options.Dropout,
+		Train:         !r.eval,
+		Bidirectional: r.Options.Bidirectional,
+		BatchFirst:    r.Options.BatchFirst,
+	}
+}
+
+func fmtShape(s []int64) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func eqShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkInput validates the input's feature size, dtype and device against the parameters.
+func (r *RNNBase) checkInput(x *torch.Tensor, wantDims int, dimNames string) error {
+	if len(r.params) == 0 || r.params[0].Value.Closed() {
+		return fmt.Errorf("%s: the module's parameters are closed", r.Name())
+	}
+	if got := x.Dim(); got != wantDims {
+		return fmt.Errorf("%s: expected input with %d dims (%s), got %d", r.Name(), wantDims, dimNames, got)
+	}
+	if got := x.Size(-1); got != r.InputSize {
+		return fmt.Errorf("%s: expected input feature size %d, got %d", r.Name(), r.InputSize, got)
+	}
+	w := r.params[0].Value
+	if got, want := x.DType(), w.DType(); got != want {
+		return fmt.Errorf("%s: input must have the type %v (the parameters' dtype), got type %v", r.Name(), want, got)
+	}
+	if got, want := x.Device(), w.Device(); got != want {
+		return fmt.Errorf("%s: input is on %v but the parameters are on %v", r.Name(), got, want)
+	}
+	return nil
+}
+
+// hidden returns the initial state tensors for the kernel: zeros when h0 is nil, else h0's
+// tensors after validation. The returned tensors flagged as owned must be closed by the caller.
+func (r *RNNBase) hidden(h0 *State, batch int64, x *torch.Tensor) (hx []*torch.Tensor, owned bool, err error) {
+	want := []int64{r.Options.NumLayers * r.numDirections(), batch, r.HiddenSize}
+	isLSTM := r.Mode == torch.LSTMMode
+	if h0 == nil {
+		opts := []torch.Option{torch.WithDType(x.DType()), torch.WithDevice(x.Device())}
+		hx = []*torch.Tensor{torch.Zeros(want, opts...)}
+		if isLSTM {
+			hx = append(hx, torch.Zeros(want, opts...))
+		}
+		return hx, true, nil
+	}
+	check := func(what string, t *torch.Tensor) error {
+		if t.Closed() {
+			return fmt.Errorf("%s: %s is nil or closed", r.Name(), what)
+		}
+		if got := t.Shape(); !eqShape(got, want) {
+			return fmt.Errorf("%s: expected %s size %s, got %s", r.Name(), what, fmtShape(want), fmtShape(got))
+		}
+		if got, w := t.DType(), x.DType(); got != w {
+			return fmt.Errorf("%s: expected %s with dtype %v (the input's), got %v", r.Name(), what, w, got)
+		}
+		if got, w := t.Device(), x.Device(); got != w {
+			return fmt.Errorf("%s: expected %s on %v (the input's device), got %v", r.Name(), what, w, got)
+		}
+		return nil
+	}
+	if err := check("hidden", h0.H); err != nil {
+		return nil, false, err
+	}
+	hx = []*torch.Tensor{h0.H}
+	if isLSTM {
+		if err := check("cell", h0.C); err != nil {
+			return nil, false, err
+		}
+		hx = append(hx, h0.C)
+	} else if h0.C != nil {
+		return nil, false, fmt.Errorf("%s: the initial state has a cell state C, which only LSTM uses", r.Name())
+	}
+	return hx, false, nil
+}
+
+// Forward runs the layers over a padded batch x of shape (seq, batch, InputSize) or, with
+// BatchFirst, (batch, seq, InputSize), as module(x, h0). h0 nil means zeros. It returns the
+// last layer's outputs, (seq, batch, D·HiddenSize) (batch first with BatchFirst), and the
+// final state, (L·D, batch, HiddenSize) each. The caller owns out and hn. Unbatched (2-D)
+// input is rejected.
+func (r *RNNBase) Forward(x *torch.Tensor, h0 *State) (out *torch.Tensor, hn State, err error) {
+	if x.Closed() {
+		return nil, State{}, fmt.Errorf("%s: input is nil or closed", r.Name())
+	}
+	names := "seq, batch, feature"
+	batchDim := 1
+	if r.Options.BatchFirst {
+		names, batchDim = "batch, seq, feature", 0
+	}
+	if err := r.checkInput(x, 3, names); err != nil {
+		return nil, State{}, err
+	}
+	hx, owned, err := r.hidden(h0, x.Size(batchDim), x)
+	if err != nil {
+		return nil, State{}, err
+	}
+	if owned {
+		defer closeAll(hx)
+	}
+	err = torch.Try(func() {
+		out, hn.H, hn.C = torch.RNNForward(r.Mode, x, hx, r.flatWeights(), r.config())
+	})
+	if err != nil {
+		return nil, State{}, fmt.Errorf("%s: %w", r.Name(), err)
+	}
+	return out, hn, nil
+}
+
+// ForwardPacked runs the layers over a packed batch, as module(packed, h0). h0 (nil means
+// zeros) and the returned hn are in the caller's batch order: when x has SortedIndices, h0 is
+// permuted into packed order before the kernel and hn back afterwards (PyTorch's
+// permute_hidden). out shares x's BatchSizes and indices (as new handles); the caller owns out
+// and hn and still owns x.
+func (r *RNNBase) ForwardPacked(x PackedSequence, h0 *State) (out PackedSequence, hn State, err error) {
+	if err := checkPacked(r.Name(), x); err != nil {
+		return PackedSequence{}, State{}, err
+	}
+	if err := r.checkInput(x.Data, 2, "packed data: sum of lengths, feature"); err != nil {
+		return PackedSequence{}, State{}, err
+	}
+	var batch int64
+	if err := torch.Try(func() { batch = x.BatchSizes.Int64s()[0] }); err != nil {
+		return PackedSequence{}, State{}, fmt.Errorf("%s: %w", r.Name(), err)
+	}
+	if x.SortedIndices != nil && x.SortedIndices.Numel() != batch {
+		return PackedSequence{}, State{}, fmt.Errorf("%s: packed sequence has %d sorted indices for a batch of %d", r.Name(), x.SortedIndices.Numel(), batch)
+	}
+	hx, owned, err := r.hidden(h0, batch, x.Data)
+	if err != nil {
+		return PackedSequence{}, State{}, err
+	}
+	if owned {
+		defer closeAll(hx)
+	}
+	err = torch.Try(func() {
+		if x.SortedIndices != nil && !owned { // zeros need no permuting
+			permuted := make([]*torch.Tensor, len(hx))
+			for i, h := range hx {
+				permuted[i] = h.IndexSelect(1, x.SortedIndices)
+			}
+			defer closeAll(permuted)
+			hx = permuted
+		}
+		var data, h, c *torch.Tensor
+		data, h, c = torch.RNNForwardPacked(r.Mode, x.Data, x.BatchSizes, hx, r.flatWeights(), r.config())
+		out = PackedSequence{Data: data, BatchSizes: x.BatchSizes.Detach(),
+			SortedIndices: detachOpt(x.SortedIndices), UnsortedIndices: detachOpt(x.UnsortedIndices)}
+		hn = State{H: h, C: c}
+		if x.UnsortedIndices != nil {
+			hn = State{H: h.IndexSelect(1, x.UnsortedIndices)}
+			h.Close()
+			if c != nil {
+				hn.C = c.IndexSelect(1, x.UnsortedIndices)
+				c.Close()
+			}
+		}
+	})
+	if err != nil {
+		out.Close()
+		hn.Close()
+		return PackedSequence{}, State{}, fmt.Errorf("%s: %w", r.Name(), err)
+	}
+	return out, hn, nil
+}
+
+func closeAll(ts []*torch.Tensor) {
+	for _, t := range ts {
+		t.Close()
+	}
+}

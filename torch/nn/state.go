@@ -1,0 +1,542 @@
+package nn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+// StateDict returns m's parameter names (PyTorch's state_dict keys) and tensors in
+// state_dict order. The tensors are the module's own: do not close them.
+func StateDict(m Module) (names []string, ts []*torch.Tensor) {
+	for _, p := range m.NamedParameters() {
+		names = append(names, p.Name)
+		ts = append(ts, p.Value)
+	}
+	return names, ts
+}
+
+// StateDictError reports every way a state dict failed to fit a module, as the RuntimeError
+// of PyTorch's load_state_dict(strict=True).
+type StateDictError struct {
+	Missing    []string // the module's keys absent from the state dict
+	Unexpected []string // the state dict's keys the module does not have
+	Mismatched []string // one "size mismatch for KEY: ..." line per key with a different shape
+}
+
+func (e *StateDictError) Error() string {
+	var parts []string
+	quote := func(ks []string) string {
+		q := make([]string, len(ks))
+		for i, k := range ks {
+			q[i] = fmt.Sprintf("%q", k)
+		}
+		return strings.Join(q, ", ")
+	}
+	if len(e.Missing) > 0 {
+		parts = append(parts, "missing key(s) in state_dict: "+quote(e.Missing))
+	}
+	if len(e.Unexpected) > 0 {
+		parts = append(parts, "unexpected key(s) in state_dict: "+quote(e.Unexpected))
+	}
+	parts = append(parts, e.Mismatched...)
+	return "error(s) in loading state_dict: " + strings.Join(parts, "; ")
+}
+
+// LoadStateDict copies named tensors into m's parameters (converting dtype and device as
+// tensor.copy_ does), as module.load_state_dict(sd, strict=True). Missing keys, unexpected
+// keys and shape mismatches are all reported in one *StateDictError. Unlike PyTorch, which
+// copies the matching entries before raising, nothing is copied when there is any error.
+func LoadStateDict(m Module, names []string, ts []*torch.Tensor) error {
+	if len(names) != len(ts) {
+		return fmt.Errorf("nn: LoadStateDict: %d names for %d tensors", len(names), len(ts))
+	}
+	src := make(map[string]*torch.Tensor, len(names))
+	for i, n := range names {
+		src[n] = ts[i]
+	}
+	params := m.NamedParameters()
+	have := make(map[string]bool, len(params))
+	var e StateDictError
+	for _, p := range params {
+		have[p.Name] = true
+		t, ok := src[p.Name]
+		if !ok {
+			e.Missing = append(e.Missing, p.Name)
+			continue
+		}
+		if got, want := t.Shape(), p.Value.Shape(); !eqShape(got, want) {
+			e.Mismatched = append(e.Mismatched, fmt.Sprintf("size mismatch for %s: copying a param with shape %s from checkpoint, the shape in current model is %s",
+				p.Name, fmtShape(got), fmtShape(want)))
+		}
+	}
+	for _, n := range names {
+		if !have[n] {
+			e.Unexpected = append(e.Unexpected, n)
+		}
+	}
+	if len(e.Missing)+len(e.Unexpected)+len(e.Mismatched) > 0 {
+		return &e
+	}
+	return torch.Try(func() {
+		for _, p := range params {
+			p.Value.CopyFrom(src[p.Name])
+		}
+	})
+}
+
+// SaveTorch writes m's state dict in PyTorch's torch.save format, loadable in Python with
+// model.load_state_dict(torch.load(path)). The file is replaced atomically.
+func SaveTorch(path string, m Module) error {
+	names, ts := StateDict(m)
+	var det []*torch.Tensor
+	defer func() { closeAll(det) }()
+	if err := torch.Try(func() {
+		for _, t := range ts {
+			det = append(det, t.Detach()) // as state_dict(): no requires_grad in the file
+		}
+	}); err != nil {
+		return fmt.Errorf("nn: SaveTorch %s: %w", path, err)
+	}
+	if err := torch.SaveDict(path, names, det); err != nil {
+		return fmt.Errorf("nn: SaveTorch: %w", err)
+	}
+	return nil
+}
+
+// LoadTorch loads a state dict written by SaveTorch or by Python's
+// torch.save(model.state_dict(), path) into m, strictly (see LoadStateDict).
+func LoadTorch(path string, m Module) error {
+	names, ts, err := torch.LoadDict(path)
+	if err != nil {
+		return fmt.Errorf("nn: LoadTorch: %w", err)
+	}
+	defer closeAll(ts)
+	if err := LoadStateDict(m, names, ts); err != nil {
+		return fmt.Errorf("nn: LoadTorch %s: %w", path, err)
+	}
+	return nil
+}
+
+// ---- safetensors ----
+
+// maxHeader bounds the JSON header, as the safetensors library does (100 MB).
+const maxHeader = 100 << 20
+
+type stEntry struct {
+	DType       string  `json:"dtype"`
+	Shape       []int64 `json:"shape"`
+	DataOffsets [2]int  `json:"data_offsets"`
+}
+
+func stDType(d torch.DType) (string, int, error) {
+	switch d {
+	case torch.Float32:
+		return "F32", 4, nil
+	case torch.Float64:
+		return "F64", 8, nil
+	case torch.Int64:
+		return "I64", 8, nil
+	case torch.Int32:
+		return "I32", 4, nil
+	case torch.Float16:
+		return "F16", 2, nil
+	case torch.Uint8:
+		return "U8", 1, nil
+	case torch.Bool:
+		return "BOOL", 1, nil
+	}
+	return "", 0, fmt.Errorf("dtype %v has no safetensors encoding here", d)
+}
+
+// encode returns t's elements as little-endian bytes in row-major order.
+func encode(t *torch.Tensor) (b []byte, err error) {
+	err = torch.Try(func() {
+		switch t.DType() {
+		case torch.Float32:
+			v := t.Float32s()
+			b = make([]byte, 4*len(v))
+			for i, x := range v {
+				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+			}
+		case torch.Float64:
+			v := t.Float64s()
+			b = make([]byte, 8*len(v))
+			for i, x := range v {
+				binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
+			}
+		case torch.Int64:
+			v := t.Int64s()
+			b = make([]byte, 8*len(v))
+			for i, x := range v {
+				binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
+			}
+		case torch.Bool:
+			v := t.Bools()
+			b = make([]byte, len(v))
+			for i, x := range v {
+				if x {
+					b[i] = 1
+				}
+			}
+		case torch.Float16:
+			f := t.ToDType(torch.Float32)
+			defer f.Close()
+			v := f.Float32s()
+			b = make([]byte, 2*len(v))
+			for i, x := range v {
+				binary.LittleEndian.PutUint16(b[2*i:], f32ToF16(x))
+			}
+		case torch.Int32, torch.Uint8:
+			w := t.ToDType(torch.Int64)
+			defer w.Close()
+			v := w.Int64s()
+			if t.DType() == torch.Uint8 {
+				b = make([]byte, len(v))
+				for i, x := range v {
+					b[i] = byte(x)
+				}
+				return
+			}
+			b = make([]byte, 4*len(v))
+			for i, x := range v {
+				binary.LittleEndian.PutUint32(b[4*i:], uint32(int32(x)))
+			}
+		}
+	})
+	return b, err
+}
+
+// SaveSafetensors writes m's state dict to path in the safetensors format (an 8-byte
+// little-endian header length, a JSON header giving each tensor's dtype, shape and
+// data_offsets plus optional string metadata under "__metadata__", then the raw
+// little-endian data), readable by safetensors.torch.load_file. Tensors are laid out in
+// state_dict order. The file is replaced atomically (a temporary file, then a rename).
+func SaveSafetensors(path string, m Module, metadata map[string]string) error {
+	names, ts := StateDict(m)
+	if err := WriteSafetensors(path, names, ts, metadata); err != nil {
+		return fmt.Errorf("nn: SaveSafetensors: %w", err)
+	}
+	return nil
+}
+
+// WriteSafetensors writes named tensors (from any device) to path in the safetensors format;
+// see SaveSafetensors.
+func WriteSafetensors(path string, names []string, ts []*torch.Tensor, metadata map[string]string) error {
+	if len(names) != len(ts) {
+		return fmt.Errorf("write %s: %d names for %d tensors", path, len(names), len(ts))
+	}
+	header := make(map[string]any, len(names)+1)
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	var data bytes.Buffer
+	for i, n := range names {
+		if n == "__metadata__" {
+			return fmt.Errorf("write %s: %q is reserved and cannot name a tensor", path, n)
+		}
+		if _, dup := header[n]; dup {
+			return fmt.Errorf("write %s: duplicate tensor name %q", path, n)
+		}
+		if ts[i].Closed() {
+			return fmt.Errorf("write %s: tensor %q is nil or closed", path, n)
+		}
+		code, _, err := stDType(ts[i].DType())
+		if err != nil {
+			return fmt.Errorf("write %s: tensor %q: %w", path, n, err)
+		}
+		b, err := encode(ts[i])
+		if err != nil {
+			return fmt.Errorf("write %s: tensor %q: %w", path, n, err)
+		}
+		begin := data.Len()
+		data.Write(b)
+		shape := ts[i].Shape()
+		if shape == nil {
+			shape = []int64{}
+		}
+		header[n] = stEntry{DType: code, Shape: shape, DataOffsets: [2]int{begin, data.Len()}}
+	}
+	hj, err := json.Marshal(header)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	for len(hj)%8 != 0 { // the safetensors library pads the header with spaces to 8 bytes
+		hj = append(hj, ' ')
+	}
+	var lenBuf [8]byte
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hj)))
+	return writeAtomic(path, lenBuf[:], hj, data.Bytes())
+}
+
+func writeAtomic(path string, parts ...[]byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	for _, p := range parts {
+		if _, err = f.Write(p); err != nil {
+			return err
+		}
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadSafetensors reads every tensor of a safetensors file onto the CPU, in the order of the
+// data they occupy (state_dict order for files SaveSafetensors wrote), with the header's
+// metadata. The caller owns the tensors. Supported dtypes: F32, F64, F16, I64, I32, U8, BOOL.
+func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[string]string, err error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("nn: ReadSafetensors: %w", err)
+	}
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("nn: ReadSafetensors %s: %s", path, fmt.Sprintf(format, a...))
+	}
+	if len(raw) < 8 {
+		return nil, nil, nil, fail("file too short (%d bytes) for a safetensors header", len(raw))
+	}
+	n := binary.LittleEndian.Uint64(raw[:8])
+	if n > maxHeader || n > uint64(len(raw)-8) {
+		return nil, nil, nil, fail("header length %d does not fit the file (%d bytes)", n, len(raw))
+	}
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+		return nil, nil, nil, fail("invalid JSON header: %v", err)
+	}
+	data := raw[8+n:]
+	if m, ok := header["__metadata__"]; ok {
+		if err := json.Unmarshal(m, &meta); err != nil {
+			return nil, nil, nil, fail("__metadata__ must map strings to strings: %v", err)
+		}
+		delete(header, "__metadata__")
+	}
+	type item struct {
+		name string
+		e    stEntry
+	}
+	items := make([]item, 0, len(header))
+	for k, v := range header {
+		var e stEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, nil, nil, fail("tensor %q: invalid entry: %v", k, err)
+		}
+		items = append(items, item{k, e})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i].e.DataOffsets, items[j].e.DataOffsets
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		return a[1] < b[1]
+	})
+	end := 0
+	for _, it := range items {
+		e := it.e
+		size, err := elemSize(e.DType)
+		if err != nil {
+			return nil, nil, nil, fail("tensor %q: %v", it.name, err)
+		}
+		count := int64(1)
+		for _, d := range e.Shape {
+			if d < 0 {
+				return nil, nil, nil, fail("tensor %q: negative dimension in shape %v", it.name, e.Shape)
+			}
+			count *= d
+		}
+		b, f := e.DataOffsets[0], e.DataOffsets[1]
+		if b != end || f < b || f > len(data) {
+			return nil, nil, nil, fail("tensor %q: data_offsets [%d, %d] do not follow the previous tensor (ending at %d) within the %d data bytes", it.name, b, f, end, len(data))
+		}
+		if int64(f-b) != count*int64(size) {
+			return nil, nil, nil, fail("tensor %q: %d data bytes for shape %v of %s", it.name, f-b, e.Shape, e.DType)
+		}
+		end = f
+	}
+	if end != len(data) {
+		return nil, nil, nil, fail("%d bytes of data after the last tensor", len(data)-end)
+	}
+	err = torch.Try(func() {
+		for _, it := range items {
+			e := it.e
+			ts = append(ts, decode(e.DType, e.Shape, data[e.DataOffsets[0]:e.DataOffsets[1]]))
+			names = append(names, it.name)
+		}
+	})
+	if err != nil {
+		closeAll(ts)
+		return nil, nil, nil, fail("%v", err)
+	}
+	return names, ts, meta, nil
+}
+
+func elemSize(code string) (int, error) {
+	switch code {
+	case "F32", "I32":
+		return 4, nil
+	case "F64", "I64":
+		return 8, nil
+	case "F16":
+		return 2, nil
+	case "U8", "BOOL":
+		return 1, nil
+	}
+	return 0, fmt.Errorf("unsupported dtype %q (supported: F32, F64, F16, I64, I32, U8, BOOL)", code)
+}
+
+// decode builds a CPU tensor from little-endian bytes (validated by the caller).
+func decode(code string, shape []int64, b []byte) *torch.Tensor {
+	var t *torch.Tensor
+	var convert torch.DType = -1
+	switch code {
+	case "F32":
+		v := make([]float32, len(b)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		t = torch.FromSlice(v)
+	case "F16":
+		v := make([]float32, len(b)/2)
+		for i := range v {
+			v[i] = f16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+		t, convert = torch.FromSlice(v), torch.Float16
+	case "F64":
+		v := make([]float64, len(b)/8)
+		for i := range v {
+			v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		t = torch.FromSlice(v)
+	case "I64":
+		v := make([]int64, len(b)/8)
+		for i := range v {
+			v[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		t = torch.FromSlice(v)
+	case "I32":
+		v := make([]int64, len(b)/4)
+		for i := range v {
+			v[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+		t, convert = torch.FromSlice(v), torch.Int32
+	case "U8":
+		v := make([]int64, len(b))
+		for i := range v {
+			v[i] = int64(b[i])
+		}
+		t, convert = torch.FromSlice(v), torch.Uint8
+	case "BOOL":
+		v := make([]bool, len(b))
+		for i := range v {
+			v[i] = b[i] != 0
+		}
+		t = torch.FromSlice(v)
+	}
+	if convert >= 0 {
+		c := t.ToDType(convert)
+		t.Close()
+		t = c
+	}
+	r := t.Reshape(shape...)
+	t.Close()
+	return r
+}
+
+// LoadSafetensors loads a safetensors state dict into m, strictly: missing keys, unexpected
+// keys and shape mismatches are all reported in one error (see LoadStateDict).
+func LoadSafetensors(path string, m Module) error {
+	names, ts, _, err := ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	defer closeAll(ts)
+	if err := LoadStateDict(m, names, ts); err != nil {
+		return fmt.Errorf("nn: LoadSafetensors %s: %w", path, err)
+	}
+	return nil
+}
+
+// ---- IEEE half precision ----
+
+func f16ToF32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := int32(h>>10) & 0x1f
+	frac := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f: // inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
+	case exp == 0:
+		if frac == 0 {
+			return math.Float32frombits(sign)
+		}
+		// subnormal: value = frac · 2^-24
+		f := float32(frac) * float32(math.Pow(2, -24))
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	}
+	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | frac<<13)
+}
+
+// f32ToF16 rounds to the nearest half, ties to even (exact for values that came from halves).
+func f32ToF16(f float32) uint16 {
+	bits := math.Float32bits(f)
+	sign := uint16(bits>>16) & 0x8000
+	exp := int32(bits>>23) & 0xff
+	frac := bits & 0x7fffff
+	if exp == 0xff {
+		if frac != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		if e < -10 {
+			return sign
+		}
+		m := frac | 0x800000
+		shift := uint32(14 - e)
+		half := uint32(1) << (shift - 1)
+		r := m >> shift
+		rem := m & (1<<shift - 1)
+		if rem > half || (rem == half && r&1 == 1) {
+			r++
+		}
+		return sign | uint16(r)
+	}
+	r := uint32(e)<<10 | frac>>13
+	rem := frac & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && r&1 == 1) {
+		r++ // may carry into the exponent, which is the correct rounding
+	}
+	return sign | uint16(r)
+}
+
+var _ = errors.New
