@@ -303,6 +303,9 @@ func (t *Tensor) Device() Device {
 
 // To returns a copy of t on device d (t itself is unchanged; a new tensor is always returned).
 func (t *Tensor) To(d Device) *Tensor {
+	if d.IsCUDA() && !CUDABuild() {
+		panic(&Error{Op: "To", Msg: fmt.Sprintf("device %v: libtorch %s has no CUDA support", d, Version())})
+	}
 	return unary("To", func(out *C.st_tensor) C.st_err {
 		return C.st_to(t.handle("To"), C.int(d.Type), C.int(d.Index), -1, out)
 	})

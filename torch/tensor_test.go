@@ -571,3 +571,19 @@ func TestLoadPythonSaved(t *testing.T) {
 		t.Errorf("LoadDict(garbage) error = %v", err)
 	}
 }
+
+func TestToCUDAWithoutCUDA(t *testing.T) {
+	if CUDAAvailable() {
+		t.Skip("CUDA present")
+	}
+	checkLive(t)
+	a := Zeros([]int64{2})
+	defer a.Close()
+	err := Try(func() { a.To(CUDA(0)) })
+	if err == nil {
+		t.Fatal("moving to CUDA without CUDA succeeded")
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+}

@@ -36,7 +36,12 @@ type Error struct {
 	Msg string // libtorch's message
 }
 
-func (e *Error) Error() string { return "torch: " + e.Op + ": " + e.Msg }
+// Error returns the first line of libtorch's message (libtorch appends long dispatcher tables
+// to some messages; Msg keeps them all).
+func (e *Error) Error() string {
+	msg, _, _ := strings.Cut(e.Msg, "\n")
+	return "torch: " + e.Op + ": " + strings.TrimSpace(msg)
+}
 
 // check converts a shim error into a panic with *Error.
 func check(op string, e C.st_err) {
