@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -86,23 +87,33 @@ func init() {
 
 // Version is the version of the libtorch the shim was built against, e.g. "1.13.0".
 func Version() string {
-	v, _, _ := buildInfo()
+	v, _ := buildInfo()
 	return v
 }
 
 // BLAS names the shared library that provides BLAS in this process.
 func BLAS() string {
-	_, _, b := buildInfo()
-	return b
+	_, f := buildInfo()
+	return f.blas
 }
 
 // CUDABuild reports whether the shim was linked against a CUDA-enabled libtorch.
 func CUDABuild() bool {
-	_, c, _ := buildInfo()
-	return c
+	_, f := buildInfo()
+	return f.cuda
 }
 
-func buildInfo() (version string, cuda bool, blas string) {
+var buildInfo = sync.OnceValues(func() (string, buildFacts) {
+	v, c, b := readBuildInfo()
+	return v, buildFacts{cuda: c, blas: b}
+})
+
+type buildFacts struct {
+	cuda bool
+	blas string
+}
+
+func readBuildInfo() (version string, cuda bool, blas string) {
 	var v, b *C.char
 	var c C.int
 	check("BuildInfo", C.st_build_info(&v, &c, &b))

@@ -119,9 +119,11 @@ func NewEmbedding(num, dim int64, opts EmbeddingOptions) *Embedding {
 	e := &Embedding{NumEmbeddings: num, EmbeddingDim: dim, Weight: newParam(num, dim), PaddingIdx: pad}
 	e.Weight.NormalInPlace(0, 1)
 	if pad >= 0 {
-		row := e.Weight.Narrow(0, pad, 1) // a view: filling it zeroes the weight's row
-		row.Fill(0)
-		row.Close()
+		torch.NoGrad(func() { // as PyTorch's _fill_padding_idx_with_zero
+			row := e.Weight.Narrow(0, pad, 1) // a view: filling it zeroes the weight's row
+			row.Fill(0)
+			row.Close()
+		})
 	}
 	return e
 }

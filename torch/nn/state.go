@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -538,5 +537,3 @@ func f32ToF16(f float32) uint16 {
 	}
 	return sign | uint16(r)
 }
-
-var _ = errors.New
