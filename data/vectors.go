@@ -56,7 +56,12 @@ func KeepSet(words []string) map[string]bool {
 }
 
 func newVectors(rows, dim int, opt VectorOptions) *Vectors {
-	return &Vectors{Rows: rows, Dim: dim, index: map[string]int{}, lower: map[string]int{}}
+	v := &Vectors{Rows: rows, Dim: dim, index: map[string]int{}, lower: map[string]int{}}
+	if opt.Keep != nil {
+		// Room for the kept words (a few more may come from cased variants).
+		v.Data = make([]float32, 0, min(len(opt.Keep), rows)*dim)
+	}
+	return v
 }
 
 // wants reports whether the row for word should be kept.
@@ -65,6 +70,23 @@ func (v *Vectors) wants(word string, opt VectorOptions) bool {
 		return true
 	}
 	return !opt.NoCaseFallback && opt.Keep[strings.ToLower(word)]
+}
+
+// wantsBytes is wants for a word held in a byte slice; it does not allocate
+// for the common case of a word that is already lowercase and not kept.
+func (v *Vectors) wantsBytes(word []byte, opt VectorOptions) bool {
+	if opt.Keep == nil || opt.Keep[string(word)] {
+		return true
+	}
+	if opt.NoCaseFallback {
+		return false
+	}
+	for _, c := range word {
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return opt.Keep[strings.ToLower(string(word))]
+		}
+	}
+	return false
 }
 
 // add appends a kept row; a repeated word keeps its first row.
@@ -255,16 +277,16 @@ func ReadWord2VecBinary(r io.Reader, name string, opt VectorOptions) (*Vectors, 
 		if len(word) == 0 {
 			return nil, fmt.Errorf("%s: row %d, byte %d: want a word, got an empty one", name, row, start)
 		}
-		w := string(word)
 		vstart := off
-		if !v.wants(w, opt) {
+		if !v.wantsBytes(word, opt) {
 			k, err := br.Discard(4 * d)
 			off += int64(k)
 			if err != nil {
-				return nil, fmt.Errorf("%s: row %d (%q), byte %d: truncated file: want %d bytes of vector, got %d", name, row, truncate(w, 40), vstart, 4*d, k)
+				return nil, fmt.Errorf("%s: row %d (%q), byte %d: truncated file: want %d bytes of vector, got %d", name, row, truncate(string(word), 40), vstart, 4*d, k)
 			}
 			continue
 		}
+		w := string(word)
 		k, err := io.ReadFull(br, buf)
 		off += int64(k)
 		if err != nil {
