@@ -60,7 +60,8 @@ func (m *Modules) taken(name string) bool {
 
 // Add registers child under name, as assigning a submodule attribute in PyTorch. Names must be
 // unique, non-empty and free of "."; a violation is a programming error and panics with a
-// *torch.Error. The child takes the container's current training mode.
+// *torch.Error. As in PyTorch, the child keeps its own training mode until the next
+// SetTraining on the container.
 func (m *Modules) Add(name string, child Module) {
 	checkName("module", name)
 	if child == nil {
@@ -70,7 +71,6 @@ func (m *Modules) Add(name string, child Module) {
 		panic(&torch.Error{Op: "nn.Modules.Add", Msg: fmt.Sprintf("attribute %q already exists", name)})
 	}
 	m.children = append(m.children, NamedModule{name, child})
-	child.SetTraining(!m.eval)
 }
 
 // AddParameter registers a parameter owned directly by this module, as assigning an

@@ -32,6 +32,7 @@ type StateDictError struct {
 	Mismatched []string // one "size mismatch for KEY: ..." line per key with a different shape
 }
 
+// Error lists all problems in one message, like PyTorch's (on one line).
 func (e *StateDictError) Error() string {
 	var parts []string
 	quote := func(ks []string) string {
@@ -86,11 +87,15 @@ func LoadStateDict(m Module, names []string, ts []*torch.Tensor) error {
 	if len(e.Missing)+len(e.Unexpected)+len(e.Mismatched) > 0 {
 		return &e
 	}
-	return torch.Try(func() {
+	err := torch.Try(func() {
 		for _, p := range params {
 			p.Value.CopyFrom(src[p.Name])
 		}
 	})
+	if err != nil {
+		return fmt.Errorf("nn: LoadStateDict: %w", err)
+	}
+	return nil
 }
 
 // SaveTorch writes m's state dict in PyTorch's torch.save format, loadable in Python with

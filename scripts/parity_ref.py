@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""PyTorch side of seqtorch's parity suite (run by `go run ./scripts/parity`).
+
+Usage: parity_ref.py DIR
+
+Every subdirectory of DIR holding a spec.json is a case written by the Go runner:
+spec.json is {"kind": ..., "args": {...}} and in.pt a dict of tensors (torch.save format).
+The handler registered for the kind (called with the args, plus "_dir", the case's
+directory, and the inputs) computes PyTorch's results, saved as out.pt (a dict of
+tensors); a failing case gets error.txt with the traceback instead, and the others go on.
+
+Adding a kind: write a function f(args, inp) -> dict of tensors and decorate it with
+@handler("kind"). Keep it to plain PyTorch, written as a PyTorch user would.
+"""
+import json
+import os
+import sys
+import traceback
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+HANDLERS = {}
+
+
+def handler(kind):
+    def deco(f):
+        HANDLERS[kind] = f
+        return f
+    return deco
+
+
+def grad_of(t):
+    return t.grad if t.grad is not None else torch.zeros_like(t)
+
+
+# ---- optimizers -------------------------------------------------------------------------
+
+def linear_loss(inp, W, b):
+    """The small linear-model loss the optimizer cases minimise."""
+    return F.mse_loss(F.linear(inp["x"], W, b), inp["y"])
+
+
+def make_optimizer(name, params, o):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0),
+                               dampening=o.get("dampening", 0), weight_decay=o.get("weight_decay", 0),
+                               nesterov=o.get("nesterov", False), foreach=False)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)),
+                                eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 0),
+                                amsgrad=o.get("amsgrad", False), foreach=False)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)),
+                                 eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 1e-2),
+                                 amsgrad=o.get("amsgrad", False), foreach=False)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=o.get("lr", 1.0), rho=o.get("rho", 0.9), eps=o.get("eps", 1e-6),
+                                    weight_decay=o.get("weight_decay", 0), foreach=False)
+    raise ValueError("unknown optimizer %r" % name)
+
+
+def flat_optimizer_state(opt):
+    """opt.state_dict() flattened as Go's Optimizer.StateDict names it."""
+    out = {}
+    sd = opt.state_dict()
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if v is None:  # SGD without momentum keeps momentum_buffer = None
+                continue
+            out["state.%d.%s" % (idx, k)] = v.clone() if torch.is_tensor(v) else torch.tensor(v)
+    out["param_groups.0.lr"] = torch.tensor(sd["param_groups"][0]["lr"], dtype=torch.float64)
+    return out
+
+
+@handler("optim")
+def optim_case(args, inp):
+    W = inp["W"].clone().requires_grad_()
+    b = inp["b"].clone().requires_grad_()
+    unused = inp["u"].clone().requires_grad_()  # never gets a gradient: skipped
+    params = [W, b, unused]
+    opt = make_optimizer(args["opt"], params, args["options"])
+    sched = None
+    if args.get("step_lr"):
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args["step_lr"]["step_size"],
+                                                gamma=args["step_lr"]["gamma"])
+    out = {}
+    for k in range(args["steps"]):
+        opt.zero_grad()
+        loss = linear_loss(inp, W, b)
+        loss.backward()
+        if args.get("clip"):
+            out["norm%d" % k] = torch.nn.utils.clip_grad_norm_(params, args["clip"]).clone()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        out["loss%d" % k] = loss.detach().clone()
+        out["W%d" % k] = W.detach().clone()
+        out["b%d" % k] = b.detach().clone()
+    out["u"] = unused.detach().clone()
+    out.update(flat_optimizer_state(opt))
+    return out
+
+
+@handler("clip")
+def clip_case(args, inp):
+    W = inp["W"].clone().requires_grad_()
+    b = inp["b"].clone().requires_grad_()
+    unused = inp["u"].clone().requires_grad_()
+    linear_loss(inp, W, b).backward()
+    total = torch.nn.utils.clip_grad_norm_([W, b, unused], args["max_norm"])
+    return {"total_norm": total, "grad.W": W.grad, "grad.b": b.grad}
+
+
+# ---- losses -------------------------------------------------------------------------------
+
+@handler("loss")
+def loss_case(args, inp):
+    x = {k: v.clone() for k, v in inp.items()}
+    for k in args["grad"]:
+        x[k].requires_grad_()
+    fn, red = args["fn"], args.get("reduction", "mean")
+    if fn == "cross_entropy":
+        loss = F.cross_entropy(x["input"], x["target"], weight=x.get("weight"),
+                               ignore_index=args.get("ignore_index", -100), reduction=red,
+                               label_smoothing=args.get("label_smoothing", 0.0))
+    elif fn == "nll":
+        loss = F.nll_loss(F.log_softmax(x["input"], dim=1), x["target"], weight=x.get("weight"),
+                          ignore_index=args.get("ignore_index", -100), reduction=red)
+    elif fn == "mse":
+        loss = F.mse_loss(x["input"], x["target"], reduction=red)
+    elif fn == "l1":
+        loss = F.l1_loss(x["input"], x["target"], reduction=red)
+    elif fn == "bce_logits":
+        loss = F.binary_cross_entropy_with_logits(x["input"], x["target"], weight=x.get("weight"),
+                                                  pos_weight=x.get("pos_weight"), reduction=red)
+    elif fn == "triplet":
+        loss = F.triplet_margin_loss(x["anchor"], x["positive"], x["negative"], margin=args["margin"],
+                                     p=2, eps=1e-6, swap=args.get("swap", False), reduction=red)
+    elif fn == "contrastive":
+        # As the seed's Siamese model writes it: Euclidean distance, y = 1 for similar pairs.
+        d = F.pairwise_distance(x["a"], x["b"])
+        m = args["margin"]
+        per = x["y"] * d + (1 - x["y"]) * torch.clamp(m - d, min=0.0)
+        loss = {"mean": torch.mean, "sum": torch.sum, "none": lambda t: t}[red](per)
+    else:
+        raise ValueError("unknown loss %r" % fn)
+    if loss.dim() > 0:  # an unreduced loss: weight it with the first elements of gw
+        (loss * x["gw"][:loss.numel()].view(loss.shape)).sum().backward()
+    else:
+        loss.backward()
+    out = {"loss": loss.detach()}
+    for k in args["grad"]:
+        out["grad." + k] = grad_of(x[k])
+    return out
+
+
+# ---- modules ------------------------------------------------------------------------------
+
+@handler("embedding")
+def embedding_case(args, inp):
+    w = inp["weight"]
+    emb = nn.Embedding(w.shape[0], w.shape[1], padding_idx=args.get("padding_idx"))
+    emb.load_state_dict({"weight": w}, strict=True)
+    out = emb(inp["idx"])
+    (out * inp["gw"]).sum().backward()
+    return {"out": out.detach(), "grad.weight": emb.weight.grad}
+
+
+def make_rnn(a):
+    cls = {"RNN_TANH": nn.RNN, "RNN_RELU": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[a["mode"]]
+    kw = dict(num_layers=a["layers"], bias=not a.get("no_bias", False), batch_first=a["batch_first"],
+              bidirectional=a["bidirectional"])
+    if cls is nn.RNN:
+        kw["nonlinearity"] = "relu" if a["mode"] == "RNN_RELU" else "tanh"
+    return cls(a["input_size"], a["hidden_size"], **kw)
+
+
+def build_module(spec):
+    """Modules described by Go: {"type": ..., ...}."""
+    t = spec["type"]
+    if t in ("RNN_TANH", "RNN_RELU", "LSTM", "GRU"):
+        return make_rnn(spec)
+    if t == "Linear":
+        return nn.Linear(spec["in"], spec["out"], bias=not spec.get("no_bias", False))
+    if t == "Embedding":
+        return nn.Embedding(spec["num"], spec["dim"], padding_idx=spec.get("padding_idx"))
+    if t == "RefRNN":
+        return RefRNN(spec["input_dim"], spec["hidden_dim"], spec["num_layers"])
+    raise ValueError("unknown module type %r" % t)
+
+
+@handler("init")
+def init_case(args, inp):
+    torch.manual_seed(args["seed"])
+    out = {}
+    for i, spec in enumerate(args["modules"]):
+        m = build_module(spec)
+        for k, v in m.state_dict().items():
+            out["%d.%s" % (i, k)] = v.clone()
+    return out
+
+
+@handler("rnn")
+def rnn_case(args, inp):
+    m = make_rnn(args)
+    m.load_state_dict({k[len("param."):]: v for k, v in inp.items() if k.startswith("param.")}, strict=True)
+    x = inp["x"].clone().requires_grad_()
+    h0 = inp["h0"].clone().requires_grad_()
+    lstm = args["mode"] == "LSTM"
+    hx = h0
+    if lstm:
+        c0 = inp["c0"].clone().requires_grad_()
+        hx = (h0, c0)
+    if args["packed"]:
+        p = pack_padded_sequence(x, inp["lengths"], batch_first=args["batch_first"], enforce_sorted=False)
+        out_p, hn = m(p, hx)
+        out, lengths = pad_packed_sequence(out_p, batch_first=args["batch_first"])
+    else:
+        out, hn = m(x, hx)
+    if lstm:
+        hn, cn = hn
+    loss = (out * inp["W"]).sum() + (hn * inp["V"]).sum()
+    if lstm:
+        loss = loss + (cn * inp["Vc"]).sum()
+    loss.backward()
+    res = {"out": out.detach(), "hn": hn.detach(), "grad.x": grad_of(x), "grad.h0": grad_of(h0)}
+    if lstm:
+        res["cn"] = cn.detach()
+        res["grad.c0"] = grad_of(c0)
+    for name, p in m.named_parameters():
+        res["grad." + name] = grad_of(p)
+    return res
+
+
+class RefRNN(nn.Module):
+    """The seed's reference class, as written there."""
+
+    def __init__(self, input_dim, hidden_dim, num_layers):
+        super(RefRNN, self).__init__()
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.rnn = nn.RNN(input_dim, hidden_dim, num_layers, batch_first=True)
+        self.linear_out = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x):
+        h0 = torch.zeros(self.num_layers, x.size(0), self.hidden_dim)
+        out, hn = self.rnn(x, h0)
+        out = self.linear_out(out[:, -1, :])
+        return out
+
+
+@handler("refmodel")
+def refmodel_case(args, inp):
+    model = RefRNN(args["input_dim"], args["hidden_dim"], args["num_layers"])
+    model.load_state_dict({k[len("param."):]: v for k, v in inp.items() if k.startswith("param.")}, strict=True)
+    criterion = nn.BCEWithLogitsLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=args["lr"], foreach=False)
+    x = inp["x"].clone().requires_grad_()
+    res = {}
+    for k in range(args["steps"]):
+        opt.zero_grad()
+        out = model(x)
+        loss = criterion(out, inp["y"])
+        loss.backward()
+        if k == 0:
+            res["out"] = out.detach().clone()
+            res["grad.x"] = grad_of(x).clone()
+            for name, p in model.named_parameters():
+                res["grad." + name] = p.grad.clone()
+        res["loss%d" % k] = loss.detach().clone()
+        opt.step()
+        for name, p in model.named_parameters():
+            res["step%d.%s" % (k, name)] = p.detach().clone()
+    return res
+
+
+@handler("statedict")
+def statedict_case(args, inp):
+    """Load the Go-written state dict strictly, save model.state_dict() again."""
+    model = nn.ModuleDict({name: build_module(spec) for name, spec in args["modules"]})
+    sd = torch.load(os.path.join(args["_dir"], args["path"]))
+    model.load_state_dict(sd, strict=True)
+    torch.save(model.state_dict(), os.path.join(args["_dir"], args["out_path"]))
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+# ---- driver -------------------------------------------------------------------------------
+
+def run_case(d):
+    with open(os.path.join(d, "spec.json")) as f:
+        spec = json.load(f)
+    kind = spec["kind"]
+    if kind not in HANDLERS:
+        raise ValueError("no handler for kind %r (have %s)" % (kind, ", ".join(sorted(HANDLERS))))
+    in_path = os.path.join(d, "in.pt")
+    inp = torch.load(in_path) if os.path.exists(in_path) else {}
+    args = spec.get("args") or {}
+    args["_dir"] = d
+    out = HANDLERS[kind](args, inp)
+    out = {k: v.detach().clone().contiguous() for k, v in out.items()}
+    torch.save(out, os.path.join(d, "out.pt"))
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: parity_ref.py DIR", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    root = argv[1]
+    with open(os.path.join(root, "_python.txt"), "w") as f:
+        f.write("PyTorch %s, Python %s" % (torch.__version__, sys.version.split()[0]))
+    for name in sorted(os.listdir(root)):
+        d = os.path.join(root, name)
+        if not os.path.isfile(os.path.join(d, "spec.json")):
+            continue
+        try:
+            run_case(d)
+        except Exception:
+            with open(os.path.join(d, "error.txt"), "w") as f:
+                f.write(traceback.format_exc())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,252 @@
+package nn_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
+)
+
+// Classifier is the seed's reference model: an RNN over embedded tokens and a linear layer
+// over the last hidden state. Embedding nn.Modules and calling Add in PyTorch's attribute
+// order gives PyTorch's state_dict keys.
+type Classifier struct {
+	nn.Modules
+	Embedding *nn.Embedding
+	RNN       *nn.RNNBase
+	LinearOut *nn.Linear
+}
+
+func NewClassifier(vocab, dim, hidden, layers, classes int64) (*Classifier, error) {
+	rnn, err := nn.NewRNN(dim, hidden, nn.RNNOptions{NumLayers: layers, BatchFirst: true})
+	if err != nil {
+		return nil, err
+	}
+	pad := int64(0)
+	m := &Classifier{
+		Embedding: nn.NewEmbedding(vocab, dim, nn.EmbeddingOptions{PaddingIdx: &pad}),
+		RNN:       rnn,
+		LinearOut: nn.NewLinear(hidden, classes, nn.LinearOptions{}),
+	}
+	m.Add("embedding", m.Embedding)
+	m.Add("rnn", m.RNN)
+	m.Add("linear_out", m.LinearOut)
+	return m, nil
+}
+
+// Forward returns class logits for a padded batch of token ids (batch, seq) with lengths.
+func (m *Classifier) Forward(tokens *torch.Tensor, lengths []int64) (*torch.Tensor, error) {
+	x := m.Embedding.Forward(tokens)
+	defer x.Close()
+	packed, err := nn.PackPaddedSequence(x, lengths, true, false)
+	if err != nil {
+		return nil, err
+	}
+	defer packed.Close()
+	out, hn, err := m.RNN.ForwardPacked(packed, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	defer hn.Close()
+	last := hn.H.Narrow(0, hn.H.Size(0)-1, 1).SqueezeDim(0) // the top layer's final state
+	defer last.Close()
+	return m.LinearOut.Forward(last), nil
+}
+
+func ExampleModules() {
+	m, err := NewClassifier(100, 8, 16, 2, 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer nn.Close(m)
+	for _, p := range m.NamedParameters() {
+		fmt.Println(p.Name, p.Value.Shape())
+	}
+	trainable, total := nn.NumParams(m)
+	fmt.Println(trainable, total)
+	// Output:
+	// embedding.weight [100 8]
+	// rnn.weight_ih_l0 [16 8]
+	// rnn.weight_hh_l0 [16 16]
+	// rnn.bias_ih_l0 [16]
+	// rnn.bias_hh_l0 [16]
+	// rnn.weight_ih_l1 [16 16]
+	// rnn.weight_hh_l1 [16 16]
+	// rnn.bias_ih_l1 [16]
+	// rnn.bias_hh_l1 [16]
+	// linear_out.weight [2 16]
+	// linear_out.bias [2]
+	// 1794 1794
+}
+
+func ExampleRNNBase_ForwardPacked() {
+	torch.ManualSeed(0)
+	m, err := NewClassifier(100, 8, 16, 2, 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer nn.Close(m)
+	s := torch.NewScope()
+	defer s.Close()
+	tokens := torch.FromSlice([]int64{
+		5, 6, 0, 0,
+		7, 8, 9, 10,
+		11, 0, 0, 0,
+	}, 3, 4)
+	logits, err := m.Forward(tokens, []int64{2, 4, 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	loss := nn.CrossEntropyLoss(logits, torch.FromSlice([]int64{0, 1, 1}), nn.CrossEntropyOptions{})
+	loss.Backward()
+	fmt.Println(logits.Shape(), loss.Shape(), m.RNN.Parameter("weight_ih_l0").Grad() != nil)
+	// Output:
+	// [3 2] [] true
+}
+
+func ExampleNewLSTM() {
+	lstm, err := nn.NewLSTM(300, 50, nn.RNNOptions{NumLayers: 2, Bidirectional: true, BatchFirst: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer nn.Close(lstm)
+	s := torch.NewScope()
+	defer s.Close()
+	x := torch.Randn([]int64{4, 7, 300}) // (batch, seq, feature)
+	out, hn, err := lstm.Forward(x, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out.Shape(), hn.H.Shape(), hn.C.Shape())
+
+	_, _, err = lstm.Forward(torch.Randn([]int64{4, 7, 299}), nil)
+	fmt.Println(err)
+	_, _, err = lstm.Forward(x, &nn.State{H: torch.Zeros([]int64{1, 4, 50}), C: torch.Zeros([]int64{4, 4, 50})})
+	fmt.Println(err)
+	// Output:
+	// [4 7 100] [4 4 50] [4 4 50]
+	// LSTM: expected input feature size 300, got 299
+	// LSTM: expected hidden size (4, 4, 50), got (1, 4, 50)
+}
+
+func ExamplePackPaddedSequence() {
+	s := torch.NewScope()
+	defer s.Close()
+	// Three sequences, time-major (seq, batch): lengths 2, 3, 1.
+	x := torch.FromSlice([]float32{
+		4, 1, 6,
+		5, 2, 0,
+		0, 3, 0,
+	}, 3, 3)
+	p, err := nn.PackPaddedSequence(x, []int64{2, 3, 1}, false, false)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	fmt.Println(p.Data.Float32s(), p.BatchSizes.Int64s(), p.SortedIndices.Int64s(), p.UnsortedIndices.Int64s())
+
+	padded, lengths, err := nn.PadPackedSequence(p, true, -1, 4)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(padded.Shape(), padded.Float32s(), lengths)
+
+	_, err = nn.PackPaddedSequence(x, []int64{2, 3, 1}, false, true)
+	fmt.Println(err != nil)
+	// Output:
+	// [1 4 6 2 5 3] [3 2 1] [1 0 2] [1 0 2]
+	// [3 4] [4 5 -1 -1 1 2 3 -1 6 -1 -1 -1] [2 3 1]
+	// true
+}
+
+func ExamplePadSequence() {
+	s := torch.NewScope()
+	defer s.Close()
+	a := torch.FromSlice([]int64{1, 2, 3})
+	b := torch.FromSlice([]int64{4, 5})
+	c := torch.FromSlice([]int64{6})
+	fmt.Println(nn.PadSequence([]*torch.Tensor{b, a, c}, true, 0).Int64s())
+	// Output:
+	// [4 5 0 1 2 3 6 0 0]
+}
+
+func ExampleSaveSafetensors() {
+	dir, err := os.MkdirTemp("", "nn-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "model.safetensors")
+
+	a, _ := NewClassifier(10, 4, 3, 1, 2)
+	defer nn.Close(a)
+	if err := nn.SaveSafetensors(path, a, map[string]string{"epoch": "7"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	b, _ := NewClassifier(10, 4, 3, 1, 2)
+	defer nn.Close(b)
+	fmt.Println(nn.LoadSafetensors(path, b))
+
+	bigger, _ := NewClassifier(10, 4, 5, 1, 2)
+	defer nn.Close(bigger)
+	err = nn.LoadSafetensors(path, bigger)
+	var se *nn.StateDictError
+	if ok := asStateDictError(err, &se); ok {
+		fmt.Println(len(se.Mismatched), "size mismatches")
+	}
+	// Output:
+	// <nil>
+	// 5 size mismatches
+}
+
+func asStateDictError(err error, target **nn.StateDictError) bool {
+	for err != nil {
+		if e, ok := err.(*nn.StateDictError); ok {
+			*target = e
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+func ExampleCrossEntropyLoss() {
+	s := torch.NewScope()
+	defer s.Close()
+	logits := torch.FromSlice([]float32{2, 0, 0, 0, 2, 0}, 2, 3)
+	target := torch.FromSlice([]int64{0, 1})
+	fmt.Printf("%.4f\n", nn.CrossEntropyLoss(logits, target, nn.CrossEntropyOptions{}).Item())
+	ignore := int64(1)
+	fmt.Printf("%.4f\n", nn.CrossEntropyLoss(logits, target, nn.CrossEntropyOptions{IgnoreIndex: &ignore, Reduction: torch.ReductionSum}).Item())
+	// Output:
+	// 0.2395
+	// 0.2395
+}
+
+func ExampleContrastiveLoss() {
+	s := torch.NewScope()
+	defer s.Close()
+	a := torch.FromSlice([]float32{0, 0, 0, 0}, 2, 2)
+	b := torch.FromSlice([]float32{3, 4, 0, 1}, 2, 2)
+	similar := torch.FromSlice([]float32{1, 0})
+	// (d(a0,b0) + max(0, 2 - d(a1,b1))) / 2 = (5 + 1) / 2
+	fmt.Printf("%.3f\n", nn.ContrastiveLoss(a, b, similar, 2, torch.ReductionMean).Item())
+	// Output:
+	// 3.000
+}

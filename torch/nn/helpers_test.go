@@ -1,0 +1,72 @@
+package nn
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+// checkLive fails the test if tensors created during it are still open at its end.
+func checkLive(t *testing.T) {
+	t.Helper()
+	start := torch.Live()
+	t.Cleanup(func() {
+		if got := torch.Live(); got != start {
+			t.Errorf("torch.Live() = %d at the end, %d at the start: tensors leaked", got, start)
+		}
+	})
+}
+
+// scope opens a torch.Scope closed when the test ends (before checkLive's check, which was
+// registered first).
+func scope(t *testing.T) {
+	t.Helper()
+	s := torch.NewScope()
+	t.Cleanup(s.Close)
+}
+
+func near32(a, b []float32, tol float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i])-float64(b[i])) > tol || math.IsNaN(float64(a[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func eqInts(a, b []int64) bool { return eqShape(a, b) }
+
+// f32 returns t's values as float32 (converting if needed).
+func f32(t *torch.Tensor) []float32 {
+	if t.DType() == torch.Float32 {
+		return t.Float32s()
+	}
+	c := t.ToDType(torch.Float32)
+	defer c.Close()
+	return c.Float32s()
+}
+
+func wantErr(t *testing.T, err error, substr string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one containing %q", substr)
+	}
+	if !strings.Contains(err.Error(), substr) {
+		t.Fatalf("error %q does not contain %q", err, substr)
+	}
+}
+
+// seqRange returns a float32 tensor of the given shape holding start, start+1, ...
+func seqRange(start float32, shape ...int64) *torch.Tensor {
+	n := numel(shape)
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = start + float32(i)
+	}
+	return torch.FromSlice(v, shape...)
+}

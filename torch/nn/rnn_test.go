@@ -1,0 +1,460 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+type rnnCase struct {
+	kind       string // "tanh", "relu", "lstm", "gru"
+	layers     int64
+	bi         bool
+	batchFirst bool
+}
+
+func (c rnnCase) String() string {
+	return fmt.Sprintf("%s/layers=%d/bi=%v/batch_first=%v", c.kind, c.layers, c.bi, c.batchFirst)
+}
+
+func rnnCases() []rnnCase {
+	var cs []rnnCase
+	for _, k := range []string{"tanh", "relu", "lstm", "gru"} {
+		for _, l := range []int64{1, 2} {
+			for _, bi := range []bool{false, true} {
+				for _, bf := range []bool{false, true} {
+					cs = append(cs, rnnCase{k, l, bi, bf})
+				}
+			}
+		}
+	}
+	return cs
+}
+
+func newRNNCase(t *testing.T, c rnnCase, in, hidden int64) *RNNBase {
+	t.Helper()
+	opts := RNNOptions{NumLayers: c.layers, Bidirectional: c.bi, BatchFirst: c.batchFirst}
+	var r *RNNBase
+	var err error
+	switch c.kind {
+	case "tanh":
+		r, err = NewRNN(in, hidden, opts)
+	case "relu":
+		opts.Nonlinearity = "relu"
+		r, err = NewRNN(in, hidden, opts)
+	case "lstm":
+		r, err = NewLSTM(in, hidden, opts)
+	case "gru":
+		r, err = NewGRU(in, hidden, opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRNNShapes(t *testing.T) {
+	const in, hidden, steps, batch = 3, 4, 5, 2
+	for _, c := range rnnCases() {
+		t.Run(c.String(), func(t *testing.T) {
+			checkLive(t)
+			scope(t)
+			r := newRNNCase(t, c, in, hidden)
+			defer Close(r)
+			dirs := int64(1)
+			if c.bi {
+				dirs = 2
+			}
+			shape := []int64{steps, batch, in}
+			wantOut := []int64{steps, batch, dirs * hidden}
+			if c.batchFirst {
+				shape = []int64{batch, steps, in}
+				wantOut = []int64{batch, steps, dirs * hidden}
+			}
+			wantH := []int64{c.layers * dirs, batch, hidden}
+			x := torch.Randn(shape)
+			out, hn, err := r.Forward(x, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out.Shape(); !eqShape(got, wantOut) {
+				t.Errorf("padded out shape = %v, want %v", got, wantOut)
+			}
+			if got := hn.H.Shape(); !eqShape(got, wantH) {
+				t.Errorf("padded h shape = %v, want %v", got, wantH)
+			}
+			if (hn.C != nil) != (c.kind == "lstm") {
+				t.Errorf("C = %v for %s", hn.C, c.kind)
+			}
+			if hn.C != nil && !eqShape(hn.C.Shape(), wantH) {
+				t.Errorf("padded c shape = %v, want %v", hn.C.Shape(), wantH)
+			}
+			// Passing hn back as h0 works.
+			if _, _, err := r.Forward(x, &hn); err != nil {
+				t.Errorf("Forward with h0: %v", err)
+			}
+
+			lengths := []int64{3, 5}
+			p, err := PackPaddedSequence(x, lengths, c.batchFirst, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			pout, phn, err := r.ForwardPacked(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pout.Close()
+			if got := pout.Data.Shape(); !eqShape(got, []int64{8, dirs * hidden}) {
+				t.Errorf("packed out data shape = %v", got)
+			}
+			if !eqInts(pout.BatchSizes.Int64s(), p.BatchSizes.Int64s()) || !eqInts(pout.UnsortedIndices.Int64s(), []int64{1, 0}) {
+				t.Error("packed output lost the batch sizes or indices")
+			}
+			if got := phn.H.Shape(); !eqShape(got, wantH) {
+				t.Errorf("packed h shape = %v, want %v", got, wantH)
+			}
+			if (phn.C != nil) != (c.kind == "lstm") {
+				t.Errorf("packed C = %v for %s", phn.C, c.kind)
+			}
+			padded, lens, err := PadPackedSequence(pout, c.batchFirst, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !eqShape(padded.Shape(), wantOut) || !eqInts(lens, lengths) {
+				t.Errorf("unpacked shape %v lengths %v", padded.Shape(), lens)
+			}
+		})
+	}
+}
+
+// TestPackedMatchesSingleSequences checks that running an unsorted packed batch (with a
+// given initial state) gives, for every sequence, the outputs and final state of running that
+// sequence alone at its true length: packing, permute_hidden and unpacking all line up.
+func TestPackedMatchesSingleSequences(t *testing.T) {
+	const in, hidden = 3, 4
+	lengths := []int64{2, 5, 3, 5} // unsorted, with a tie
+	for _, c := range rnnCases() {
+		for _, withH0 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/h0=%v", c, withH0), func(t *testing.T) {
+				checkLive(t)
+				scope(t)
+				torch.ManualSeed(1)
+				r := newRNNCase(t, c, in, hidden)
+				defer Close(r)
+				dirs := int64(1)
+				if c.bi {
+					dirs = 2
+				}
+				B := int64(len(lengths))
+				T := int64(5)
+				x := torch.Randn([]int64{T, B, in}) // time-major
+				var h0 *State
+				if withH0 {
+					h0 = &State{H: torch.Randn([]int64{c.layers * dirs, B, hidden})}
+					if c.kind == "lstm" {
+						h0.C = torch.Randn([]int64{c.layers * dirs, B, hidden})
+					}
+				}
+				src := x
+				if c.batchFirst {
+					src = x.Transpose(0, 1)
+				}
+				p, err := PackPaddedSequence(src, lengths, c.batchFirst, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				pout, hn, err := r.ForwardPacked(p, h0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pout.Close()
+				out, _, err := PadPackedSequence(pout, false, 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for b := range B {
+					l := lengths[b]
+					seq := x.Narrow(1, b, 1).Narrow(0, 0, l) // (l, 1, in)
+					if c.batchFirst {
+						seq = seq.Transpose(0, 1)
+					}
+					var sh0 *State
+					if withH0 {
+						sh0 = &State{H: h0.H.Narrow(1, b, 1).Contiguous()}
+						if h0.C != nil {
+							sh0.C = h0.C.Narrow(1, b, 1).Contiguous()
+						}
+					}
+					sout, shn, err := r.Forward(seq, sh0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.batchFirst {
+						sout = sout.Transpose(0, 1)
+					}
+					got := f32(out.Narrow(1, b, 1).Narrow(0, 0, l).Contiguous())
+					if !near32(got, f32(sout.Contiguous()), 1e-5) {
+						t.Errorf("sequence %d: packed outputs differ from the single-sequence run", b)
+					}
+					if !near32(f32(hn.H.Narrow(1, b, 1).Contiguous()), f32(shn.H), 1e-5) {
+						t.Errorf("sequence %d: packed h_n differs from the single-sequence run", b)
+					}
+					if hn.C != nil && !near32(f32(hn.C.Narrow(1, b, 1).Contiguous()), f32(shn.C), 1e-5) {
+						t.Errorf("sequence %d: packed c_n differs from the single-sequence run", b)
+					}
+					// Past a sequence's end the unpacked output is padding.
+					if l < T {
+						for _, v := range f32(out.Narrow(1, b, 1).Narrow(0, l, T-l).Contiguous()) {
+							if v != 0 {
+								t.Fatalf("sequence %d: non-zero padding %v", b, v)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestPaddedMatchesPackedUnidirectional compares, for full-batch sorted lengths, the padded
+// run's outputs at each sequence's last valid step with the packed run's h_n.
+func TestPaddedMatchesPackedUnidirectional(t *testing.T) {
+	for _, kind := range []string{"tanh", "relu", "lstm", "gru"} {
+		t.Run(kind, func(t *testing.T) {
+			checkLive(t)
+			scope(t)
+			r := newRNNCase(t, rnnCase{kind: kind, layers: 1}, 2, 3)
+			defer Close(r)
+			lengths := []int64{4, 2, 1}
+			x := torch.Randn([]int64{4, 3, 2})
+			out, _, err := r.Forward(x, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := PackPaddedSequence(x, lengths, false, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			pout, hn, err := r.ForwardPacked(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pout.Close()
+			if pout.SortedIndices != nil {
+				t.Error("enforce_sorted packing produced sorted indices")
+			}
+			for b, l := range lengths {
+				last := f32(out.Narrow(0, l-1, 1).Narrow(1, int64(b), 1).Contiguous())
+				if !near32(last, f32(hn.H.Narrow(1, int64(b), 1).Contiguous()), 1e-6) {
+					t.Errorf("sequence %d: padded output at step %d != packed h_n", b, l-1)
+				}
+			}
+		})
+	}
+}
+
+func TestLSTMParameterNames(t *testing.T) {
+	checkLive(t)
+	r, err := NewLSTM(10, 20, RNNOptions{NumLayers: 2, Bidirectional: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	// list(dict(nn.LSTM(10, 20, num_layers=2, bidirectional=True).named_parameters()).items())
+	want := []struct {
+		name  string
+		shape []int64
+	}{
+		{"weight_ih_l0", []int64{80, 10}}, {"weight_hh_l0", []int64{80, 20}}, {"bias_ih_l0", []int64{80}}, {"bias_hh_l0", []int64{80}},
+		{"weight_ih_l0_reverse", []int64{80, 10}}, {"weight_hh_l0_reverse", []int64{80, 20}}, {"bias_ih_l0_reverse", []int64{80}}, {"bias_hh_l0_reverse", []int64{80}},
+		{"weight_ih_l1", []int64{80, 40}}, {"weight_hh_l1", []int64{80, 20}}, {"bias_ih_l1", []int64{80}}, {"bias_hh_l1", []int64{80}},
+		{"weight_ih_l1_reverse", []int64{80, 40}}, {"weight_hh_l1_reverse", []int64{80, 20}}, {"bias_ih_l1_reverse", []int64{80}}, {"bias_hh_l1_reverse", []int64{80}},
+	}
+	ps := r.NamedParameters()
+	if len(ps) != len(want) {
+		t.Fatalf("%d parameters, want %d", len(ps), len(want))
+	}
+	for i, w := range want {
+		if ps[i].Name != w.name || !eqShape(ps[i].Value.Shape(), w.shape) {
+			t.Errorf("parameter %d = %s %v, want %s %v", i, ps[i].Name, ps[i].Value.Shape(), w.name, w.shape)
+		}
+	}
+	if r.Parameter("bias_hh_l1_reverse") != ps[15].Value || r.Parameter("nope") != nil {
+		t.Error("Parameter lookup")
+	}
+	gru, err := NewGRU(3, 5, RNNOptions{NoBias: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(gru)
+	names, _ := StateDict(gru)
+	if !equalStrings(names, []string{"weight_ih_l0", "weight_hh_l0"}) || !eqShape(gru.Parameter("weight_ih_l0").Shape(), []int64{15, 3}) {
+		t.Errorf("GRU without bias: %v", names)
+	}
+}
+
+func TestRNNInit(t *testing.T) {
+	checkLive(t)
+	scope(t)
+	torch.ManualSeed(42)
+	r, err := NewLSTM(6, 9, RNNOptions{NumLayers: 2, Bidirectional: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	stdv := 1 / math.Sqrt(9)
+	// reset_parameters draws every parameter from U(-stdv, stdv) in parameter order.
+	torch.ManualSeed(42)
+	for _, p := range r.NamedParameters() {
+		ref := torch.Zeros(p.Value.Shape())
+		ref.UniformInPlace(-stdv, stdv)
+		if !near32(p.Value.Float32s(), ref.Float32s(), 0) {
+			t.Errorf("%s is not the next U(-1/sqrt(H), 1/sqrt(H)) draw", p.Name)
+		}
+		if !p.Value.RequiresGrad() {
+			t.Errorf("%s does not require grad", p.Name)
+		}
+	}
+}
+
+func TestRNNDropoutFollowsTrainingMode(t *testing.T) {
+	checkLive(t)
+	scope(t)
+	r, err := NewGRU(4, 16, RNNOptions{NumLayers: 2, Dropout: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	x := torch.Randn([]int64{6, 3, 4})
+	run := func() []float32 {
+		out, _, err := r.Forward(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Float32s()
+	}
+	if a, b := run(), run(); near32(a, b, 0) {
+		t.Error("training-mode dropout between layers had no effect")
+	}
+	r.SetTraining(false)
+	if a, b := run(), run(); !near32(a, b, 0) {
+		t.Error("eval mode is not deterministic")
+	}
+}
+
+func TestRNNConstructorErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func() (*RNNBase, error)
+		want string
+	}{
+		{"hidden 0", func() (*RNNBase, error) { return NewLSTM(3, 0, RNNOptions{}) }, "hidden_size must be greater than zero"},
+		{"negative input", func() (*RNNBase, error) { return NewGRU(-1, 2, RNNOptions{}) }, "input_size must be non-negative"},
+		{"negative layers", func() (*RNNBase, error) { return NewRNN(3, 2, RNNOptions{NumLayers: -2}) }, "num_layers must be greater than zero"},
+		{"dropout", func() (*RNNBase, error) { return NewRNN(3, 2, RNNOptions{Dropout: 1.5}) }, "dropout should be a number in range [0, 1]"},
+		{"nonlinearity", func() (*RNNBase, error) { return NewRNN(3, 2, RNNOptions{Nonlinearity: "sigmoid"}) }, `unknown nonlinearity "sigmoid"`},
+		{"lstm nonlinearity", func() (*RNNBase, error) { return NewLSTM(3, 2, RNNOptions{Nonlinearity: "relu"}) }, "Nonlinearity is an RNN option"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkLive(t)
+			r, err := tc.f()
+			if r != nil {
+				t.Errorf("got a module with error %v", err)
+			}
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+func TestRNNForwardErrors(t *testing.T) {
+	checkLive(t)
+	scope(t)
+	lstm, err := NewLSTM(300, 50, RNNOptions{NumLayers: 2, BatchFirst: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(lstm)
+	gru, err := NewGRU(3, 5, RNNOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(gru)
+	good := torch.Zeros([]int64{4, 7, 300})
+	h := func(shape ...int64) *torch.Tensor { return torch.Zeros(shape) }
+	closed := torch.Zeros([]int64{1})
+	closed.Close()
+	for _, tc := range []struct {
+		name string
+		r    *RNNBase
+		x    *torch.Tensor
+		h0   *State
+		want string
+	}{
+		{"2-D input", lstm, torch.Zeros([]int64{7, 300}), nil, "LSTM: expected input with 3 dims (batch, seq, feature), got 2"},
+		{"4-D input", gru, torch.Zeros([]int64{2, 2, 2, 3}), nil, "GRU: expected input with 3 dims (seq, batch, feature), got 4"},
+		{"feature size", lstm, torch.Zeros([]int64{4, 7, 299}), nil, "LSTM: expected input feature size 300, got 299"},
+		{"dtype", lstm, torch.Zeros([]int64{4, 7, 300}, torch.WithDType(torch.Float64)), nil, "LSTM: input must have the type float32"},
+		{"int input", gru, torch.Zeros([]int64{2, 2, 3}, torch.WithDType(torch.Int64)), nil, "GRU: input must have the type float32"},
+		{"nil input", gru, nil, nil, "GRU: input is nil or closed"},
+		{"closed input", gru, closed, nil, "GRU: input is nil or closed"},
+		{"hidden layers", lstm, good, &State{H: h(1, 4, 50), C: h(2, 4, 50)}, "LSTM: expected hidden size (2, 4, 50), got (1, 4, 50)"},
+		{"hidden batch", lstm, good, &State{H: h(2, 7, 50), C: h(2, 4, 50)}, "LSTM: expected hidden size (2, 4, 50), got (2, 7, 50)"},
+		{"cell size", lstm, good, &State{H: h(2, 4, 50), C: h(2, 4, 5)}, "LSTM: expected cell size (2, 4, 50), got (2, 4, 5)"},
+		{"missing cell", lstm, good, &State{H: h(2, 4, 50)}, "LSTM: cell is nil or closed"},
+		{"missing hidden", lstm, good, &State{C: h(2, 4, 50)}, "LSTM: hidden is nil or closed"},
+		{"gru with cell", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: h(1, 2, 5), C: h(1, 2, 5)}, "only LSTM uses"},
+		{"hidden dtype", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: torch.Zeros([]int64{1, 2, 5}, torch.WithDType(torch.Float64))}, "GRU: expected hidden with dtype float32"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, hn, err := tc.r.Forward(tc.x, tc.h0)
+			if out != nil || hn.H != nil || hn.C != nil {
+				t.Error("results returned with an error")
+			}
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+func TestRNNForwardPackedErrors(t *testing.T) {
+	checkLive(t)
+	scope(t)
+	lstm, err := NewLSTM(3, 4, RNNOptions{Bidirectional: true, NumLayers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(lstm)
+	x := torch.Randn([]int64{5, 2, 3})
+	p, err := PackPaddedSequence(x, []int64{5, 3}, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	floatSizes := torch.FromSlice([]float32{1, 1})
+	for _, tc := range []struct {
+		name string
+		p    PackedSequence
+		h0   *State
+		want string
+	}{
+		{"empty", PackedSequence{}, nil, "LSTM: packed sequence has a nil or closed Data or BatchSizes"},
+		{"float batch sizes", PackedSequence{Data: p.Data, BatchSizes: floatSizes}, nil, "batch_sizes must be a non-empty 1-D int64 tensor"},
+		{"half indices", PackedSequence{Data: p.Data, BatchSizes: p.BatchSizes, SortedIndices: p.SortedIndices}, nil, "both SortedIndices and UnsortedIndices or neither"},
+		{"feature size", PackedSequence{Data: torch.Zeros([]int64{8, 4}), BatchSizes: p.BatchSizes}, nil, "LSTM: expected input feature size 3, got 4"},
+		{"padded data", PackedSequence{Data: x, BatchSizes: p.BatchSizes}, nil, "LSTM: expected input with 2 dims"},
+		{"hidden", p, &State{H: torch.Zeros([]int64{4, 3, 4}), C: torch.Zeros([]int64{4, 2, 4})}, "LSTM: expected hidden size (4, 2, 4), got (4, 3, 4)"},
+		{"kernel rejects", PackedSequence{Data: torch.Zeros([]int64{3, 3}), BatchSizes: torch.FromSlice([]int64{2, 2})}, nil, "LSTM: torch: RNNForward"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, hn, err := lstm.ForwardPacked(tc.p, tc.h0)
+			if out.Data != nil || hn.H != nil {
+				t.Error("results returned with an error")
+			}
+			wantErr(t, err, tc.want)
+		})
+	}
+}
