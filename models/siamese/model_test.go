@@ -1,0 +1,181 @@
+package siamese
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/torch"
+)
+
+// checkLive fails t if the test leaves tensors alive.
+func checkLive(t *testing.T) {
+	t.Helper()
+	start := torch.Live()
+	t.Cleanup(func() {
+		if got := torch.Live(); got != start {
+			t.Errorf("torch.Live() = %d after the test, want %d", got, start)
+		}
+	})
+}
+
+func randomEmbedding(v, d int) []float32 {
+	r := rand.New(rand.NewPCG(1, 2))
+	e := make([]float32, v*d)
+	for i := d; i < len(e); i++ { // row 0 (padding) stays zero
+		e[i] = float32(r.NormFloat64())
+	}
+	return e
+}
+
+func newTestModel(t *testing.T, cfg Config) *Model {
+	t.Helper()
+	torch.ManualSeed(7)
+	m, err := New(cfg, randomEmbedding(cfg.VocabSize, cfg.EmbedDim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// batch returns a padded (B, T) id tensor of the given sequences.
+func batch(seqs [][]int64) (*torch.Tensor, []int64) {
+	tmax := 0
+	for _, s := range seqs {
+		tmax = max(tmax, len(s))
+	}
+	ids := make([]int64, len(seqs)*tmax)
+	lens := make([]int64, len(seqs))
+	for i, s := range seqs {
+		copy(ids[i*tmax:], s)
+		lens[i] = int64(len(s))
+	}
+	return torch.FromSlice(ids, int64(len(seqs)), int64(tmax)), lens
+}
+
+func TestEncodeShapesAndPadding(t *testing.T) {
+	checkLive(t)
+	cases := []struct {
+		name string
+		cfg  Config
+		h    []int64 // shape of H
+		feat int64
+	}{
+		{"uni-last", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}}, []int64{1, 3, 3}, 3},
+		{"bi-last", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true}, []int64{2, 3, 3}, 6},
+		{"bi-2layers-mean", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3, 3}, Bidirectional: true, Pooling: PoolMean}, []int64{4, 3, 3}, 6},
+		{"stacked-sizes-max", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{5, 2}, Bidirectional: true, Pooling: PoolMax}, []int64{2, 3, 2}, 4},
+		{"meanmax", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Pooling: PoolMeanMax}, []int64{1, 3, 3}, 6},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newTestModel(t, c.cfg)
+			m.SetTraining(false)
+			torch.WithScope(func(*torch.Scope) {
+				seqs := [][]int64{{2, 3}, {4, 5, 6, 7}, {8}}
+				ids, lens := batch(seqs)
+				out := m.Encode(ids, lens)
+				if got := out.H.Shape(); !slices.Equal(got, c.h) {
+					t.Errorf("H shape %v, want %v", got, c.h)
+				}
+				if got := out.Features.Shape(); !slices.Equal(got, []int64{3, c.feat}) {
+					t.Errorf("features shape %v, want [3 %d]", got, c.feat)
+				}
+				if int64(c.cfg.FeatureDim()) != c.feat {
+					t.Errorf("FeatureDim %d, want %d", c.cfg.FeatureDim(), c.feat)
+				}
+				// Each row must equal the row encoded alone (no padding leaks in).
+				all := out.Features.Float32s()
+				for i, s := range seqs {
+					one, l1 := batch([][]int64{s})
+					alone := m.Encode(one, l1).Features.Float32s()
+					for k, v := range alone {
+						if d := math.Abs(float64(v - all[i*int(c.feat)+k])); d > 1e-5 {
+							t.Fatalf("row %d feature %d: batched %v, alone %v", i, k, all[i*int(c.feat)+k], v)
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestParamsNames(t *testing.T) {
+	checkLive(t)
+	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{5, 2}, Bidirectional: true})
+	var names []string
+	for _, p := range m.Params() {
+		names = append(names, p.Name)
+	}
+	if names[0] != "embedding.weight" || !slices.Contains(names, "lstm_1.weight_ih_l0_reverse") || !slices.Contains(names, "lstm_2.bias_hh_l0") {
+		t.Errorf("unexpected names %v", names)
+	}
+	tr, tot := m.NumParams()
+	// lstm_1: 2 dirs * (20*4 + 20*5 + 40) ; lstm_2: 2 dirs * (8*10 + 8*2 + 16)
+	want := int64(2*(20*4+20*5+40) + 2*(8*10+8*2+16))
+	if tr != want || tot != want+40 {
+		t.Errorf("NumParams = %d, %d; want %d, %d", tr, tot, want, want+40)
+	}
+}
+
+func TestLosses(t *testing.T) {
+	checkLive(t)
+	fa := []float32{0, 0, 1, 1, 2, 2}
+	fb := []float32{0, 1, 1, 1, 0, 0}
+	scores := []float64{5, 1, 3}
+	cases := []struct {
+		head Head
+		want float64
+	}{
+		// sims exp(-1), exp(0), exp(-4); targets 1, 0, 0.5
+		{Head{Loss: MaLSTM}, (sq(math.Exp(-1)-1) + sq(1-0) + sq(math.Exp(-4)-0.5)) / 3},
+		// d = 1, 0, sqrt(8); y = 1, 0, 0 (threshold 3.5); margin 2
+		{Head{Loss: Contrastive, Margin: 2, Threshold: 3.5}, (1 + 2 + 0) / 3.0},
+		// anchor 0 only; d(a0, p0) = 1; hardest negative b2 = (0, 0) at distance 0
+		{Head{Loss: Triplet, Margin: 1, Threshold: 3.5}, 1 + 1 - 0},
+	}
+	for _, c := range cases {
+		t.Run(c.head.Loss.String(), func(t *testing.T) {
+			torch.WithScope(func(*torch.Scope) {
+				a := torch.FromSlice(fa, 3, 2)
+				b := torch.FromSlice(fb, 3, 2)
+				loss, sim, err := c.head.Forward(a, b, scores)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := loss.Item(); math.Abs(got-c.want) > 1e-4 {
+					t.Errorf("loss %v, want %v", got, c.want)
+				}
+				if sim.Numel() != 3 {
+					t.Errorf("sim has %d values", sim.Numel())
+				}
+			})
+		})
+	}
+}
+
+func sq(x float64) float64 { return x * x }
+
+func TestConfigErrors(t *testing.T) {
+	bad := []Config{
+		{VocabSize: 0, EmbedDim: 4, Hidden: []int{3}},
+		{VocabSize: 5, EmbedDim: 4},
+		{VocabSize: 5, EmbedDim: 4, Hidden: []int{0}},
+		{VocabSize: 5, EmbedDim: 4, Hidden: []int{3}, Dropout: 1},
+	}
+	for _, c := range bad {
+		if _, err := New(c, make([]float32, max(c.VocabSize*c.EmbedDim, 0))); err == nil {
+			t.Errorf("New(%+v) succeeded", c)
+		}
+	}
+	if _, err := New(Config{VocabSize: 5, EmbedDim: 4, Hidden: []int{3}}, make([]float32, 3)); err == nil {
+		t.Error("New with a short embedding succeeded")
+	}
+	for _, s := range []string{"x", ""} {
+		if _, err := ParseLoss(s); err == nil {
+			t.Errorf("ParseLoss(%q) succeeded", s)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""PyTorch reference for models/siamese (the Siamese BiLSTM / MaLSTM of train/siamese).
+
+It trains the same model as the Go code, from the same initial weights, on the same batches,
+and writes the loss of every step, so that Go and PyTorch can be compared step by step
+(models/siamese TestParityPyTorch), and it times a training epoch for the speed comparison.
+
+    python3 scripts/siamese_ref.py DIR
+
+DIR holds (written by the Go side):
+  config.json   {"hidden": [..], "bidirectional": b, "pooling": "last|mean|max|meanmax",
+                 "loss": "malstm|contrastive|triplet", "margin": m, "threshold": t,
+                 "optimizer": "adam|adadelta", "lr": lr, "clip": c, "threads": n,
+                 "repeat": r (optional: time the epoch r times)}
+  init.pt       the initial state dict (torch.save of a dict name -> tensor, PyTorch names)
+  batches.json  [{"a": ids, "ta": T, "la": lengths, "b": ids, "tb": T, "lb": lengths,
+                  "scores": [..]}, ...]  (ids row-major, padded with 0)
+and gets:
+  losses.json   {"losses": [...], "seconds": [...] (one per repeat)}
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class SiameseLSTM(nn.Module):
+    """Frozen embedding -> (Bi)LSTM stack -> pooled features, as models/siamese.Model."""
+
+    def __init__(self, vocab, dim, hidden, bidirectional, pooling):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.embedding.weight.requires_grad = False
+        self.pooling = pooling
+        dirs = 2 if bidirectional else 1
+        if all(h == hidden[0] for h in hidden):
+            self.names = ["lstm"]
+            self.lstm = nn.LSTM(dim, hidden[0], num_layers=len(hidden), batch_first=True,
+                                bidirectional=bidirectional)
+        else:
+            self.names = []
+            inp = dim
+            for i, h in enumerate(hidden):
+                name = "lstm_%d" % (i + 1)
+                setattr(self, name, nn.LSTM(inp, h, batch_first=True, bidirectional=bidirectional))
+                self.names.append(name)
+                inp = h * dirs
+        self.dirs = dirs
+
+    def forward(self, ids, lengths):
+        """Returns all hidden states, the last hidden and cell states, and the features."""
+        t = ids.shape[1]
+        x = self.embedding(ids)
+        packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        for name in self.names:
+            packed, (h, c) = getattr(self, name)(packed)
+        out, _ = pad_packed_sequence(packed, batch_first=True, total_length=t)
+        if self.pooling == "last":
+            feats = torch.cat([h[-self.dirs + k] for k in range(self.dirs)], dim=1)
+        else:
+            lens = torch.tensor(lengths, dtype=out.dtype).unsqueeze(1)
+            mask = torch.arange(t).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+            mean = out.sum(1) / lens
+            mx = out.masked_fill(~mask.unsqueeze(2), float("-inf")).max(1).values
+            feats = {"mean": mean, "max": mx}.get(self.pooling)
+            if feats is None:
+                feats = torch.cat([mean, mx], dim=1)
+        return out, h, c, feats
+
+    def encode_pair(self, a, la, b, lb):
+        t = max(a.shape[1], b.shape[1])
+        a = F.pad(a, (0, t - a.shape[1]))
+        b = F.pad(b, (0, t - b.shape[1]))
+        _, _, _, f = self.forward(torch.cat([a, b]), la + lb)
+        n = len(la)
+        return f[:n], f[n:]
+
+
+def loss_fn(cfg, fa, fb, scores):
+    kind = cfg["loss"]
+    s = torch.tensor(scores, dtype=torch.float32)
+    if kind == "malstm":
+        sim = torch.exp(-torch.sum(torch.abs(fa - fb), dim=1))
+        return F.mse_loss(sim, (s - 1) / 4)
+    y = (s >= cfg["threshold"]).float()
+    if kind == "contrastive":
+        d = F.pairwise_distance(fa, fb, 2, 1e-6)
+        return (y * d + (1 - y) * torch.clamp(cfg["margin"] - d, min=0)).mean()
+    # triplet, hardest negative in the batch
+    anchors = [i for i, v in enumerate(scores) if v >= cfg["threshold"]]
+    n = len(scores)
+    if not anchors or n < 2:
+        return fa.sum() * 0
+    with torch.no_grad():
+        dist = (fa.detach().unsqueeze(1) - fb.detach().unsqueeze(0)).pow(2).sum(2)
+    negs = []
+    for i in anchors:
+        best = -1
+        for j in range(n):
+            if j != i and (best < 0 or dist[i, j] < dist[i, best]):
+                best = j
+        negs.append(best)
+    ai, ni = torch.tensor(anchors), torch.tensor(negs)
+    return F.triplet_margin_loss(fa[ai], fb[ai], fb[ni], margin=cfg["margin"], p=2, eps=1e-6)
+
+
+def main():
+    d = sys.argv[1]
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    torch.set_num_threads(cfg.get("threads", 1))
+    state = torch.load(os.path.join(d, "init.pt"))
+    vocab, dim = state["embedding.weight"].shape
+    model = SiameseLSTM(vocab, dim, cfg["hidden"], cfg["bidirectional"], cfg["pooling"])
+    model.load_state_dict(state)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg["optimizer"] == "adadelta":
+        opt = torch.optim.Adadelta(params, lr=cfg["lr"])
+    else:
+        opt = torch.optim.Adam(params, lr=cfg["lr"])
+    raw = json.load(open(os.path.join(d, "batches.json")))
+    batches = []
+    for b in raw:
+        a = torch.tensor(b["a"], dtype=torch.int64).view(len(b["la"]), b["ta"])
+        bb = torch.tensor(b["b"], dtype=torch.int64).view(len(b["lb"]), b["tb"])
+        batches.append((a, b["la"], bb, b["lb"], b["scores"]))
+    losses, seconds = [], []
+    for _ in range(max(cfg.get("repeat", 1), 1)):
+        start = time.perf_counter()
+        for a, la, bb, lb, scores in batches:
+            fa, fb = model.encode_pair(a, la, bb, lb)
+            loss = loss_fn(cfg, fa, fb, scores)
+            opt.zero_grad()
+            loss.backward()
+            if cfg.get("clip", 0) > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg["clip"])
+            opt.step()
+            losses.append(loss.item())
+        seconds.append(time.perf_counter() - start)
+    json.dump({"losses": losses, "seconds": seconds}, open(os.path.join(d, "losses.json"), "w"))
+
+
+if __name__ == "__main__":
+    main()

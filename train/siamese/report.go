@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/train/curves"
+	"github.com/seqtorch/seqtorch/train/runlog"
+)
+
+// reportRun is one training run of the study.
+type reportRun struct {
+	Name string
+	Args []string
+	Sum  summary
+	Err  error
+}
+
+// runReport is `siamese report --out DIR`: it trains every model of the study (as separate
+// processes of this binary, --jobs at a time, one libtorch thread each) and writes REPORT.md
+// with the measured numbers and the figures.
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("siamese report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "runs/siamese-report", "report folder")
+	epochs := fs.Int("epochs", 30, "epochs per run")
+	seeds := fs.Int("seeds", 3, "seeds for the MaLSTM with/without augmentation comparison")
+	jobs := fs.Int("jobs", 2, "training processes at a time")
+	extra := fs.String("train-args", "", "extra flags for every training run (space-separated)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return err
+	}
+	if *seeds < 1 || *jobs < 1 || *epochs < 1 {
+		return errors.New("report: --seeds, --jobs and --epochs must be at least 1")
+	}
+	start := time.Now()
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	sickFile, err := sickPath("")
+	if err != nil {
+		return err
+	}
+	vecFile, err := vectorsPath("")
+	if err != nil {
+		return err
+	}
+	c, err := loadCorpus(sickFile, vecFile, augmentSpec{Kind: "none"}, 1)
+	if err != nil {
+		return err
+	}
+	blTrial, blTest, err := baseline(c, 3.5)
+	if err != nil {
+		return fmt.Errorf("report: baseline: %w", err)
+	}
+
+	common := []string{"--epochs", fmt.Sprint(*epochs), "--json"}
+	if *extra != "" {
+		common = append(common, strings.Fields(*extra)...)
+	}
+	var runs []*reportRun
+	add := func(name string, a ...string) {
+		runs = append(runs, &reportRun{Name: name, Args: append(append([]string{"--out", filepath.Join(*out, "runs", name)}, common...), a...)})
+	}
+	for s := 1; s <= *seeds; s++ {
+		tsne := "0"
+		if s == 1 {
+			tsne = "0.3"
+		}
+		add(fmt.Sprintf("malstm-seed%d", s), "--loss", "malstm", "--seed", fmt.Sprint(s), "--tsne", tsne)
+		add(fmt.Sprintf("malstm-synonyms-seed%d", s), "--loss", "malstm", "--seed", fmt.Sprint(s), "--tsne", "0", "--augment", "synonyms")
+	}
+	add("contrastive-seed1", "--loss", "contrastive", "--seed", "1", "--tsne", "0")
+	add("triplet-seed1", "--loss", "triplet", "--seed", "1", "--tsne", "0")
+
+	fmt.Fprintf(stdout, "report: %d training runs, %d at a time, %d epochs each\n", len(runs), *jobs, *epochs)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, *jobs)
+	var mu sync.Mutex
+	for _, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t0 := time.Now()
+			var so, se bytes.Buffer
+			cmd := exec.CommandContext(ctx, self, r.Args...)
+			cmd.Stdout, cmd.Stderr = &so, &se
+			if err := cmd.Run(); err != nil {
+				r.Err = fmt.Errorf("%s: %w: %s", r.Name, err, lastLine(se.String()))
+			} else if err := json.Unmarshal(so.Bytes(), &r.Sum); err != nil {
+				r.Err = fmt.Errorf("%s: reading its summary: %w", r.Name, err)
+			}
+			mu.Lock()
+			if r.Err != nil {
+				fmt.Fprintf(stdout, "  %-24s failed: %v\n", r.Name, r.Err)
+			} else {
+				fmt.Fprintf(stdout, "  %-24s test pearson %.4f spearman %.4f mse %.4f (%.0fs)\n", r.Name, r.Sum.TestPearson, r.Sum.TestSpearman, r.Sum.TestMSE, time.Since(t0).Seconds())
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, r := range runs {
+		if r.Err != nil {
+			return fmt.Errorf("report: %w", r.Err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	byName := map[string]*reportRun{}
+	for _, r := range runs {
+		byName[r.Name] = r
+	}
+	// Figures.
+	for _, name := range []string{"malstm-seed1", "contrastive-seed1", "triplet-seed1"} {
+		if err := copyFile(filepath.Join(*out, "curves-"+strings.TrimSuffix(name, "-seed1")+".png"), filepath.Join(*out, "runs", name, "curves.png")); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	for _, f := range []string{"tsne.png", "tsne.html"} {
+		if err := copyFile(filepath.Join(*out, f), filepath.Join(*out, "runs", "malstm-seed1", f)); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if err := augmentFigure(filepath.Join(*out, "augment.png"), *out, *seeds); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	md := reportMarkdown(c, runs, byName, *seeds, blTrial, blTest, time.Since(start))
+	if err := runlog.AtomicWriteFile(filepath.Join(*out, "REPORT.md"), func(w io.Writer) error {
+		_, err := io.WriteString(w, md)
+		return err
+	}); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(stdout, "report: %s written in %.1f minutes\n", filepath.Join(*out, "REPORT.md"), time.Since(start).Minutes())
+	return nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// readHistory reads the TRIAL Pearson per epoch from a run's metrics.jsonl.
+func readHistory(dir string) ([]float64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, runlog.MetricsFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", runlog.MetricsFile, err)
+		}
+		v, _ := m["val_pearson"].(float64)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// augmentFigure plots the TRIAL Pearson per epoch of the runs with and without augmentation.
+func augmentFigure(path, out string, seeds int) error {
+	var series []curves.Series
+	for s := 1; s <= seeds; s++ {
+		for _, kind := range []string{"", "-synonyms"} {
+			h, err := readHistory(filepath.Join(out, "runs", fmt.Sprintf("malstm%s-seed%d", kind, s)))
+			if err != nil {
+				return err
+			}
+			name := fmt.Sprintf("no augmentation, seed %d", s)
+			if kind != "" {
+				name = fmt.Sprintf("synonyms, seed %d", s)
+			}
+			series = append(series, curves.Series{Name: name, Panel: "TRIAL pearson", Values: h})
+		}
+	}
+	return curves.Curves(path, "MaLSTM", series...)
+}
+
+func meanStd(xs []float64) (float64, float64) {
+	var m float64
+	for _, x := range xs {
+		m += x
+	}
+	m /= float64(len(xs))
+	var v float64
+	for _, x := range xs {
+		v += (x - m) * (x - m)
+	}
+	if len(xs) > 1 {
+		v /= float64(len(xs) - 1)
+	}
+	return m, math.Sqrt(v)
+}
+
+// reportMarkdown writes REPORT.md.
+func reportMarkdown(c *corpus, runs []*reportRun, byName map[string]*reportRun, seeds int, blTrial, blTest scores, took time.Duration) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	m1 := byName["malstm-seed1"].Sum
+	total := len(c.train) + len(c.trial) + len(c.test)
+	labels := map[data.Label]int{}
+	var hist [4]int
+	for _, set := range [][]data.Pair{c.train, c.trial, c.test} {
+		for _, q := range set {
+			labels[q.Label]++
+			hist[min(int(q.Score)-1, 3)]++
+		}
+	}
+
+	p("# Siamese BiLSTM (MaLSTM) on SICK: report\n\n")
+	p("Generated by `go run ./train/siamese report` in %.1f minutes (%d training runs, %d epochs each, libtorch on CPU, one thread per run). ", took.Minutes(), len(runs), m1.Epochs)
+	p("Every number below was measured in this run; run folders with metrics.jsonl, summary.json, curves and models are under `runs/`.\n\n")
+
+	p("## 2.1 The data: SICK\n\n")
+	p("SICK (Sentences Involving Compositional Knowledge; Marelli et al., LREC 2014; SemEval-2014 Task 1) pairs simple English sentences ")
+	p("taken from image and video captions (8K ImageFlickr, SemEval-2012 MSR-Video) and rewritten by rules (negation, active/passive, ")
+	p("synonyms, word order, meaning-changing substitutions). Each pair has two labels collected by crowdsourcing on CrowdFlower, ten judges per pair:\n\n")
+	p("- **relatedness score** in [1, 5]: the mean of ten 1–5 judgements of how related the two meanings are (1 = completely unrelated, 5 = very related);\n")
+	p("- **entailment label**: the majority of judgements among ENTAILMENT (A implies B), CONTRADICTION and NEUTRAL.\n\n")
+	p("This study regresses the relatedness score. The full release (SICK.txt) has **%d pairs**, split by its SemEval_set column into ", total)
+	p("**TRAIN %d / TRIAL %d / TEST %d** pairs; TRIAL is the validation set (model selection, calibration), TEST is used once per run. ", len(c.train), len(c.trial), len(c.test))
+	p("Entailment labels: NEUTRAL %d, ENTAILMENT %d, CONTRADICTION %d. Relatedness in [1,2) %d, [2,3) %d, [3,4) %d, [4,5] %d pairs.\n\n",
+		labels[data.Neutral], labels[data.Entailment], labels[data.Contradiction], hist[0], hist[1], hist[2], hist[3])
+	p("Vocabulary (SICK treebank tokenizer, lowercased): %d tokens, %d with a GloVe 840B 300d vector (lowercase lookup falls back to the cased form).\n\n", c.vocab.Len()-2, c.found)
+
+	p("## A6 Design and parameters\n\n")
+	p("- Shared (tied) encoder for both sentences: frozen GloVe 840B 300d table → bidirectional LSTM, hidden %v per direction → **max pooling over the valid time steps** (default; `--pooling last|mean|max|meanmax`). ", m1.Hidden)
+	p("Sequences are packed, so padding never enters the LSTM. Both sentences of a batch go through the LSTM in one packed call.\n")
+	p("- MaLSTM head: similarity exp(−‖f₁−f₂‖₁) ∈ (0,1], trained with MSE against (score−1)/4; prediction 1 + 4·similarity.\n")
+	p("- Contrastive head: y·d + (1−y)·max(0, m−d), d Euclidean, y = 1 when relatedness ≥ %.1f, margin %.2g. ", m1.Threshold, byName["contrastive-seed1"].Sum.Margin)
+	p("Threshold 3.5 is the training median (3.6) rounded: it makes the two classes nearly balanced (59 %% similar in TRAIN; 3.0 would give 76 %%) and puts 99 %% of ENTAILMENT pairs on the similar side. ")
+	p("Margin 1: the features lie in [−1, 1] per coordinate, and 1 is a moderate separation for dissimilar pairs; it was not tuned.\n")
+	p("- Triplet head: max(0, m − (d(a,n) − d(a,p))), anchor A of a similar pair, positive its B, negative the hardest (closest) B of another pair in the batch (`--mining random` also available), margin %.2g.\n", byName["triplet-seed1"].Sum.Margin)
+	p("- Distance heads output exp(−d); a least-squares line fitted on TRIAL maps it to 1–5 for MSE and the similar/dissimilar decision (correlations do not depend on it).\n")
+	p("- Optimiser %s, learning rate %g, batch 64, %d epochs; the epoch with the best TRIAL Pearson is kept.\n", m1.Optimizer, m1.LR, m1.Epochs)
+	p("- **Parameters: %s trainable** (the LSTM), %s frozen (the embedding table), %s in total.\n\n", runlog.Commas(m1.ParamsTrainable), runlog.Commas(m1.ParamsFrozen), runlog.Commas(m1.ParamsTotal))
+
+	p("## A7 Training curves and test metrics (each loss side by side)\n\n")
+	p("| model | TEST Pearson r | Spearman ρ | MSE (1–5) | accuracy (≥3.5) | TRIAL Pearson | best epoch | s/epoch |\n|---|---|---|---|---|---|---|---|\n")
+	p("| baseline: averaged word vectors + cosine (no training) | %.4f | %.4f | %.4f | %.4f | %.4f | – | – |\n", blTest.Pearson, blTest.Spearman, blTest.MSE, blTest.Accuracy, blTrial.Pearson)
+	for _, name := range []string{"malstm-seed1", "contrastive-seed1", "triplet-seed1"} {
+		s := byName[name].Sum
+		p("| %s (seed 1) | %.4f | %.4f | %.4f | %.4f | %.4f | %d | %.1f |\n", s.Loss, s.TestPearson, s.TestSpearman, s.TestMSE, s.TestAccuracy, s.TrialPearson, s.BestEpoch, s.SecondsPerEpoch)
+	}
+	p("\nThe contrastive and triplet settings (margins, threshold) were not tuned; their features are trained for ranking, not for the 1–5 regression, so their correlations are far below MaLSTM's here.\n")
+	p("\nReferences measured with the same vectors: plain PyTorch MaLSTM (LSTM 50, Adam, ≤ 30 epochs) 0.784; MaLSTM paper 0.8822 (GoogleNews vectors, SemEval-2013 pretraining, WordNet augmentation).\n\n")
+	p("![MaLSTM curves](curves-malstm.png)\n\n![contrastive curves](curves-contrastive.png)\n\n![triplet curves](curves-triplet.png)\n\n")
+
+	p("## A8 Augmentation\n\n")
+	p("Technique: WordNet 3.0 synonym replacement as in the MaLSTM paper. In each sentence, a fifth (at least one) of the replaceable words (not stop words, with a WordNet synonym) ")
+	p("is replaced by the first lemma of its most frequent sense, for both sentences of each TRAIN pair; the new pair keeps the original score. ")
+	p("Since the frozen table only has vectors for SICK's vocabulary, an augmented pair is kept only if every new word has a vector.\n\n")
+	sa := byName["malstm-synonyms-seed1"].Sum
+	p("Augmented training set: %d original + **%d augmented = %d pairs** (%d augmented pairs dropped for words without a vector).\n\n", len(c.train), sa.AugmentedPairs, sa.TrainPairs, sa.AugmentDropped)
+	p("| MaLSTM, seed | no augmentation: TEST r | ρ | MSE | synonyms: TEST r | ρ | MSE |\n|---|---|---|---|---|---|---|\n")
+	var r0, r1, s0, s1, e0, e1 []float64
+	for s := 1; s <= seeds; s++ {
+		a := byName[fmt.Sprintf("malstm-seed%d", s)].Sum
+		g := byName[fmt.Sprintf("malstm-synonyms-seed%d", s)].Sum
+		p("| %d | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f |\n", s, a.TestPearson, a.TestSpearman, a.TestMSE, g.TestPearson, g.TestSpearman, g.TestMSE)
+		r0, r1 = append(r0, a.TestPearson), append(r1, g.TestPearson)
+		s0, s1 = append(s0, a.TestSpearman), append(s1, g.TestSpearman)
+		e0, e1 = append(e0, a.TestMSE), append(e1, g.TestMSE)
+	}
+	mr0, sr0 := meanStd(r0)
+	mr1, sr1 := meanStd(r1)
+	ms0, _ := meanStd(s0)
+	ms1, _ := meanStd(s1)
+	me0, _ := meanStd(e0)
+	me1, _ := meanStd(e1)
+	p("| **mean ± sd** | **%.4f ± %.4f** | %.4f | %.4f | **%.4f ± %.4f** | %.4f | %.4f |\n\n", mr0, sr0, ms0, me0, mr1, sr1, ms1, me1)
+	p("![TRIAL Pearson with and without augmentation](augment.png)\n\n")
+	target := "below"
+	if math.Max(mr0, mr1) >= 0.85 {
+		target = "at or above"
+	}
+	p("The best MaLSTM mean test Pearson over %d seeds is %.4f, %s the 0.85 target.\n\n", seeds, math.Max(mr0, mr1), target)
+
+	p("## A9 t-SNE of sentence features\n\n")
+	p("Features (the pooled BiLSTM output) of a seeded 30 %% sample of the distinct TRAIN sentences (%d sentences) from the MaLSTM seed-1 model, embedded in 2-D with Barnes-Hut t-SNE (perplexity 30) in %.1f s. ", m1.TSNEPoints, m1.TSNESeconds)
+	p("Points are coloured by the subject noun (the first word after determiners, numbers and a few adjectives) for the 8 most frequent subjects; `tsne.html` shows each sentence on hover.\n\n")
+	p("![t-SNE](tsne.png)\n\n")
+	p("Clusters: among the 10 nearest map neighbours of a sentence with a top subject, **%.0f %%** share its subject, against %.0f %% expected by chance: ", 100*m1.Agreement, 100*m1.Chance)
+	p("sentences about the same subject (man, woman, dog, ...) lie together far more often than chance; hover over tsne.html to inspect what the rest of a neighbourhood shares.\n")
+	return b.String()
+}
