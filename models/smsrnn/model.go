@@ -1,0 +1,357 @@
+// Package smsrnn is the recurrent SMS spam classifier: token ids → embedding → RNN, LSTM or
+// GRU → the last layer's final hidden state (both directions concatenated) → dense layer →
+// activation → dropout → two logits (ham, spam), trained with cross entropy.
+//
+// It is pure model code: no files, no data sets. The parameters carry the names PyTorch gives
+// the equivalent Python class, so state dicts move between the two:
+//
+//	class SMSRNN(nn.Module):
+//	    def __init__(self, vocab, embed=100, hidden=80, dense=60, cell="rnn", layers=1,
+//	                 bidirectional=False, dropout=0.0, rnn_dropout=0.0):
+//	        super().__init__()
+//	        self.embedding = nn.Embedding(vocab, embed, padding_idx=0)
+//	        self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
+//	            embed, hidden, num_layers=layers, batch_first=True,
+//	            dropout=rnn_dropout, bidirectional=bidirectional)
+//	        self.fc1 = nn.Linear(hidden * (2 if bidirectional else 1), dense)
+//	        self.dropout = nn.Dropout(dropout)
+//	        self.out = nn.Linear(dense, 2)
+//
+//	    def forward(self, ids, lengths):
+//	        x = self.embedding(ids)
+//	        x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+//	        _, h = self.rnn(x)
+//	        h = h[0] if isinstance(h, tuple) else h          # LSTM: (h_n, c_n)
+//	        d = 2 if self.rnn.bidirectional else 1
+//	        h = h[-d:].transpose(0, 1).reshape(ids.shape[0], -1)  # last layer, fwd ‖ bwd
+//	        return self.out(self.dropout(torch.relu(self.fc1(h))))
+//
+// scripts/sms_ref.py holds that class; the parity test trains both side by side.
+//
+// # Parameter count
+//
+// With vocabulary V, embedding E, hidden H, G gates (1 RNN, 4 LSTM, 3 GRU), D directions,
+// L layers and dense size F:
+//
+//	embedding.weight            V·E
+//	rnn.weight_ih_l0[_reverse]  G·H·E              (layer 0, per direction)
+//	rnn.weight_ih_lk[_reverse]  G·H·(D·H)          (layers k ≥ 1, per direction)
+//	rnn.weight_hh_lk[_reverse]  G·H·H              (per layer and direction)
+//	rnn.bias_ih_lk, bias_hh_lk  G·H each           (per layer and direction)
+//	fc1.weight, fc1.bias        F·D·H, F
+//	out.weight, out.bias        2·F, 2
+//
+// Only embedding.weight depends on the data set (through V); see [ParamShapes].
+package smsrnn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
+)
+
+// Kind identifies this model type in saved configurations.
+const Kind = "smsrnn"
+
+// Cells are the recurrent cell types.
+var Cells = []string{"rnn", "lstm", "gru"}
+
+// Activations are the dense layer's activation functions.
+var Activations = []string{"relu", "tanh"}
+
+// Config describes a model. Its zero value is not valid: use [DefaultConfig] and set Vocab.
+type Config struct {
+	Kind          string  `json:"kind"`          // always Kind ("smsrnn")
+	Vocab         int64   `json:"vocab"`         // vocabulary size V, including <pad>=0 and <unk>=1
+	Embed         int64   `json:"embed"`         // embedding size E
+	Cell          string  `json:"cell"`          // "rnn", "lstm" or "gru"
+	Nonlinearity  string  `json:"nonlinearity"`  // "tanh" or "relu" (cell "rnn" only)
+	Hidden        int64   `json:"hidden"`        // hidden size H
+	Layers        int64   `json:"layers"`        // stacked recurrent layers L
+	Bidirectional bool    `json:"bidirectional"` // D = 2 directions
+	RNNDropout    float64 `json:"rnn_dropout"`   // dropout between recurrent layers (L > 1)
+	Dense         int64   `json:"dense"`         // dense layer size F
+	Activation    string  `json:"activation"`    // "relu" or "tanh"
+	Dropout       float64 `json:"dropout"`       // dropout after the activation
+	Packed        bool    `json:"packed"`        // run the RNN over a PackedSequence (else padded)
+	Classes       int64   `json:"classes"`       // output classes (2)
+}
+
+// DefaultConfig is the study's baseline: a one-layer simple RNN, embedding 100, hidden 80,
+// dense 60, ReLU, no dropout, packed sequences.
+func DefaultConfig(vocab int64) Config {
+	return Config{
+		Kind: Kind, Vocab: vocab, Embed: 100, Cell: "rnn", Nonlinearity: "tanh", Hidden: 80,
+		Layers: 1, Dense: 60, Activation: "relu", Packed: true, Classes: 2,
+	}
+}
+
+// Directions returns D: 2 for a bidirectional model, else 1.
+func (c Config) Directions() int64 {
+	if c.Bidirectional {
+		return 2
+	}
+	return 1
+}
+
+// Validate reports the first invalid field with a message meant for a user.
+func (c Config) Validate() error {
+	switch {
+	case c.Kind != Kind:
+		return fmt.Errorf("smsrnn: model kind %q, want %q", c.Kind, Kind)
+	case !slices.Contains(Cells, c.Cell):
+		return fmt.Errorf("smsrnn: unknown cell %q (want %s)", c.Cell, strings.Join(Cells, ", "))
+	case c.Cell == "rnn" && c.Nonlinearity != "tanh" && c.Nonlinearity != "relu":
+		return fmt.Errorf("smsrnn: unknown RNN nonlinearity %q (want tanh or relu)", c.Nonlinearity)
+	case !slices.Contains(Activations, c.Activation):
+		return fmt.Errorf("smsrnn: unknown activation %q (want %s)", c.Activation, strings.Join(Activations, ", "))
+	case c.Vocab < 3:
+		return fmt.Errorf("smsrnn: vocabulary size must be at least 3, got %d", c.Vocab)
+	case c.Embed < 1:
+		return fmt.Errorf("smsrnn: embedding size must be positive, got %d", c.Embed)
+	case c.Hidden < 1:
+		return fmt.Errorf("smsrnn: hidden size must be positive, got %d", c.Hidden)
+	case c.Layers < 1:
+		return fmt.Errorf("smsrnn: number of layers must be positive, got %d", c.Layers)
+	case c.Dense < 1:
+		return fmt.Errorf("smsrnn: dense size must be positive, got %d", c.Dense)
+	case c.Classes < 2:
+		return fmt.Errorf("smsrnn: number of classes must be at least 2, got %d", c.Classes)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("smsrnn: dropout must be in [0, 1), got %v", c.Dropout)
+	case !(c.RNNDropout >= 0 && c.RNNDropout < 1):
+		return fmt.Errorf("smsrnn: RNN dropout must be in [0, 1), got %v", c.RNNDropout)
+	}
+	return nil
+}
+
+// ParseConfig decodes a configuration written by json.Marshal(Config) and validates it.
+// Unknown fields are errors, so a configuration of another model type is rejected.
+func ParseConfig(b []byte) (Config, error) {
+	var probe struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return Config{}, fmt.Errorf("smsrnn: config: %w", err)
+	}
+	if probe.Kind != Kind {
+		k := probe.Kind
+		if k == "" {
+			k = "unknown"
+		}
+		return Config{}, fmt.Errorf("smsrnn: config is for a model of kind %q, not %q", k, Kind)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("smsrnn: config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Model is the classifier. Its children, in PyTorch registration order, are embedding, rnn,
+// fc1, dropout and out.
+type Model struct {
+	nn.Modules
+	Config    Config
+	Embedding *nn.Embedding
+	RNN       *nn.RNNBase
+	FC1       *nn.Linear
+	Drop      *nn.Dropout
+	Out       *nn.Linear
+}
+
+// New builds a model with PyTorch's initialisation, drawing from libtorch's default generator
+// in the order PyTorch's constructor does (seed it with torch.ManualSeed first). The
+// parameters are on the CPU; move them with nn.To.
+func New(cfg Config) (m *Model, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m = &Model{Config: cfg}
+	var rerr error
+	terr := torch.Try(func() {
+		s := torch.NewScope()
+		defer s.Close()
+		pad := int64(0)
+		m.Embedding = nn.NewEmbedding(cfg.Vocab, cfg.Embed, nn.EmbeddingOptions{PaddingIdx: &pad})
+		s.Keep(m.Embedding.Weight)
+		m.Add("embedding", m.Embedding)
+		opts := nn.RNNOptions{NumLayers: cfg.Layers, BatchFirst: true, Dropout: cfg.RNNDropout, Bidirectional: cfg.Bidirectional}
+		switch cfg.Cell {
+		case "rnn":
+			opts.Nonlinearity = cfg.Nonlinearity
+			m.RNN, rerr = nn.NewRNN(cfg.Embed, cfg.Hidden, opts)
+		case "lstm":
+			m.RNN, rerr = nn.NewLSTM(cfg.Embed, cfg.Hidden, opts)
+		case "gru":
+			m.RNN, rerr = nn.NewGRU(cfg.Embed, cfg.Hidden, opts)
+		}
+		if rerr != nil {
+			return
+		}
+		keepParams(s, m.RNN)
+		m.Add("rnn", m.RNN)
+		m.FC1 = nn.NewLinear(cfg.Hidden*cfg.Directions(), cfg.Dense, nn.LinearOptions{})
+		keepParams(s, m.FC1)
+		m.Add("fc1", m.FC1)
+		m.Drop = nn.NewDropout(cfg.Dropout)
+		m.Add("dropout", m.Drop)
+		m.Out = nn.NewLinear(cfg.Dense, cfg.Classes, nn.LinearOptions{})
+		keepParams(s, m.Out)
+		m.Add("out", m.Out)
+	})
+	if err = errors.Join(terr, rerr); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("smsrnn: new model: %w", err)
+	}
+	return m, nil
+}
+
+func keepParams(s *torch.Scope, m nn.Module) {
+	for _, p := range m.NamedParameters() {
+		s.Keep(p.Value)
+	}
+}
+
+// Close frees the model's parameters.
+func (m *Model) Close() {
+	for _, p := range m.NamedParameters() {
+		p.Value.Close()
+	}
+}
+
+// Forward returns the logits (B, Classes) for a batch of token ids (B, T), int64, padded with
+// 0 at the end of each row, on the model's device; lengths holds each row's true length
+// (1..T). With Config.Packed the RNN reads a PackedSequence and stops at each row's end;
+// otherwise it reads the padding too (PyTorch's behaviour without packing). Tensors made on
+// the way are closed; the caller owns the result. Shape errors are returned, not panicked.
+func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tensor, err error) {
+	if ids.Closed() {
+		return nil, fmt.Errorf("smsrnn: forward: ids tensor is nil or closed")
+	}
+	if ids.Dim() != 2 {
+		return nil, fmt.Errorf("smsrnn: forward: want ids of shape (batch, time), got %v", ids.Shape())
+	}
+	b := ids.Size(0)
+	if int64(len(lengths)) != b {
+		return nil, fmt.Errorf("smsrnn: forward: %d lengths for a batch of %d", len(lengths), b)
+	}
+	var ferr error // an error returned (not panicked) inside
+	terr := torch.Try(func() {
+		// Intermediates are closed here; only logits is left to the caller (and so joins the
+		// caller's innermost scope, if any).
+		var tmp []*torch.Tensor
+		defer func() {
+			for _, t := range tmp {
+				t.Close()
+			}
+		}()
+		keep := func(t *torch.Tensor) *torch.Tensor { tmp = append(tmp, t); return t }
+		x := keep(m.Embedding.Forward(ids))
+		var hn nn.State
+		if m.Config.Packed {
+			packed, e := nn.PackPaddedSequence(x, lengths, true, false)
+			if e != nil {
+				ferr = e
+				return
+			}
+			defer packed.Close()
+			out, h, e := m.RNN.ForwardPacked(packed, nil)
+			if e != nil {
+				ferr = e
+				return
+			}
+			out.Close()
+			hn = h
+		} else {
+			out, h, e := m.RNN.Forward(x, nil)
+			if e != nil {
+				ferr = e
+				return
+			}
+			out.Close()
+			hn = h
+		}
+		defer hn.Close()
+		d := m.Config.Directions()
+		last := keep(hn.H.Narrow(0, (m.Config.Layers-1)*d, d))                 // (D, B, H)
+		feat := keep(keep(last.Transpose(0, 1)).Reshape(b, d*m.Config.Hidden)) // (B, D·H): fwd ‖ bwd
+		z := keep(m.FC1.Forward(feat))
+		if m.Config.Activation == "tanh" {
+			z = keep(z.Tanh())
+		} else {
+			z = keep(z.Relu())
+		}
+		logits = m.Out.Forward(keep(m.Drop.Forward(z)))
+	})
+	if err = errors.Join(terr, ferr); err != nil {
+		logits.Close()
+		return nil, fmt.Errorf("smsrnn: forward: %w", err)
+	}
+	return logits, nil
+}
+
+// Loss is the mean cross entropy of logits (B, C) against int64 labels (B); classWeights
+// (C, on the logits' device) may be nil.
+func Loss(logits, labels, classWeights *torch.Tensor) *torch.Tensor {
+	return nn.CrossEntropyLoss(logits, labels, nn.CrossEntropyOptions{Weight: classWeights})
+}
+
+// ParamShape is the name and shape of one parameter, computed from a configuration alone.
+type ParamShape struct {
+	Name  string
+	Shape []int64
+}
+
+// Count returns the number of elements.
+func (p ParamShape) Count() int64 {
+	n := int64(1)
+	for _, d := range p.Shape {
+		n *= d
+	}
+	return n
+}
+
+// ParamShapes lists the model's parameters for cfg without building it (see the package
+// documentation for the formula), in the order of NamedParameters.
+func ParamShapes(cfg Config) []ParamShape {
+	g := map[string]int64{"rnn": 1, "lstm": 4, "gru": 3}[cfg.Cell] * cfg.Hidden
+	d := cfg.Directions()
+	out := []ParamShape{{"embedding.weight", []int64{cfg.Vocab, cfg.Embed}}}
+	for l := int64(0); l < cfg.Layers; l++ {
+		in := cfg.Embed
+		if l > 0 {
+			in = d * cfg.Hidden
+		}
+		for dir := int64(0); dir < d; dir++ {
+			sfx := fmt.Sprintf("_l%d", l)
+			if dir == 1 {
+				sfx += "_reverse"
+			}
+			out = append(out,
+				ParamShape{"rnn.weight_ih" + sfx, []int64{g, in}},
+				ParamShape{"rnn.weight_hh" + sfx, []int64{g, cfg.Hidden}},
+				ParamShape{"rnn.bias_ih" + sfx, []int64{g}},
+				ParamShape{"rnn.bias_hh" + sfx, []int64{g}})
+		}
+	}
+	return append(out,
+		ParamShape{"fc1.weight", []int64{cfg.Dense, d * cfg.Hidden}},
+		ParamShape{"fc1.bias", []int64{cfg.Dense}},
+		ParamShape{"out.weight", []int64{cfg.Classes, cfg.Dense}},
+		ParamShape{"out.bias", []int64{cfg.Classes}})
+}
+
+// NumParams returns the total parameter count for cfg (see [ParamShapes]).
+func NumParams(cfg Config) int64 {
+	var n int64
+	for _, p := range ParamShapes(cfg) {
+		n += p.Count()
+	}
+	return n
+}

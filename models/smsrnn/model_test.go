@@ -1,0 +1,197 @@
+package smsrnn
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
+)
+
+func checkLive(t *testing.T) {
+	t.Helper()
+	start := torch.Live()
+	t.Cleanup(func() {
+		if got := torch.Live(); got != start {
+			t.Errorf("torch.Live() = %d after the test, want %d", got, start)
+		}
+	})
+}
+
+func configs() map[string]Config {
+	base := DefaultConfig(50)
+	base.Embed, base.Hidden, base.Dense = 8, 6, 5
+	out := map[string]Config{"rnn": base}
+	c := base
+	c.Cell, c.Layers, c.Bidirectional = "lstm", 2, true
+	out["lstm-2-bi"] = c
+	c = base
+	c.Cell, c.Bidirectional, c.Activation, c.Dropout = "gru", true, "tanh", 0.3
+	out["gru-bi-tanh"] = c
+	c = base
+	c.Cell, c.Packed, c.Nonlinearity = "rnn", false, "relu"
+	out["rnn-relu-padded"] = c
+	return out
+}
+
+func TestParamsMatchFormula(t *testing.T) {
+	checkLive(t)
+	for name, cfg := range configs() {
+		t.Run(name, func(t *testing.T) {
+			m, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			got := m.NamedParameters()
+			want := ParamShapes(cfg)
+			if len(got) != len(want) {
+				t.Fatalf("%d parameters, formula has %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i].Name != want[i].Name || !slices.Equal(got[i].Value.Shape(), want[i].Shape) {
+					t.Errorf("param %d: %s %v, want %s %v", i, got[i].Name, got[i].Value.Shape(), want[i].Name, want[i].Shape)
+				}
+			}
+			_, total := nn.NumParams(m)
+			if total != NumParams(cfg) {
+				t.Errorf("NumParams = %d, formula %d", total, NumParams(cfg))
+			}
+		})
+	}
+}
+
+func TestDefaultParamCount(t *testing.T) {
+	// The seed's baseline: V·100 + (80·100 + 80·80 + 2·80) + (60·80 + 60) + (2·60 + 2).
+	cfg := DefaultConfig(1000)
+	want := int64(1000*100 + 80*100 + 80*80 + 160 + 60*80 + 60 + 2*60 + 2)
+	if got := NumParams(cfg); got != want {
+		t.Errorf("NumParams = %d, want %d", got, want)
+	}
+}
+
+func TestForward(t *testing.T) {
+	checkLive(t)
+	ids := []int64{
+		5, 6, 7, 8,
+		9, 3, 0, 0,
+		4, 0, 0, 0,
+	}
+	lengths := []int64{4, 2, 1}
+	for name, cfg := range configs() {
+		t.Run(name, func(t *testing.T) {
+			torch.ManualSeed(1)
+			m, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			m.SetTraining(false)
+			torch.WithScope(func(*torch.Scope) {
+				x := torch.FromSlice(ids, 3, 4)
+				logits, err := m.Forward(x, lengths)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(logits.Shape(), []int64{3, 2}) {
+					t.Fatalf("logits shape %v", logits.Shape())
+				}
+				// Packed: a row's logits do not depend on the padding or the other rows.
+				if cfg.Packed {
+					alone, err := m.Forward(torch.FromSlice([]int64{9, 3}, 1, 2), []int64{2})
+					if err != nil {
+						t.Fatal(err)
+					}
+					a, b := alone.Float32s(), logits.Float32s()[2:4]
+					for i := range a {
+						if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+							t.Errorf("row 1 alone %v, in batch %v", a, b)
+						}
+					}
+				}
+				loss := Loss(logits, torch.FromSlice([]int64{0, 1, 0}), nil)
+				loss.Backward()
+				for _, p := range m.NamedParameters() {
+					if g := p.Value.Grad(); g == nil {
+						t.Errorf("%s has no gradient", p.Name)
+					}
+				}
+				nn.ZeroGrad(m)
+			})
+		})
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	checkLive(t)
+	m, err := New(configs()["rnn"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	torch.WithScope(func(*torch.Scope) {
+		tests := []struct {
+			name    string
+			ids     *torch.Tensor
+			lengths []int64
+			want    string
+		}{
+			{"1-D ids", torch.FromSlice([]int64{1, 2}), []int64{2}, "shape (batch, time)"},
+			{"lengths count", torch.FromSlice([]int64{1, 2}, 1, 2), []int64{2, 1}, "2 lengths for a batch of 1"},
+			{"zero length", torch.FromSlice([]int64{1, 2}, 1, 2), []int64{0}, "greater than 0"},
+			{"id out of range", torch.FromSlice([]int64{1, 99}, 1, 2), []int64{2}, "index out of range"},
+		}
+		for _, tc := range tests {
+			_, err := m.Forward(tc.ids, tc.lengths)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+			}
+		}
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		want   string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"cell", func(c *Config) { c.Cell = "transformer" }, `unknown cell "transformer"`},
+		{"hidden", func(c *Config) { c.Hidden = 0 }, "hidden size must be positive"},
+		{"embed", func(c *Config) { c.Embed = -1 }, "embedding size must be positive"},
+		{"dense", func(c *Config) { c.Dense = 0 }, "dense size must be positive"},
+		{"layers", func(c *Config) { c.Layers = 0 }, "layers must be positive"},
+		{"dropout", func(c *Config) { c.Dropout = 1 }, "dropout must be in [0, 1)"},
+		{"activation", func(c *Config) { c.Activation = "gelu" }, "unknown activation"},
+		{"kind", func(c *Config) { c.Kind = "siamese" }, `kind "siamese"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig(10)
+			tc.modify(&c)
+			err := c.Validate()
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	c := DefaultConfig(10)
+	c.Cell, c.Bidirectional = "gru", true
+	b, _ := json.Marshal(c)
+	got, err := ParseConfig(b)
+	if err != nil || got != c {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	for _, bad := range []string{`{"kind":"siamese","hidden":3}`, `{"hidden":3}`, `not json`} {
+		if _, err := ParseConfig([]byte(bad)); err == nil {
+			t.Errorf("ParseConfig(%s) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/models/smsrnn"
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
+)
+
+// classifier is a trained model loaded from a run folder.
+type classifier struct {
+	model *smsrnn.Model
+	vocab *data.Vocab
+	tok   data.Tokenizer
+	dev   torch.Device
+	opts  Options
+}
+
+// loadClassifier loads the model, vocabulary and tokenizer settings of a run folder.
+func loadClassifier(dir, device string) (*classifier, error) {
+	c, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(device)
+	if err != nil {
+		return nil, err
+	}
+	vocab, err := data.LoadVocab(filepath.Join(dir, c.Vocab))
+	if err != nil {
+		return nil, err
+	}
+	if int64(vocab.Len()) != c.Model.Vocab {
+		return nil, fmt.Errorf("model folder %s: vocabulary has %d entries, the model %d", dir, vocab.Len(), c.Model.Vocab)
+	}
+	m, err := smsrnn.New(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := nn.LoadSafetensors(filepath.Join(dir, c.Weights), m); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model folder %s: %w", dir, err)
+	}
+	nn.To(m, dev)
+	m.SetTraining(false)
+	return &classifier{model: m, vocab: vocab, tok: tokenizer(c.Options.Placeholders, c.Options.Caps), dev: dev, opts: c.Options}, nil
+}
+
+func (c *classifier) close() { c.model.Close() }
+
+// spamProbability returns P(spam) for each message.
+func (c *classifier) spamProbability(msgs []string) ([]float64, error) {
+	ex := make([]data.Example, len(msgs))
+	for i, m := range msgs {
+		ex[i] = data.EncodeSMS([]data.SMS{{Text: m}}, c.tok, c.vocab)[0]
+		if c.opts.MaxLen > 0 && len(ex[i].IDs) > c.opts.MaxLen {
+			ex[i].IDs = ex[i].IDs[:c.opts.MaxLen]
+		}
+	}
+	ev, err := evaluate(c.model, ex, c.dev, 256, nil)
+	if err != nil {
+		return nil, err
+	}
+	return ev.probs, nil
+}
+
+// runPredict is the predict subcommand.
+func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sms predict", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("model", "", "run folder written by training (required)")
+	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
+	threads := fs.Int("threads", 1, "libtorch threads")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: go run ./train/sms predict --model DIR [message ...]\n(without messages: one message per line of standard input)\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if *dir == "" {
+		return usagef("predict: --model DIR is required")
+	}
+	if *threads < 1 {
+		return usagef("predict: --threads must be positive, got %d", *threads)
+	}
+	msgs := fs.Args()
+	if len(msgs) == 0 {
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 1<<16), 1<<20)
+		for sc.Scan() {
+			msgs = append(msgs, sc.Text())
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("predict: read standard input: %w", err)
+		}
+		if len(msgs) == 0 {
+			return usagef("predict: no messages (give them as arguments or one per line on standard input)")
+		}
+	}
+	for i, m := range msgs {
+		if strings.TrimSpace(m) == "" {
+			return usagef("predict: message %d is empty", i+1)
+		}
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := torch.SetNumThreads(*threads); err != nil {
+		return err
+	}
+	c, err := loadClassifier(*dir, *device)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	probs, err := c.spamProbability(msgs)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	fmt.Fprintln(w, "label\tp_spam\tmessage")
+	for i, m := range msgs {
+		label := "ham"
+		if probs[i] >= 0.5 {
+			label = "spam"
+		}
+		fmt.Fprintf(w, "%s\t%.4f\t%s\n", label, probs[i], m)
+	}
+	return w.Flush()
+}
