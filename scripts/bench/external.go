@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// notMeasured returns table rows that carry the reason instead of a number.
+func notMeasured(reason string, items, targets []string) []row {
+	var out []row
+	for i, item := range items {
+		out = append(out, row{Item: item, Target: targets[i], NotMeasured: reason})
+	}
+	return out
+}
+
+// jobEnv is childEnv plus the data mirror the Makefile exports (../shared/data) when unset.
+func (b *bench) jobEnv(threads int) []string {
+	env := childEnv(threads)
+	if os.Getenv("SEQTORCH_MIRROR") == "" {
+		if abs, err := filepath.Abs("../shared/data"); err == nil {
+			env = append(env, "SEQTORCH_MIRROR="+abs)
+		}
+	}
+	return append(env, "SEQTORCH_PYTHON="+b.cfg.python)
+}
+
+// buildCommand builds ./pkg into the bench's temporary folder.
+func (b *bench) buildCommand(ctx context.Context, pkg string) (string, error) {
+	bin := filepath.Join(b.tmp, filepath.Base(pkg))
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+pkg).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./%s: %v: %s", pkg, err, firstLine(string(out)))
+	}
+	return bin, nil
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// firstEpoch reads the first record of a run folder's metrics.jsonl (written by train/loop).
+func firstEpoch(dir string) (map[string]float64, error) {
+	f, err := os.Open(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	if !sc.Scan() {
+		return nil, fmt.Errorf("%s/metrics.jsonl is empty", dir)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+		return nil, fmt.Errorf("%s/metrics.jsonl: %w", dir, err)
+	}
+	m := map[string]float64{}
+	for k, v := range raw {
+		if f, ok := v.(float64); ok {
+			m[k] = f
+		}
+	}
+	return m, nil
+}
+
+var siameseItems = []string{"(b) Siamese BiLSTM (MaLSTM) training epoch, SICK train, batch 64", "(e) peak RSS, Siamese training process"}
+
+// siamese measures one SICK training epoch. Go: the real command,
+// `siamese --epochs 1 --pooling last --tsne 0 --threads N` (its train_seconds: the training
+// steps of epoch 1, without validation). Python: scripts/bench_siamese.py (siamese_ref.py's
+// model) on the initial weights and batches that `siamese bench -dir` writes: the same model,
+// initial weights, optimizer and number and size of batches; only the shuffle order differs.
+func (b *bench) siamese(ctx context.Context) []row {
+	targets := []string{"≤ 0.8", "≤ 0.7"}
+	for _, f := range []string{"scripts/siamese_ref.py", "scripts/bench_siamese.py", "train/siamese"} {
+		if _, err := os.Stat(f); err != nil {
+			return notMeasured(f+" does not exist yet", siameseItems, targets)
+		}
+	}
+	bin, err := b.buildCommand(ctx, "train/siamese")
+	if err != nil {
+		return notMeasured(err.Error(), siameseItems, targets)
+	}
+	ref := filepath.Join(b.tmp, "siamese-ref")
+	if err := os.MkdirAll(ref, 0o755); err != nil {
+		return notMeasured(err.Error(), siameseItems, targets)
+	}
+	fmt.Fprintln(b.stderr, "bench: siamese: writing the shared initial weights and batches (siamese bench -rounds 1)")
+	prep := exec.CommandContext(ctx, bin, "bench", "-rounds", "1", "-dir", ref)
+	prep.Env = b.jobEnv(1)
+	if out, err := prep.CombinedOutput(); err != nil {
+		return notMeasured(fmt.Sprintf("siamese bench -dir failed: %v: %s", err, tail(string(out), 300)), siameseItems, targets)
+	}
+	var rows []row
+	for _, th := range b.cfg.threads {
+		var goS, pyS []sample
+		for i := range b.cfg.reps {
+			run := filepath.Join(b.tmp, fmt.Sprintf("siamese-run-%d-%d", th, i))
+			g, err := runChild(ctx, []string{bin, "--epochs", "1", "--pooling", "last", "--tsne", "0",
+				"--threads", fmt.Sprint(th), "--out", run, "--json"}, b.jobEnv(th))
+			if err != nil && !strings.Contains(err.Error(), "no BENCH line") {
+				return append(rows, notMeasured("Go siamese: "+err.Error(), siameseItems, targets)...)
+			}
+			rec, err := firstEpoch(run)
+			if err != nil {
+				return append(rows, notMeasured("Go siamese: "+err.Error(), siameseItems, targets)...)
+			}
+			g.Metrics = map[string]float64{"epoch_s": rec["train_seconds"], "steps": rec["steps"], "loss_mean": rec["train_loss"]}
+			os.RemoveAll(run)
+			p, err := runChild(ctx, []string{b.cfg.python, "scripts/bench_siamese.py", ref, "--threads", fmt.Sprint(th)}, b.jobEnv(th))
+			if err != nil {
+				return append(rows, notMeasured("Python siamese: "+err.Error(), siameseItems, targets)...)
+			}
+			goS, pyS = append(goS, g), append(pyS, p)
+			fmt.Fprintf(b.stderr, "bench: siamese threads=%d rep %d/%d: go %s | python %s\n", th, i+1, b.cfg.reps, brief(g), brief(p))
+		}
+		key := fmt.Sprintf("siamese/threads=%d", th)
+		b.rep.Samples["go/"+key], b.rep.Samples["python/"+key] = goS, pyS
+		e := row{Item: siameseItems[0], Unit: "s", Threads: th, Go: metric(goS, "epoch_s"), Python: metric(pyS, "epoch_s"), Target: targets[0]}
+		m := row{Item: siameseItems[1], Unit: "MiB", Threads: th, Go: rss(goS), Python: rss(pyS), Target: targets[1]}
+		e.finish()
+		m.finish()
+		rows = append(rows, e, m)
+	}
+	return rows
+}
+
+var smsItems = []string{"(a) SMS LSTM training epoch", "(c) single-message predict latency, warm, p50", "(c) single-message predict latency, warm, p99"}
+
+// sms reports the SMS items. They need the Go command and its PyTorch reference; until both
+// exist and bench drives them, the rows say why there is no number.
+func (b *bench) sms(ctx context.Context) []row {
+	targets := []string{"≤ 0.8", "≤ 0.5", "≤ 0.5"}
+	_, errGo := os.Stat("train/sms")
+	_, errPy := os.Stat("scripts/sms_ref.py")
+	switch {
+	case errGo != nil && errPy != nil:
+		return notMeasured("neither ./train/sms nor scripts/sms_ref.py exists yet", smsItems, targets)
+	case errPy != nil:
+		return notMeasured("the PyTorch reference scripts/sms_ref.py does not exist yet", smsItems, targets)
+	case errGo != nil:
+		return notMeasured("the Go command ./train/sms does not exist yet", smsItems, targets)
+	}
+	if _, err := b.buildCommand(ctx, "train/sms"); err != nil {
+		return notMeasured(err.Error(), smsItems, targets)
+	}
+	return notMeasured("./train/sms and scripts/sms_ref.py landed while bench was written; sms_ref.py times epochs on a folder "+
+		"written by ./scripts/smsparity/cmd/smsbench, which bench does not drive yet", smsItems, targets)
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# gpu-check.sh — prove seqtorch's CUDA path on an accelerator machine that has no Go and no
+# network (but PyTorch with CUDA, g++, make, python3).
+#
+#   scripts/gpu-check.sh prepare   here, with Go: build the Go test binaries (go test -c) and
+#                                  the command binaries into gpu-carry/ (git-ignored), with
+#                                  the data files they need (from $SEQTORCH_MIRROR, default
+#                                  ../shared/data), packed as gpu-carry/bin.tar.xz + data.tar.xz
+#                                  (gzip when xz is missing).
+#   scripts/gpu-check.sh run       there, from the repository root with gpu-carry/ beside it:
+#                                  rebuild the shim against that machine's PyTorch
+#                                  (TORCH_PYTHON=python3 make libtorch, no Go needed), run the
+#                                  test binaries, the parity suite, and one training epoch of
+#                                  each job with --device cuda beside its PyTorch script on the
+#                                  same GPU; print a summary (also gpu-carry/out/summary.md).
+#
+# The Go binaries were linked here against build/lib/libseqtorch.so by absolute rpath; on the
+# device machine the shim is rebuilt in that checkout's build/lib and found via LD_LIBRARY_PATH
+# (searched before the binaries' RUNPATH). Environment knobs for `run`: TORCH_PYTHON (default
+# python3), GPU_CHECK_TEST_TIMEOUT (seconds per test binary, default 240), GPU_CHECK_EPOCHS
+# (training epochs per job, default 1), GPU_CHECK_DEVICE (default cuda).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+carry=gpu-carry
+module=github.com/seqtorch/seqtorch
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "gpu-check: $*"; exit 1; }
+
+# Packages whose tests exercise libtorch (they import the torch package, directly or not).
+torch_test_packages() {
+  go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}{{end}}' ./... |
+    awk -v t="$module/torch" '{ for (i = 1; i <= NF; i++) if ($i == t || $1 == t) { print $1; break } }'
+}
+
+prepare() {
+  command -v go >/dev/null || die "prepare needs Go (run it on the development machine)"
+  [[ -f build/lib/libseqtorch.so ]] || die "build the shim first: make libtorch"
+  local mirror=${SEQTORCH_MIRROR:-$root/../shared/data}
+  [[ -d $mirror/sms_spam && -d $mirror/sick && -d $mirror/vectors ]] ||
+    die "data mirror $mirror lacks sms_spam/, sick/ or vectors/ (set SEQTORCH_MIRROR)"
+  rm -rf "$carry"
+  mkdir -p "$carry/bin" "$carry/data"
+  local manifest=$carry/MANIFEST failed=()
+  {
+    echo "# gpu-carry, prepared $(date -u +%FT%TZ) by $(go version)"
+    echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+  } >"$manifest"
+  local flags=(-ldflags=-s\ -w)
+  local pkg rel name
+  for pkg in $(torch_test_packages); do
+    rel=${pkg#"$module"}; rel=${rel#/}; rel=${rel:-.}
+    name=$(tr / _ <<<"$rel").test
+    say "  go test -c ./$rel"
+    if go test -c "${flags[@]}" -o "$carry/bin/$name" "./$rel" 2>"$carry/build-$name.log"; then
+      printf 'test %s %s\n' "$name" "$rel" >>"$manifest"
+      rm -f "$carry/build-$name.log"
+    else
+      failed+=("test ./$rel: $(grep -v '^#' "$carry/build-$name.log" | head -1)")
+    fi
+  done
+  for rel in train/sms train/siamese scripts/bench scripts/parity; do
+    name=$(basename "$rel")
+    [[ -d $rel ]] || { failed+=("cmd ./$rel: does not exist"); continue; }
+    say "  go build ./$rel"
+    if go build "${flags[@]}" -o "$carry/bin/$name" "./$rel" 2>"$carry/build-$name.log"; then
+      printf 'cmd %s %s\n' "$name" "$rel" >>"$manifest"
+      rm -f "$carry/build-$name.log"
+    else
+      failed+=("cmd ./$rel: $(grep -v '^#' "$carry/build-$name.log" | head -1)")
+    fi
+  done
+  cp -r "$mirror/sms_spam" "$mirror/sick" "$mirror/vectors" "$carry/data/"
+  [[ -f $mirror/PROVENANCE.md ]] && cp "$mirror/PROVENANCE.md" "$carry/data/"
+  # xz when available (about a third smaller); `run` unpacks with Python's tarfile, which reads
+  # gzip and xz alike, so the device machine needs no xz binary.
+  local z=z ext=tgz
+  if command -v xz >/dev/null; then z=J ext=tar.xz; fi
+  tar -C "$carry" -c${z}f "$carry/bin.$ext" bin && rm -rf "$carry/bin"
+  tar -C "$carry" -c${z}f "$carry/data.$ext" data && rm -rf "$carry/data"
+  local f
+  for f in "${failed[@]}"; do printf 'skipped %s\n' "$f" >>"$manifest"; done
+  cat "$manifest"
+  local mib
+  mib=$(du -sm "$carry" | cut -f1)
+  say "gpu-carry: ${mib} MiB (the device run carries at most 64 MiB)"
+  ((mib < 60)) || die "gpu-carry is ${mib} MiB: too large to carry"
+  ((${#failed[@]} == 0)) || say "gpu-check prepare: ${#failed[@]} binaries skipped (listed in $manifest)"
+}
+
+# ---------------------------------------------------------------- run (on the device machine)
+
+summary=()
+note() { summary+=("$*"); say "== $*"; }
+
+run_tests() {
+  local timeout_s=${GPU_CHECK_TEST_TIMEOUT:-240} kind name rel log rc
+  while read -r kind name rel; do
+    [[ $kind == test ]] || continue
+    log=$out/$name.log
+    set +e
+    (cd "$rel" && timeout "$timeout_s" "$bin/$name" -test.count=1 -test.timeout "${timeout_s}s") >"$log" 2>&1
+    rc=$?
+    set -e
+    case $rc in
+      0) note "test ./$rel: PASS ($(grep -c '^--- SKIP\|^    --- SKIP' "$log" || true) skips; log $log)" ;;
+      124) note "test ./$rel: TIMEOUT after ${timeout_s}s (log $log)"; tail -5 "$log" >&2 ;;
+      *) note "test ./$rel: FAIL rc=$rc (log $log): $(grep -m3 -- '--- FAIL\|panic:' "$log" | tr '\n' ' ')"; tail -20 "$log" >&2 ;;
+    esac
+  done <"$carry/MANIFEST"
+}
+
+run_parity() {
+  [[ -x $bin/parity ]] || { note "parity: not carried (see MANIFEST)"; return; }
+  local args=(-ref scripts/parity_ref.py) log=$out/parity.log rc
+  if "$bin/parity" -h 2>&1 | grep -q -- '-device'; then
+    args+=(-device "$device")
+    note "parity: device $device (per-case tolerances printed by the suite: ~1e-5 on CPU; the suite's own CUDA tolerance on $device)"
+  else
+    note "parity: this parity binary has no -device flag: the suite ran on the CPU against this machine's PyTorch (tolerances per case, ~1e-5)"
+  fi
+  set +e
+  timeout 600 "$bin/parity" "${args[@]}" >"$log" 2>&1
+  rc=$?
+  set -e
+  note "parity: rc=$rc, $(tail -1 "$log")"
+  ((rc == 0)) || grep -i 'fail' "$log" | head -20 >&2 || true
+}
+
+# siamese_epoch: Go `siamese --device cuda --epochs N` beside scripts/bench_siamese.py on the
+# batches and initial weights that `siamese bench -dir` writes (same model, same GPU).
+run_siamese() {
+  [[ -x $bin/siamese ]] || { note "siamese: not carried (see MANIFEST)"; return; }
+  local ref=$out/siamese-ref run=$out/siamese-run log=$out/siamese.log epochs=${GPU_CHECK_EPOCHS:-1}
+  mkdir -p "$ref"
+  if ! "$bin/siamese" bench -rounds 1 -dir "$ref" >"$log" 2>&1; then
+    note "siamese: writing the shared batches failed (log $log)"; tail -5 "$log" >&2; return
+  fi
+  local t0 t1
+  t0=$(date +%s.%N)
+  if "$bin/siamese" --device "$device" --epochs "$epochs" --pooling last --tsne 0 --out "$run" --json >>"$log" 2>&1; then
+    t1=$(date +%s.%N)
+    note "siamese Go --device $device: epoch 1 $(head -1 "$run/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, %d steps, loss %.4f" % (r["train_seconds"], r["steps"], r["train_loss"]))'), process $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s"
+  else
+    note "siamese Go --device $device: FAILED (log $log)"; tail -5 "$log" >&2
+  fi
+  if "$py" scripts/bench_siamese.py "$ref" --device "$device" >>"$log" 2>&1; then
+    note "siamese PyTorch $device: $(grep '^BENCH' "$log" | tail -1)"
+  else
+    note "siamese PyTorch $device: FAILED (log $log)"; tail -5 "$log" >&2
+  fi
+}
+
+run_sms() {
+  [[ -x $bin/sms ]] || { note "sms: not carried (see MANIFEST)"; return; }
+  local run=$out/sms-run log=$out/sms.log epochs=${GPU_CHECK_EPOCHS:-1}
+  if "$bin/sms" --device "$device" --epochs "$epochs" --out "$run" >"$log" 2>&1; then
+    note "sms Go --device $device: epoch 1 $(head -1 "$run/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, %d steps, loss %.4f" % (r["train_seconds"], r["steps"], r["train_loss"]))' 2>/dev/null || echo '(no metrics.jsonl)')"
+  else
+    note "sms Go --device $device: FAILED (log $log)"; tail -5 "$log" >&2
+  fi
+  if [[ -f scripts/sms_ref.py ]]; then
+    if "$py" scripts/sms_ref.py --help 2>&1 | grep -q -- '--device'; then
+      if "$py" scripts/sms_ref.py --device "$device" --epochs "$epochs" >>"$log" 2>&1; then
+        note "sms PyTorch $device: $(tail -1 "$log")"
+      else
+        note "sms PyTorch $device: FAILED (log $log)"; tail -5 "$log" >&2
+      fi
+    else
+      note "sms PyTorch: scripts/sms_ref.py has no --device option: not run on $device"
+    fi
+  else
+    note "sms PyTorch: scripts/sms_ref.py does not exist in this checkout"
+  fi
+}
+
+run_all() {
+  [[ -f $carry/MANIFEST ]] && compgen -G "$carry/bin.t*" >/dev/null || die "no $carry/ here: run 'scripts/gpu-check.sh prepare' on a machine with Go and carry $carry/"
+  py=${TORCH_PYTHON:-python3}
+  device=${GPU_CHECK_DEVICE:-cuda}
+  out=$root/$carry/out
+  rm -rf "$out" "$carry/bin" "$carry/data"
+  mkdir -p "$out"
+  "$py" -c 'import glob, sys, tarfile
+for f in sorted(glob.glob(sys.argv[1] + "/*.t*")):
+    with tarfile.open(f) as t:
+        if hasattr(tarfile, "data_filter"):
+            t.extractall(sys.argv[1], filter="data")
+        else:
+            t.extractall(sys.argv[1])' "$carry"
+  bin=$root/$carry/bin
+  local start=$SECONDS
+  note "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  note "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi unavailable')"
+  note "pytorch: $("$py" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.device_count(), "device(s)")' 2>&1 | tail -1)"
+  command -v go >/dev/null && note "go: present on this machine but not used"
+  grep '^#' "$carry/MANIFEST" | sed 's/^# //' | while read -r l; do say "carry: $l"; done
+
+  # 1. the shim, against this machine's PyTorch (bash, g++, make, python3; no Go)
+  if ! TORCH_PYTHON=$py make libtorch >"$out/libtorch.log" 2>&1; then
+    tail -30 "$out/libtorch.log" >&2
+    die "make libtorch failed (log $out/libtorch.log)"
+  fi
+  note "shim: $(tail -1 "$out/libtorch.log")"
+  local torchlib
+  torchlib=$(sed -n 's/^TORCH_LIBDIR := //p' build/libtorch.mk)
+  export LD_LIBRARY_PATH=$root/build/lib:$torchlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export SEQTORCH_PYTHON=$py SEQTORCH_MIRROR=$root/$carry/data OPENBLAS_NUM_THREADS=1
+  export SEQTORCH_DATA=$out/data-cache
+  note "binaries load: $(ldd "$bin/parity" 2>/dev/null | grep -o 'libseqtorch.so => [^ ]*' || echo 'parity not carried')"
+
+  # 2. Go test binaries (each from its package folder, as go test does)
+  run_tests
+  # 3. parity suite
+  run_parity
+  # 4. trainings on the GPU, beside PyTorch
+  run_siamese
+  run_sms
+
+  note "total $((SECONDS - start))s"
+  {
+    echo "# gpu-check summary ($(date -u +%FT%TZ))"
+    echo
+    for l in "${summary[@]}"; do echo "- $l"; done
+  } | tee "$out/summary.md"
+}
+
+case ${1:-} in
+  prepare) prepare ;;
+  run) run_all ;;
+  *) die "usage: scripts/gpu-check.sh prepare|run" ;;
+esac
