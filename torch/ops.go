@@ -8,7 +8,9 @@ import "C"
 type unaryFn func(a C.st_tensor, out *C.st_tensor) C.st_err
 
 func (t *Tensor) apply1(op string, f unaryFn) *Tensor {
-	return unary(op, func(out *C.st_tensor) C.st_err { return f(t.handle(op), out) })
+	var out C.st_tensor
+	check(op, f(t.handle(op), &out))
+	return newTensor(out)
 }
 
 // Neg returns -t.
@@ -72,15 +74,15 @@ func (t *Tensor) LogicalNot() *Tensor {
 }
 
 func (t *Tensor) binary(op string, code C.int, o *Tensor) *Tensor {
-	return unary(op, func(out *C.st_tensor) C.st_err {
-		return C.st_binary(code, t.handle(op), o.handle(op), out)
-	})
+	var out C.st_tensor
+	check(op, C.st_binary(code, t.handle(op), o.handle(op), &out))
+	return newTensor(out)
 }
 
 func (t *Tensor) binaryScalar(op string, code C.int, s float64) *Tensor {
-	return unary(op, func(out *C.st_tensor) C.st_err {
-		return C.st_binary_scalar(code, t.handle(op), C.double(s), out)
-	})
+	var out C.st_tensor
+	check(op, C.st_binary_scalar(code, t.handle(op), C.double(s), &out))
+	return newTensor(out)
 }
 
 // Add returns t + o (broadcasting).

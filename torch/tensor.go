@@ -20,6 +20,7 @@ type Tensor struct {
 	h       C.st_tensor
 	scope   *Scope
 	cleanup runtime.Cleanup
+	watched bool // cleanup is attached
 }
 
 var (
@@ -42,12 +43,21 @@ func freeLeaked(h C.st_tensor) {
 }
 
 // newTensor takes ownership of h and registers the tensor with the innermost open scope.
+// Only tensors outside any scope get the garbage collector's leak net: a scope holds its
+// tensors until it closes, so the net could never fire for them (Keep adds it).
 func newTensor(h C.st_tensor) *Tensor {
 	t := &Tensor{h: h}
 	live.Add(1)
-	t.cleanup = runtime.AddCleanup(t, freeLeaked, h)
-	scopes.register(t)
+	if !scopes.register(t) {
+		t.watch()
+	}
 	return t
+}
+
+// watch attaches the leak-counting cleanup to t.
+func (t *Tensor) watch() {
+	t.cleanup = runtime.AddCleanup(t, freeLeaked, t.h)
+	t.watched = true
 }
 
 // Close releases the tensor's native memory. It is idempotent and safe on nil.
@@ -55,7 +65,9 @@ func (t *Tensor) Close() {
 	if t == nil || t.h == nil {
 		return
 	}
-	t.cleanup.Stop()
+	if t.watched {
+		t.cleanup.Stop()
+	}
 	C.st_free(t.h)
 	t.h = nil
 	t.scope = nil
@@ -104,13 +116,16 @@ type scopeStack struct {
 
 var scopes scopeStack
 
-func (s *scopeStack) register(t *Tensor) {
+// register adds t to the innermost open scope and reports whether there was one.
+func (s *scopeStack) register(t *Tensor) bool {
 	s.mu.Lock()
-	if s.top != nil {
-		t.scope = s.top
-		s.top.tensors = append(s.top.tensors, t)
+	defer s.mu.Unlock()
+	if s.top == nil {
+		return false
 	}
-	s.mu.Unlock()
+	t.scope = s.top
+	s.top.tensors = append(s.top.tensors, t)
+	return true
 }
 
 // NewScope opens a scope and makes it the innermost one.
@@ -127,6 +142,9 @@ func (s *Scope) Keep(ts ...*Tensor) {
 	for _, t := range ts {
 		if t != nil && t.scope == s {
 			t.scope = nil
+			if !t.watched && t.h != nil {
+				t.watch()
+			}
 		}
 	}
 }
