@@ -8,25 +8,6 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-// checkLive fails the test if tensors created during it are still open at its end.
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("torch.Live() = %d at the end, %d at the start: tensors leaked", got, start)
-		}
-	})
-}
-
-// scope opens a torch.Scope closed when the test ends (before checkLive's check, which was
-// registered first).
-func scope(t *testing.T) {
-	t.Helper()
-	s := torch.NewScope()
-	t.Cleanup(s.Close)
-}
-
 func near32(a, b []float32, tol float64) bool {
 	if len(a) != len(b) {
 		return false

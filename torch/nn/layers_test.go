@@ -4,12 +4,14 @@ import (
 	"math"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
 func TestLinearInit(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	torch.ManualSeed(7)
 	l := NewLinear(16, 8, LinearOptions{})
 	defer Close(l)
@@ -44,8 +46,8 @@ func TestLinearInit(t *testing.T) {
 }
 
 func TestLinearForward(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	l := &Linear{Weight: torch.FromSlice([]float32{1, 2, 3, 4}, 2, 2), Bias: torch.FromSlice([]float32{10, 20})}
 	y := l.Forward(torch.FromSlice([]float32{1, 1, 0, 1}, 2, 2))
 	if got := y.Float32s(); !near32(got, []float32{13, 27, 12, 24}, 0) {
@@ -60,8 +62,8 @@ func TestEmbeddingPadding(t *testing.T) {
 		wantRow int64
 	}{{"positive", 2, 2}, {"negative", -1, 4}} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLive(t)
-			scope(t)
+			torchtest.CheckLive(t)
+			torchtest.Scope(t)
 			pad := tc.pad
 			e := NewEmbedding(5, 3, EmbeddingOptions{PaddingIdx: &pad})
 			defer Close(e)
@@ -105,8 +107,8 @@ func TestEmbeddingPadding(t *testing.T) {
 }
 
 func TestEmbeddingInitIsStandardNormal(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	torch.ManualSeed(3)
 	e := NewEmbedding(100, 50, EmbeddingOptions{})
 	defer Close(e)
@@ -127,8 +129,8 @@ func TestEmbeddingInitIsStandardNormal(t *testing.T) {
 func TestEmbeddingFromPretrained(t *testing.T) {
 	for _, freeze := range []bool{true, false} {
 		t.Run(map[bool]string{true: "frozen", false: "trainable"}[freeze], func(t *testing.T) {
-			checkLive(t)
-			scope(t)
+			torchtest.CheckLive(t)
+			torchtest.Scope(t)
 			w := seqRange(1, 3, 2)
 			pad := int64(0)
 			e := EmbeddingFromPretrained(w, freeze, &pad)
@@ -149,8 +151,8 @@ func TestEmbeddingFromPretrained(t *testing.T) {
 }
 
 func TestDropout(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	x := torch.Ones([]int64{1000})
 	d := NewDropout(0.5)
 	y := d.Forward(x).Float32s()

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
@@ -16,8 +18,8 @@ func logSumExp(v ...float64) float64 {
 }
 
 func TestLosses(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	logits := torch.FromSlice([]float32{1, 2, 3, 0, 0, 1}, 2, 3)
 	target := torch.FromSlice([]int64{2, 0})
 	row0 := logSumExp(1, 2, 3) - 3
@@ -136,8 +138,8 @@ func TestLosses(t *testing.T) {
 }
 
 func TestContrastiveLossGradient(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	a := torch.FromSlice([]float32{0, 0}, 1, 2).SetRequiresGrad(true)
 	b := torch.FromSlice([]float32{3, 4}, 1, 2)
 	ContrastiveLoss(a, b, torch.FromSlice([]float32{1}), 1, torch.ReductionMean).Backward()
@@ -148,8 +150,8 @@ func TestContrastiveLossGradient(t *testing.T) {
 }
 
 func TestLossShapeMismatchPanicsWithTorchError(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	err := torch.Try(func() {
 		MSELoss(torch.Zeros([]int64{2, 3}), torch.Zeros([]int64{4}), torch.ReductionMean)
 	})

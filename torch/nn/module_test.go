@@ -3,6 +3,8 @@ package nn
 import (
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
@@ -30,7 +32,7 @@ func newSeedModel(t *testing.T) *seedModel {
 }
 
 func TestModulesNamesAndOrder(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	m := newSeedModel(t)
 	defer Close(m)
 	want := []string{"emb.weight",
@@ -64,7 +66,7 @@ func TestModulesNamesAndOrder(t *testing.T) {
 }
 
 func TestModulesOwnParametersAndTiedWeights(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	var m Modules
 	lin := NewLinear(3, 3, LinearOptions{NoBias: true})
 	m.AddParameter("scale", torch.Ones([]int64{1}).SetRequiresGrad(true))
@@ -97,7 +99,7 @@ func equalStrings(a, b []string) bool {
 }
 
 func TestModulesAddPanics(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	var m Modules
 	lin := NewLinear(1, 1, LinearOptions{})
 	defer Close(lin)
@@ -121,7 +123,7 @@ func TestModulesAddPanics(t *testing.T) {
 }
 
 func TestTrainingPropagates(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	m := newSeedModel(t)
 	defer Close(m)
 	drop := NewDropout(0.5)
@@ -149,7 +151,7 @@ func TestTrainingPropagates(t *testing.T) {
 }
 
 func TestZeroGradToClose(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	m := newSeedModel(t)
 	torch.WithScope(func(*torch.Scope) {
 		idx := torch.FromSlice([]int64{1, 2, 3, 0}, 4, 1)

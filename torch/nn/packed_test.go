@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
@@ -33,8 +35,8 @@ func checkPadded(t *testing.T, padded *torch.Tensor, seqs []*torch.Tensor, batch
 }
 
 func TestPadSequence(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	a := torch.FromSlice([]int64{1, 2, 3})
 	b := torch.FromSlice([]int64{4, 5})
 	c := torch.FromSlice([]int64{6})
@@ -92,8 +94,8 @@ func TestPadSequence(t *testing.T) {
 }
 
 func TestPadSequenceGradient(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	a := torch.FromSlice([]float32{1, 2, 3}).SetRequiresGrad(true)
 	b := torch.FromSlice([]float32{4}).SetRequiresGrad(true)
 	PadSequence([]*torch.Tensor{a, b}, true, 0).MulScalar(2).Sum().Backward()
@@ -106,8 +108,8 @@ func TestPadSequenceGradient(t *testing.T) {
 }
 
 func TestPackSequence(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	a := torch.FromSlice([]int64{1, 2, 3})
 	b := torch.FromSlice([]int64{4, 5})
 	c := torch.FromSlice([]int64{6})
@@ -233,8 +235,8 @@ func TestPackPaddedSequence(t *testing.T) {
 	} {
 		for _, batchFirst := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%v/shuffle=%v/batch_first=%v", tc.sortedLengths, tc.shuffle, batchFirst), func(t *testing.T) {
-				checkLive(t)
-				scope(t)
+				torchtest.CheckLive(t)
+				torchtest.Scope(t)
 				maxLen := tc.sortedLengths[0]
 				B := int64(len(tc.sortedLengths))
 				// padded[n, i, k] = (i+1)*100 + 5n + k + 1 for n < len_i, else 0: (T, B, 5)
@@ -332,8 +334,8 @@ func TestPackPaddedSequence(t *testing.T) {
 }
 
 func TestPackPaddedSequenceErrors(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	closed := torch.Zeros([]int64{2, 2})
 	closed.Close()
 	a := torch.Ones([]int64{25, 300})
@@ -399,8 +401,8 @@ func intPadded(rng *rand.Rand) (*torch.Tensor, []int64) {
 }
 
 func TestTotalLength(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	rng := rand.New(rand.NewPCG(7, 8))
 	padded, lengths := intPadded(rng)
 	maxLength := lengths[0]
@@ -452,8 +454,8 @@ func TestTotalLength(t *testing.T) {
 }
 
 func TestPackedTo(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, enforceSorted := range []bool{true, false} {
 		padded, lengths := intPadded(rng)
@@ -483,8 +485,8 @@ func TestPackedTo(t *testing.T) {
 }
 
 func TestPadPackedSequenceErrors(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	_, _, err := PadPackedSequence(PackedSequence{}, false, 0, 0)
 	wantErr(t, err, "nil or closed")
 	_, _, err = PadPackedSequence(PackedSequence{Data: torch.Zeros([]int64{3}), BatchSizes: torch.FromSlice([]float32{3})}, false, 0, 0)
@@ -492,8 +494,8 @@ func TestPadPackedSequenceErrors(t *testing.T) {
 }
 
 func TestUnpadAndUnpackSequence(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	seqs := []*torch.Tensor{torch.FromSlice([]int64{1, 2, 3}), torch.FromSlice([]int64{4, 5}), torch.FromSlice([]int64{6})}
 	lengths := []int64{3, 2, 1}
 	for _, bf := range []bool{true, false} {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
@@ -59,8 +61,8 @@ func TestRNNShapes(t *testing.T) {
 	const in, hidden, steps, batch = 3, 4, 5, 2
 	for _, c := range rnnCases() {
 		t.Run(c.String(), func(t *testing.T) {
-			checkLive(t)
-			scope(t)
+			torchtest.CheckLive(t)
+			torchtest.Scope(t)
 			r := newRNNCase(t, c, in, hidden)
 			defer Close(r)
 			dirs := int64(1)
@@ -139,8 +141,8 @@ func TestPackedMatchesSingleSequences(t *testing.T) {
 	for _, c := range rnnCases() {
 		for _, withH0 := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%v/h0=%v", c, withH0), func(t *testing.T) {
-				checkLive(t)
-				scope(t)
+				torchtest.CheckLive(t)
+				torchtest.Scope(t)
 				torch.ManualSeed(1)
 				r := newRNNCase(t, c, in, hidden)
 				defer Close(r)
@@ -225,8 +227,8 @@ func TestPackedMatchesSingleSequences(t *testing.T) {
 func TestPaddedMatchesPackedUnidirectional(t *testing.T) {
 	for _, kind := range []string{"tanh", "relu", "lstm", "gru"} {
 		t.Run(kind, func(t *testing.T) {
-			checkLive(t)
-			scope(t)
+			torchtest.CheckLive(t)
+			torchtest.Scope(t)
 			r := newRNNCase(t, rnnCase{kind: kind, layers: 1}, 2, 3)
 			defer Close(r)
 			lengths := []int64{4, 2, 1}
@@ -259,7 +261,7 @@ func TestPaddedMatchesPackedUnidirectional(t *testing.T) {
 }
 
 func TestLSTMParameterNames(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	r, err := NewLSTM(10, 20, RNNOptions{NumLayers: 2, Bidirectional: true})
 	if err != nil {
 		t.Fatal(err)
@@ -299,8 +301,8 @@ func TestLSTMParameterNames(t *testing.T) {
 }
 
 func TestRNNInit(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	torch.ManualSeed(42)
 	r, err := NewLSTM(6, 9, RNNOptions{NumLayers: 2, Bidirectional: true})
 	if err != nil {
@@ -323,8 +325,8 @@ func TestRNNInit(t *testing.T) {
 }
 
 func TestRNNDropoutFollowsTrainingMode(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	r, err := NewGRU(4, 16, RNNOptions{NumLayers: 2, Dropout: 0.5})
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +363,7 @@ func TestRNNConstructorErrors(t *testing.T) {
 		{"lstm nonlinearity", func() (*RNNBase, error) { return NewLSTM(3, 2, RNNOptions{Nonlinearity: "relu"}) }, "Nonlinearity is an RNN option"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLive(t)
+			torchtest.CheckLive(t)
 			r, err := tc.f()
 			if r != nil {
 				t.Errorf("got a module with error %v", err)
@@ -372,8 +374,8 @@ func TestRNNConstructorErrors(t *testing.T) {
 }
 
 func TestRNNForwardErrors(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	lstm, err := NewLSTM(300, 50, RNNOptions{NumLayers: 2, BatchFirst: true})
 	if err != nil {
 		t.Fatal(err)
@@ -421,8 +423,8 @@ func TestRNNForwardErrors(t *testing.T) {
 }
 
 func TestRNNForwardPackedErrors(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	lstm, err := NewLSTM(3, 4, RNNOptions{Bidirectional: true, NumLayers: 2})
 	if err != nil {
 		t.Fatal(err)

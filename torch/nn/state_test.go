@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
@@ -39,7 +41,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 	}
 	for _, f := range formats {
 		t.Run(f.name, func(t *testing.T) {
-			checkLive(t)
+			torchtest.CheckLive(t)
 			dir := t.TempDir()
 			path := filepath.Join(dir, "model."+f.name)
 			torch.ManualSeed(1)
@@ -73,7 +75,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 }
 
 func TestStrictLoadErrors(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	small, err := NewLSTM(3, 4, RNNOptions{})
 	if err != nil {
@@ -141,8 +143,8 @@ func TestStrictLoadErrors(t *testing.T) {
 }
 
 func TestSafetensorsFormat(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	path := filepath.Join(t.TempDir(), "x.safetensors")
 	lin := &Linear{Weight: torch.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3), Bias: torch.FromSlice([]float32{-1, 0.5})}
 	if err := SaveSafetensors(path, lin, map[string]string{"k": "v"}); err != nil {
@@ -184,8 +186,8 @@ func TestSafetensorsFormat(t *testing.T) {
 }
 
 func TestSafetensorsDTypes(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	path := filepath.Join(t.TempDir(), "d.safetensors")
 	f16 := torch.FromSlice([]float32{0, 1, -2.5, 65504, 6.1035156e-05, 5.9604645e-08, 0.33325195}).ToDType(torch.Float16)
 	in := []*torch.Tensor{
@@ -226,7 +228,7 @@ func TestSafetensorsDTypes(t *testing.T) {
 }
 
 func TestReadSafetensorsRejectsCorruptFiles(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	write := func(name string, header string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -273,8 +275,8 @@ func TestReadSafetensorsRejectsCorruptFiles(t *testing.T) {
 }
 
 func TestWriteSafetensorsErrors(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	dir := t.TempDir()
 	x := torch.Zeros([]int64{1})
 	closed := torch.Zeros([]int64{1})
@@ -318,8 +320,8 @@ func TestHalfConversion(t *testing.T) {
 }
 
 func TestLoadStateDictConvertsDType(t *testing.T) {
-	checkLive(t)
-	scope(t)
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
 	lin := NewLinear(2, 1, LinearOptions{})
 	defer Close(lin)
 	w := torch.FromSlice([]float64{0.5, -0.25}, 1, 2)

@@ -6,19 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
-
-// checkLive fails the test if tensors created during it are still open at its end.
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("Live() = %d at the end, %d at the start: tensors leaked", got, start)
-		}
-	})
-}
 
 var (
 	p0 = []float32{1, -2, 0.5}
@@ -70,7 +61,7 @@ func run(t *testing.T, mk func(ps []*torch.Tensor) (Optimizer, func(), error), s
 }
 
 func TestSGD(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	lr, mom, wd := 0.1, 0.9, 0.01
 	mk := func(o SGDOptions) func([]*torch.Tensor) (Optimizer, func(), error) {
 		return func(ps []*torch.Tensor) (Optimizer, func(), error) {
@@ -143,7 +134,7 @@ func adamByHand(steps int, lr, b1, b2, eps, wd float64, decoupled, amsgrad bool)
 }
 
 func TestAdam(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
 		a, err := NewAdam(ps, AdamOptions{LR: 0.1})
 		if err != nil {
@@ -164,7 +155,7 @@ func TestAdam(t *testing.T) {
 }
 
 func TestAdamW(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
 		a, err := NewAdamW(ps, AdamWOptions{LR: 0.1})
 		if err != nil {
@@ -186,7 +177,7 @@ func TestAdamW(t *testing.T) {
 }
 
 func TestAdadelta(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	lr, rho, eps, wd := 0.5, 0.9, 1e-6, 0.1
 	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
 		a, err := NewAdadelta(ps, AdadeltaOptions{LR: lr, WeightDecay: wd})
@@ -211,7 +202,7 @@ func TestAdadelta(t *testing.T) {
 }
 
 func TestSkipsParamsWithoutGrad(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	p, q := newParam(), newParam()
 	defer p.Close()
 	defer q.Close()
@@ -240,7 +231,7 @@ func TestSkipsParamsWithoutGrad(t *testing.T) {
 }
 
 func TestStateDictRoundTrip(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	// Two steps, save, load into a fresh optimizer, one more step: same as three steps.
 	p := newParam()
 	defer p.Close()
@@ -304,7 +295,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 }
 
 func TestConstructorErrors(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	p := newParam()
 	defer p.Close()
 	closed := newParam()
@@ -337,7 +328,7 @@ func TestConstructorErrors(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func TestClipGradNorm(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	p, q := newParam(), newParam()
 	defer p.Close()
 	defer q.Close()
@@ -376,7 +367,7 @@ func TestClipGradNorm(t *testing.T) {
 }
 
 func TestStepLR(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	p := newParam()
 	defer p.Close()
 	s, err := NewSGD([]*torch.Tensor{p}, SGDOptions{LR: 1})
@@ -396,7 +387,7 @@ func TestStepLR(t *testing.T) {
 }
 
 func TestStepInsideCallerScope(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	// State created during Step in a caller's scope must survive that scope's Close.
 	p := newParam()
 	defer p.Close()

@@ -11,19 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/train/loop"
 )
-
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("torch.Live() = %d after the test, want %d", got, start)
-		}
-	})
-}
 
 // weights returns the toy model's parameters as host slices.
 func weights(j *toy) []float32 {
@@ -57,7 +49,7 @@ func train(t *testing.T, dir string, epochs int, resume bool, stopAt int) (*loop
 }
 
 func TestResumeMatchesUninterrupted(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	base := t.TempDir()
 	want, wantW, err := train(t, filepath.Join(base, "full"), 4, false, 0)
 	if err != nil {
@@ -139,7 +131,7 @@ func countLines(t *testing.T, path string) int {
 }
 
 func TestRunFiles(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	res, _, err := train(t, dir, 2, false, 0)
 	if err != nil {
@@ -175,7 +167,7 @@ func TestRunFiles(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	j := newToy(3)
 	defer j.close()
 	tests := []struct {
@@ -213,7 +205,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestResumeSeedMismatch(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	if _, _, err := train(t, dir, 1, false, 0); err != nil {
 		t.Fatal(err)

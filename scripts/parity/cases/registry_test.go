@@ -6,21 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("Live() = %d at the end, %d at the start: tensors leaked", got, start)
-		}
-	})
-}
-
 func TestMaxAbsDiff(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	s := torch.NewScope()
 	defer s.Close()
 	nan := float32(math.NaN())
@@ -50,7 +42,7 @@ func TestMaxAbsDiff(t *testing.T) {
 }
 
 func TestCmp(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	s := torch.NewScope()
 	defer s.Close()
 	want := &Dict{}
@@ -130,7 +122,7 @@ func TestSuiteCoverage(t *testing.T) {
 }
 
 func TestRefRNNShape(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	s := torch.NewScope()
 	defer s.Close()
 	m, err := NewRefRNN(3, 4, 2)
