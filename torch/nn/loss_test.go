@@ -4,9 +4,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch/torchtest"
-
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 func logSumExp(v ...float64) float64 {

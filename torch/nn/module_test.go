@@ -3,9 +3,8 @@ package nn
 import (
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch/torchtest"
-
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 // seedModel mirrors the seed project's reference class: nn.RNN + linear_out over the last

@@ -5,9 +5,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch/torchtest"
-
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 type rnnCase struct {

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch/torchtest"
-
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 func paramsEqual(t *testing.T, a, b Module) bool {

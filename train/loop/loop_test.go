@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch/torchtest"
-
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 	"github.com/seqtorch/seqtorch/train/loop"
 )
 

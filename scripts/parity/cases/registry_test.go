@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch/torchtest"
-
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 func TestMaxAbsDiff(t *testing.T) {
