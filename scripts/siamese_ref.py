@@ -3,13 +3,15 @@
 
 It trains the same model as the Go code, from the same initial weights, on the same batches,
 and writes the loss of every step, so that Go and PyTorch can be compared step by step
-(models/siamese TestParityPyTorch), and it times a training epoch for the speed comparison.
+(models/siamese/parityref: the parity suite's siamese/* cases and train/siamese's
+TestParityPyTorch), and it times a training epoch for the speed comparison.
 
     python3 scripts/siamese_ref.py DIR
 
 DIR holds (written by the Go side):
   config.json   {"hidden": [..], "bidirectional": b, "pooling": "last|mean|max|meanmax",
-                 "loss": "malstm|contrastive|triplet", "margin": m, "threshold": t,
+                 "loss": "malstm|contrastive|triplet|tai", "margin": m, "threshold": t,
+                 "similarity_hidden": h (the tai head's hidden size),
                  "optimizer": "adam|adadelta", "lr": lr, "clip": c, "threads": n,
                  "repeat": r (optional: time the epoch r times)}
   init.pt       the initial state dict (torch.save of a dict name -> tensor, PyTorch names)
@@ -19,6 +21,7 @@ and gets:
   losses.json   {"losses": [...], "seconds": [...] (one per repeat)}
 """
 import json
+import math
 import os
 import sys
 import time
@@ -29,10 +32,38 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
+class Similarity(nn.Module):
+    """Tai, Socher & Manning (2015) similarity head, as treelstm.pytorch's Similarity."""
+
+    def __init__(self, features, hidden, classes=5):
+        super().__init__()
+        self.wh = nn.Linear(2 * features, hidden)
+        self.wp = nn.Linear(hidden, classes)
+
+    def forward(self, fa, fb):
+        """Returns log p-hat over the scores 1..5."""
+        vec = torch.cat((fa * fb, torch.abs(fa - fb)), 1)
+        return F.log_softmax(self.wp(torch.sigmoid(self.wh(vec))), dim=1)
+
+
+def tai_target(scores, classes=5):
+    """The sparse target distribution of Tai et al.: p[floor(y)] = floor(y) - y + 1,
+    p[floor(y) + 1] = y - floor(y) (scores numbered 1..5)."""
+    p = torch.zeros(len(scores), classes)
+    for i, y in enumerate(scores):
+        f = int(math.floor(y))
+        if f == classes:
+            p[i, classes - 1] = 1
+        else:
+            p[i, f - 1] = f - y + 1
+            p[i, f] = y - f
+    return p
+
+
 class SiameseLSTM(nn.Module):
     """Frozen embedding -> (Bi)LSTM stack -> pooled features, as models/siamese.Model."""
 
-    def __init__(self, vocab, dim, hidden, bidirectional, pooling):
+    def __init__(self, vocab, dim, hidden, bidirectional, pooling, similarity_hidden=0):
         super().__init__()
         self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
         self.embedding.weight.requires_grad = False
@@ -51,6 +82,9 @@ class SiameseLSTM(nn.Module):
                 self.names.append(name)
                 inp = h * dirs
         self.dirs = dirs
+        if similarity_hidden > 0:
+            feats = dirs * hidden[-1] * (2 if pooling == "meanmax" else 1)
+            self.similarity = Similarity(feats, similarity_hidden)
 
     def forward(self, ids, lengths):
         """Returns all hidden states, the last hidden and cell states, and the features."""
@@ -81,9 +115,11 @@ class SiameseLSTM(nn.Module):
         return f[:n], f[n:]
 
 
-def loss_fn(cfg, fa, fb, scores):
+def loss_fn(cfg, model, fa, fb, scores):
     kind = cfg["loss"]
     s = torch.tensor(scores, dtype=torch.float32)
+    if kind == "tai":
+        return F.kl_div(model.similarity(fa, fb), tai_target(scores), reduction="batchmean")
     if kind == "malstm":
         sim = torch.exp(-torch.sum(torch.abs(fa - fb), dim=1))
         return F.mse_loss(sim, (s - 1) / 4)
@@ -115,7 +151,8 @@ def main():
     torch.set_num_threads(cfg.get("threads", 1))
     state = torch.load(os.path.join(d, "init.pt"))
     vocab, dim = state["embedding.weight"].shape
-    model = SiameseLSTM(vocab, dim, cfg["hidden"], cfg["bidirectional"], cfg["pooling"])
+    model = SiameseLSTM(vocab, dim, cfg["hidden"], cfg["bidirectional"], cfg["pooling"],
+                        cfg.get("similarity_hidden", 0))
     model.load_state_dict(state)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg["optimizer"] == "adadelta":
@@ -133,7 +170,7 @@ def main():
         start = time.perf_counter()
         for a, la, bb, lb, scores in batches:
             fa, fb = model.encode_pair(a, la, bb, lb)
-            loss = loss_fn(cfg, fa, fb, scores)
+            loss = loss_fn(cfg, model, fa, fb, scores)
             opt.zero_grad()
             loss.backward()
             if cfg.get("clip", 0) > 0:

@@ -1,10 +1,13 @@
 package siamese
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
 )
 
 // Loss names a similarity head and its training loss.
@@ -21,11 +24,16 @@ const (
 	// Triplet is max(0, m − (d(a, n) − d(a, p))): anchor A, positive its related B, negatives
 	// the B sentences of other pairs of the batch.
 	Triplet
+	// Tai is the similarity head of Tai, Socher & Manning (2015): a distribution p̂ over the
+	// scores 1..5 from the features' product and distance (TaiSimilarity), trained with
+	// KL(p ‖ p̂) against the sparse target distribution p of the score (TaiTarget);
+	// the prediction is Σ i·p̂ᵢ.
+	Tai
 )
 
-var lossNames = []string{"malstm", "contrastive", "triplet"}
+var lossNames = []string{"malstm", "contrastive", "triplet", "tai"}
 
-// String returns "malstm", "contrastive" or "triplet".
+// String returns "malstm", "contrastive", "triplet" or "tai".
 func (l Loss) String() string {
 	if l < 0 || int(l) >= len(lossNames) {
 		return fmt.Sprintf("Loss(%d)", int(l))
@@ -81,15 +89,24 @@ type Head struct {
 	// Mining picks triplet negatives. Random negatives are drawn from libtorch's default
 	// generator (torch.ManualSeed makes them repeatable).
 	Mining Mining
+	// Module is the Tai loss's similarity module (the model's Similarity child).
+	Module *TaiSimilarity
 }
 
 // Similarity returns the head's raw similarity of feature rows fa and fb, (B,), larger for
-// more similar pairs: exp(-‖fa − fb‖₁) for MaLSTM, exp(-‖fa − fb‖₂) for the distance losses.
-func (h Head) Similarity(fa, fb *torch.Tensor) *torch.Tensor {
-	if h.Loss == MaLSTM {
-		return ManhattanSimilarity(fa, fb)
+// more similar pairs: exp(-‖fa − fb‖₁) for MaLSTM, (Σ i·p̂ᵢ − 1)/4 ∈ [0, 1] for Tai (both map
+// to relatedness as 1 + 4·s), exp(-‖fa − fb‖₂) for the distance losses.
+func (h Head) Similarity(fa, fb *torch.Tensor) (*torch.Tensor, error) {
+	switch h.Loss {
+	case MaLSTM:
+		return ManhattanSimilarity(fa, fb), nil
+	case Tai:
+		if h.Module == nil {
+			return nil, errors.New("siamese: the tai loss needs the model's similarity module (Config.SimilarityHidden)")
+		}
+		return h.Module.Expected(h.Module.LogProbs(fa, fb)).SubScalar(1).DivScalar(4), nil
 	}
-	return torch.PairwiseDistance(fa, fb, 2, 1e-6, false).Neg().Exp()
+	return torch.PairwiseDistance(fa, fb, 2, 1e-6, false).Neg().Exp(), nil
 }
 
 // ManhattanSimilarity returns exp(-‖fa − fb‖₁) per row.
@@ -111,31 +128,105 @@ func (h Head) Forward(fa, fb *torch.Tensor, scores []float64) (loss, sim *torch.
 		for i, s := range scores {
 			tgt[i] = float32((s - 1) / 4)
 		}
-		loss = torch.MSELoss(sim, torch.FromSlice(tgt).To(dev), torch.ReductionMean)
+		loss = nn.MSELoss(sim, torch.FromSlice(tgt).To(dev), torch.ReductionMean)
 		return loss, sim, nil
 	case Contrastive:
-		d := torch.PairwiseDistance(fa, fb, 2, 1e-6, false)
 		y := make([]float32, len(scores))
 		for i, s := range scores {
 			if s >= h.Threshold {
 				y[i] = 1
 			}
 		}
-		loss = ContrastiveLoss(d, torch.FromSlice(y).To(dev), h.Margin)
-		return loss, d.Neg().Exp(), nil
+		loss = nn.ContrastiveLoss(fa, fb, torch.FromSlice(y).To(dev), h.Margin, torch.ReductionMean)
+		sim, err = h.Similarity(fa, fb)
+		return loss, sim, err
 	case Triplet:
-		sim = h.Similarity(fa, fb)
+		if sim, err = h.Similarity(fa, fb); err != nil {
+			return nil, nil, err
+		}
 		loss, err = h.triplet(fa, fb, scores)
 		return loss, sim, err
+	case Tai:
+		if h.Module == nil {
+			return nil, nil, errors.New("siamese: the tai loss needs the model's similarity module (Config.SimilarityHidden)")
+		}
+		target, negEntropy, err := TaiTarget(scores)
+		if err != nil {
+			return nil, nil, err
+		}
+		logp := h.Module.LogProbs(fa, fb)
+		// KL(p ‖ p̂) averaged over the batch (F.kl_div(logp, p, reduction="batchmean")):
+		// Σ p·log p is a constant of the batch, computed on the host.
+		n := float64(len(scores))
+		loss = torch.FromSlice(target, int64(len(scores)), TaiClasses).To(dev).Mul(logp).Sum().
+			MulScalar(-1 / n).AddScalar(negEntropy / n)
+		return loss, h.Module.Expected(logp).SubScalar(1).DivScalar(4), nil
 	}
 	return nil, nil, fmt.Errorf("siamese: unknown loss %v", h.Loss)
 }
 
-// ContrastiveLoss is mean(y·d + (1 − y)·max(0, margin − d)) for distances d and labels y ∈ {0, 1}.
-func ContrastiveLoss(d, y *torch.Tensor, margin float64) *torch.Tensor {
-	pos := y.Mul(d)
-	neg := y.RSubScalar(1).Mul(d.RSubScalar(margin).ClampMin(0))
-	return pos.Add(neg).Mean()
+// TaiClasses is the number of relatedness classes (scores 1..5) of the Tai head.
+const TaiClasses = 5
+
+// TaiTarget returns the sparse target distributions of relatedness scores y ∈ [1, 5]
+// (len(scores) rows of TaiClasses, row-major): with f = ⌊y⌋, p_f = f − y + 1 and
+// p_{f+1} = y − f (classes numbered 1..5), as Tai et al. (2015, §4.2). It also returns
+// Σ p·log p over all rows (0·log 0 = 0), the constant part of the KL divergence.
+func TaiTarget(scores []float64) (p []float32, negEntropy float64, err error) {
+	p = make([]float32, len(scores)*TaiClasses)
+	for i, y := range scores {
+		if !(y >= 1 && y <= TaiClasses) {
+			return nil, 0, fmt.Errorf("siamese: relatedness %v outside [1, %d]", y, TaiClasses)
+		}
+		f := math.Floor(y)
+		row := p[i*TaiClasses : (i+1)*TaiClasses]
+		if f == TaiClasses {
+			row[TaiClasses-1] = 1
+			continue
+		}
+		row[int(f)-1] = float32(f - y + 1)
+		row[int(f)] = float32(y - f)
+	}
+	for _, v := range p {
+		if v > 0 {
+			negEntropy += float64(v) * math.Log(float64(v))
+		}
+	}
+	return p, negEntropy, nil
+}
+
+// TaiSimilarity is the similarity module of Tai, Socher & Manning (2015, §4.2), as the
+// Similarity class of the PyTorch Tree-LSTM code (treelstm.pytorch):
+//
+//	h× = f₁ ⊙ f₂,  h₊ = |f₁ − f₂|
+//	hₛ = σ(W_h [h×; h₊] + b_h)        wh: Linear(2·features, hidden)
+//	p̂  = softmax(W_p hₛ + b_p)         wp: Linear(hidden, 5)
+//
+// Parameters: wh.weight, wh.bias, wp.weight, wp.bias.
+type TaiSimilarity struct {
+	nn.Modules
+	WH, WP *nn.Linear
+}
+
+// NewTaiSimilarity builds the module with PyTorch's Linear initialisation (wh, then wp).
+func NewTaiSimilarity(features, hidden int64) *TaiSimilarity {
+	s := &TaiSimilarity{WH: nn.NewLinear(2*features, hidden, nn.LinearOptions{})}
+	s.WP = nn.NewLinear(hidden, TaiClasses, nn.LinearOptions{})
+	s.Add("wh", s.WH)
+	s.Add("wp", s.WP)
+	return s
+}
+
+// LogProbs returns log p̂, (B, 5), for feature rows fa and fb.
+func (s *TaiSimilarity) LogProbs(fa, fb *torch.Tensor) *torch.Tensor {
+	h := torch.Cat([]*torch.Tensor{fa.Mul(fb), fa.Sub(fb).Abs()}, 1)
+	return s.WP.Forward(s.WH.Forward(h).Sigmoid()).LogSoftmax(1)
+}
+
+// Expected returns Σ i·p̂ᵢ, (B,), the predicted relatedness on 1..5, from log p̂.
+func (s *TaiSimilarity) Expected(logp *torch.Tensor) *torch.Tensor {
+	r := torch.Arange(1, TaiClasses+1, 1, torch.WithDType(torch.Float32), torch.WithDevice(logp.Device()))
+	return logp.Exp().Mul(r).SumDim(false, 1)
 }
 
 // triplet builds the triplets of a batch: every pair whose score reaches the threshold is an
@@ -187,6 +278,6 @@ func (h Head) triplet(fa, fb *torch.Tensor, scores []float64) (*torch.Tensor, er
 	dev := fa.Device()
 	ai := torch.FromSlice(anchors).To(dev)
 	ni := torch.FromSlice(negs).To(dev)
-	return torch.TripletMarginLoss(fa.IndexSelect(0, ai), fb.IndexSelect(0, ai), fb.IndexSelect(0, ni),
-		h.Margin, 2, 1e-6, false, torch.ReductionMean), nil
+	return nn.TripletMarginLoss(fa.IndexSelect(0, ai), fb.IndexSelect(0, ai), fb.IndexSelect(0, ni),
+		nn.TripletMarginOptions{Margin: h.Margin}), nil
 }

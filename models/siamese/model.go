@@ -3,11 +3,15 @@
 //
 // One encoder reads both sentences of a pair: a frozen word-vector table, then a stack of
 // (bi)directional LSTMs, then a pooling step that turns the outputs into one feature vector per
-// sentence. Stacked layers of one hidden size are a single multi-layer LSTM named "lstm" (as
-// torch.nn.LSTM(num_layers=n)); layers of different sizes are separate LSTMs named "lstm_1",
-// "lstm_2", ... (the seed's sketch: lstm_1 over the embeddings, lstm_2 over its outputs).
-// Parameter names are PyTorch's state-dict keys ("embedding.weight", "lstm_1.weight_ih_l0",
-// "lstm.bias_hh_l1_reverse"), so a state dict moves between Go and Python.
+// sentence. The model is built from torch/nn modules (nn.EmbeddingFromPretrained, nn.NewLSTM
+// run over nn.PackPaddedSequence, children registered in an nn.Modules), so it mirrors the
+// PyTorch class of scripts/siamese_ref.py one to one and nn.StateDict, nn.Trainable, nn.To,
+// nn.SaveTorch and friends apply to it. Stacked layers of one hidden size are a single
+// multi-layer LSTM named "lstm" (as torch.nn.LSTM(num_layers=n)); layers of different sizes are
+// separate LSTMs named "lstm_1", "lstm_2", ... (the seed's sketch: lstm_1 over the embeddings,
+// lstm_2 over its outputs). Parameter names are PyTorch's state-dict keys ("embedding.weight",
+// "lstm_1.weight_ih_l0", "lstm.bias_hh_l1_reverse", "similarity.wh.weight"), so a state dict
+// moves between Go and Python.
 //
 // The package is pure model code: no files, no flags. Every tensor it creates while computing
 // belongs to the innermost open torch.Scope, so callers run Encode and the losses inside one
@@ -70,6 +74,13 @@ type Config struct {
 	Pooling Pooling
 	// Dropout is applied between stacked layers while training (as torch.nn.LSTM's dropout).
 	Dropout float64
+	// EmbeddingDropout is applied to the word vectors while training.
+	EmbeddingDropout float64
+	// FeatureDropout is applied to the pooled sentence features while training.
+	FeatureDropout float64
+	// SimilarityHidden, when positive, adds Tai et al.'s similarity head (TaiSimilarity) with
+	// this hidden size, registered as "similarity"; the Tai loss needs it.
+	SimilarityHidden int
 	// PaddingIdx is the id of the padding token (its embedding row is zero).
 	PaddingIdx int64
 }
@@ -85,10 +96,18 @@ func (c Config) Validate() error {
 		return errors.New("siamese: at least one LSTM layer is needed")
 	case c.Pooling < PoolLast || c.Pooling > PoolMeanMax:
 		return fmt.Errorf("siamese: unknown pooling %d", c.Pooling)
-	case c.Dropout < 0 || c.Dropout >= 1 || math.IsNaN(c.Dropout):
-		return fmt.Errorf("siamese: dropout %v must be in [0, 1)", c.Dropout)
+	case c.SimilarityHidden < 0:
+		return fmt.Errorf("siamese: similarity hidden size %d must not be negative", c.SimilarityHidden)
 	case c.PaddingIdx < 0 || c.PaddingIdx >= int64(c.VocabSize):
 		return fmt.Errorf("siamese: padding index %d outside the vocabulary", c.PaddingIdx)
+	}
+	for _, d := range []struct {
+		name string
+		p    float64
+	}{{"dropout", c.Dropout}, {"embedding dropout", c.EmbeddingDropout}, {"feature dropout", c.FeatureDropout}} {
+		if d.p < 0 || d.p >= 1 || math.IsNaN(d.p) {
+			return fmt.Errorf("siamese: %s %v must be in [0, 1)", d.name, d.p)
+		}
 	}
 	for i, h := range c.Hidden {
 		if h < 1 {
@@ -115,82 +134,29 @@ func (c Config) FeatureDim() int {
 	return d
 }
 
-// Param is a named parameter of the model.
-type Param struct {
-	Name      string
-	T         *torch.Tensor
-	Trainable bool
-}
-
-// lstm is one torch.nn.LSTM module: numLayers layers of one hidden size.
-type lstm struct {
-	name              string
-	in, hidden, layer int
-	bidi              bool
-	dropout           float64
-	names             []string        // PyTorch's _flat_weights_names order
-	weights           []*torch.Tensor // same order
-}
-
-// newLSTM creates the module's parameters with PyTorch's initialisation: every weight and bias
-// drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) in _flat_weights_names order, from libtorch's
-// default generator (so torch.manual_seed gives the same numbers in Go and Python).
-func newLSTM(name string, in, hidden, layers int, bidi bool, dropout float64) *lstm {
-	m := &lstm{name: name, in: in, hidden: hidden, layer: layers, bidi: bidi, dropout: dropout}
-	dirs := 1
-	if bidi {
-		dirs = 2
-	}
-	stdv := 1 / math.Sqrt(float64(hidden))
-	for l := range layers {
-		lin := in
-		if l > 0 {
-			lin = hidden * dirs
-		}
-		for d := range dirs {
-			suffix := fmt.Sprintf("_l%d", l)
-			if d == 1 {
-				suffix += "_reverse"
-			}
-			shapes := [][]int64{{int64(4 * hidden), int64(lin)}, {int64(4 * hidden), int64(hidden)}, {int64(4 * hidden)}, {int64(4 * hidden)}}
-			for i, kind := range []string{"weight_ih", "weight_hh", "bias_ih", "bias_hh"} {
-				t := torch.Zeros(shapes[i])
-				t.UniformInPlace(-stdv, stdv)
-				t.SetRequiresGrad(true)
-				m.names = append(m.names, kind+suffix)
-				m.weights = append(m.weights, t)
-			}
-		}
-	}
-	return m
-}
-
-func (m *lstm) dirs() int {
-	if m.bidi {
-		return 2
-	}
-	return 1
-}
-
-// forward runs the module over packed data (data, batchSizes) of batch size b.
-func (m *lstm) forward(data, batchSizes *torch.Tensor, b int64, train bool, dev torch.Device) (out, h, c *torch.Tensor) {
-	shape := []int64{int64(m.layer * m.dirs()), b, int64(m.hidden)}
-	h0 := torch.Zeros(shape, torch.WithDevice(dev))
-	c0 := torch.Zeros(shape, torch.WithDevice(dev))
-	return torch.RNNForwardPacked(torch.LSTMMode, data, batchSizes, []*torch.Tensor{h0, c0}, m.weights,
-		torch.RNNConfig{HasBiases: true, NumLayers: int64(m.layer), Dropout: m.dropout, Train: train, Bidirectional: m.bidi})
-}
-
-// Model is the shared sentence encoder.
+// Model is the shared sentence encoder, an nn.Module. Its children, in PyTorch's registration
+// order, are "embedding" (nn.Embedding.from_pretrained, frozen), the LSTM(s) ("lstm", or
+// "lstm_1", "lstm_2", ...) and, when Config.SimilarityHidden is set, "similarity" (the
+// Tai et al. head, see TaiSimilarity). Dropout modules have no parameters.
 type Model struct {
-	cfg       Config
-	embedding *torch.Tensor // frozen (VocabSize, EmbedDim)
-	lstms     []*lstm
-	train     bool
+	nn.Modules
+	cfg Config
+	// Embedding is the frozen word-vector table.
+	Embedding *nn.Embedding
+	// LSTMs are the stacked LSTM modules, in order (one when all layers share a size).
+	LSTMs []*nn.RNNBase
+	// Similarity is the Tai et al. similarity head, or nil.
+	Similarity *TaiSimilarity
+	embedDrop  *nn.Dropout // on the word vectors (Config.EmbeddingDropout)
+	layerDrop  *nn.Dropout // between separate LSTM modules (Config.Dropout)
+	featDrop   *nn.Dropout // on the pooled features (Config.FeatureDropout)
 }
 
 // New builds an encoder whose word-vector table is a copy of embedding (VocabSize*EmbedDim
-// values, row-major; frozen) and whose LSTM weights are drawn as PyTorch draws them.
+// values, row-major; frozen) and whose LSTM (and similarity head) weights are drawn as
+// PyTorch's constructors draw them, from libtorch's default generator: after
+// torch.ManualSeed(s) they equal PyTorch's after torch.manual_seed(s). The parameters are on
+// the CPU (move them with nn.To) and are not tied to any open scope; Close frees them.
 func New(cfg Config, embedding []float32) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -199,24 +165,60 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 		return nil, fmt.Errorf("siamese: embedding has %d values, want %d x %d", len(embedding), cfg.VocabSize, cfg.EmbedDim)
 	}
 	cfg.Hidden = slices.Clone(cfg.Hidden)
-	m := &Model{cfg: cfg, train: true}
+	m := &Model{cfg: cfg}
+	var nerr error
 	err := torch.Try(func() {
-		m.embedding = torch.FromSlice(embedding, int64(cfg.VocabSize), int64(cfg.EmbedDim))
+		s := torch.NewScope() // parameters are kept, everything else freed
+		defer s.Close()
+		keep := func(mod nn.Module) {
+			for _, p := range mod.NamedParameters() {
+				s.Keep(p.Value)
+			}
+		}
+		w := torch.FromSlice(embedding, int64(cfg.VocabSize), int64(cfg.EmbedDim))
+		pad := cfg.PaddingIdx
+		m.Embedding = nn.EmbeddingFromPretrained(w, true, &pad)
+		keep(m.Embedding)
+		m.Add("embedding", m.Embedding)
+		m.embedDrop = nn.NewDropout(cfg.EmbeddingDropout)
+		m.layerDrop = nn.NewDropout(cfg.Dropout)
+		m.featDrop = nn.NewDropout(cfg.FeatureDropout)
 		same := true
 		for _, h := range cfg.Hidden {
 			same = same && h == cfg.Hidden[0]
 		}
+		opts := nn.RNNOptions{BatchFirst: true, Bidirectional: cfg.Bidirectional}
 		if same {
-			m.lstms = []*lstm{newLSTM("lstm", cfg.EmbedDim, cfg.Hidden[0], len(cfg.Hidden), cfg.Bidirectional, cfg.Dropout)}
-			return
+			opts.NumLayers, opts.Dropout = int64(len(cfg.Hidden)), cfg.Dropout
+			l, err := nn.NewLSTM(int64(cfg.EmbedDim), int64(cfg.Hidden[0]), opts)
+			if err != nil {
+				nerr = err
+				return
+			}
+			keep(l)
+			m.LSTMs = append(m.LSTMs, l)
+			m.Add("lstm", l)
+		} else {
+			in := cfg.EmbedDim
+			for i, h := range cfg.Hidden {
+				l, err := nn.NewLSTM(int64(in), int64(h), opts)
+				if err != nil {
+					nerr = err
+					return
+				}
+				keep(l)
+				m.LSTMs = append(m.LSTMs, l)
+				m.Add(fmt.Sprintf("lstm_%d", i+1), l)
+				in = h * cfg.Directions()
+			}
 		}
-		in := cfg.EmbedDim
-		for i, h := range cfg.Hidden {
-			m.lstms = append(m.lstms, newLSTM(fmt.Sprintf("lstm_%d", i+1), in, h, 1, cfg.Bidirectional, 0))
-			in = h * cfg.Directions()
+		if cfg.SimilarityHidden > 0 {
+			m.Similarity = NewTaiSimilarity(int64(cfg.FeatureDim()), int64(cfg.SimilarityHidden))
+			keep(m.Similarity)
+			m.Add("similarity", m.Similarity)
 		}
 	})
-	if err != nil {
+	if err = errors.Join(err, nerr); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("siamese: new model: %w", err)
 	}
@@ -230,128 +232,24 @@ func (m *Model) Config() Config {
 	return c
 }
 
-// SetTraining switches dropout between stacked layers on (training) or off (evaluation), as
-// module.train(b); it makes Model an nn.Module.
-func (m *Model) SetTraining(train bool) { m.train = train }
-
-// NamedParameters lists the parameters in state-dict order (nn.Module).
-func (m *Model) NamedParameters() []nn.NamedParameter {
-	var out []nn.NamedParameter
-	for _, p := range m.Params() {
-		out = append(out, nn.NamedParameter{Name: p.Name, Value: p.T})
+// SetTraining switches dropout on (training) or off (evaluation) in every part of the model,
+// as module.train(b).
+func (m *Model) SetTraining(train bool) {
+	m.Modules.SetTraining(train)
+	for _, d := range []*nn.Dropout{m.embedDrop, m.layerDrop, m.featDrop} {
+		d.SetTraining(train)
 	}
-	return out
-}
-
-// Params returns every parameter in state-dict order: "embedding.weight" (frozen), then each
-// LSTM's weights. The model keeps owning the tensors.
-func (m *Model) Params() []Param {
-	ps := []Param{{Name: "embedding.weight", T: m.embedding}}
-	for _, l := range m.lstms {
-		for i, w := range l.weights {
-			ps = append(ps, Param{Name: l.name + "." + l.names[i], T: w, Trainable: true})
-		}
-	}
-	return ps
-}
-
-// Trainable returns the parameters the optimizer updates (the LSTM weights).
-func (m *Model) Trainable() []*torch.Tensor {
-	var ts []*torch.Tensor
-	for _, p := range m.Params() {
-		if p.Trainable {
-			ts = append(ts, p.T)
-		}
-	}
-	return ts
-}
-
-// NumParams returns the trainable and total element counts.
-func (m *Model) NumParams() (trainable, total int64) {
-	for _, p := range m.Params() {
-		n := p.T.Numel()
-		total += n
-		if p.Trainable {
-			trainable += n
-		}
-	}
-	return trainable, total
-}
-
-// StateDict returns the parameter names and tensors (owned by the model).
-func (m *Model) StateDict() (names []string, ts []*torch.Tensor) {
-	for _, p := range m.Params() {
-		names = append(names, p.Name)
-		ts = append(ts, p.T)
-	}
-	return names, ts
-}
-
-// LoadStateDict copies values into the model's parameters. Every parameter must be present
-// with its shape; extra names are an error. Nothing is changed unless everything matches.
-func (m *Model) LoadStateDict(names []string, ts []*torch.Tensor) error {
-	if len(names) != len(ts) {
-		return fmt.Errorf("siamese: load state dict: %d names for %d tensors", len(names), len(ts))
-	}
-	byName := map[string]*torch.Tensor{}
-	for i, n := range names {
-		byName[n] = ts[i]
-	}
-	ps := m.Params()
-	for _, p := range ps {
-		t, ok := byName[p.Name]
-		if !ok {
-			return fmt.Errorf("siamese: load state dict: missing %q", p.Name)
-		}
-		if got, want := t.Shape(), p.T.Shape(); !slices.Equal(got, want) {
-			return fmt.Errorf("siamese: load state dict: %q has shape %v, the model wants %v", p.Name, got, want)
-		}
-		delete(byName, p.Name)
-	}
-	for n := range byName {
-		return fmt.Errorf("siamese: load state dict: unexpected parameter %q", n)
-	}
-	idx := map[string]int{}
-	for i, n := range names {
-		idx[n] = i
-	}
-	return torch.Try(func() {
-		torch.NoGrad(func() {
-			for _, p := range ps {
-				p.T.CopyFrom(ts[idx[p.Name]])
-			}
-		})
-	})
-}
-
-// To moves the parameters to device d (keeping their identity, as module.to).
-func (m *Model) To(d torch.Device) error {
-	return torch.Try(func() {
-		for _, p := range m.Params() {
-			if p.T.Device() == d {
-				continue
-			}
-			moved := p.T.To(d)
-			p.T.SetData(moved)
-			moved.Close()
-		}
-	})
 }
 
 // Device returns the device holding the parameters.
-func (m *Model) Device() torch.Device { return m.embedding.Device() }
+func (m *Model) Device() torch.Device { return m.Embedding.Weight.Device() }
 
-// Close releases the parameters. It is idempotent.
+// Close releases the parameters. It is idempotent and safe on a partly built model.
 func (m *Model) Close() {
 	if m == nil {
 		return
 	}
-	m.embedding.Close()
-	for _, l := range m.lstms {
-		for _, w := range l.weights {
-			w.Close()
-		}
-	}
+	nn.Close(m)
 }
 
 // Output is what Encode returns, as the seed's class: all hidden states, the last hidden and
@@ -368,65 +266,66 @@ type Output struct {
 }
 
 // Encode runs the encoder over a padded batch: ids is a (B, T) int64 tensor on the model's
-// device, lengths the true length (>= 1, <= T) of each row. Sequences are packed, so padding
-// never reaches the LSTM. The result's tensors belong to the innermost open scope.
-func (m *Model) Encode(ids *torch.Tensor, lengths []int64) Output {
+// device, lengths the true length (1..T) of each row. As the PyTorch reference, it embeds,
+// packs (nn.PackPaddedSequence, enforce_sorted=False), runs the LSTM(s) on the packed batch
+// (nn.RNNBase.ForwardPacked), so padding never reaches an LSTM, and unpacks. The result's
+// tensors belong to the innermost open scope. Bad shapes or lengths are returned as errors.
+func (m *Model) Encode(ids *torch.Tensor, lengths []int64) (Output, error) {
+	if ids.Closed() {
+		return Output{}, errors.New("siamese: encode: ids tensor is nil or closed")
+	}
 	shape := ids.Shape()
 	if len(shape) != 2 || shape[0] != int64(len(lengths)) {
-		panic(&torch.Error{Op: "siamese.Encode", Msg: fmt.Sprintf("ids of shape %v for %d lengths", shape, len(lengths))})
+		return Output{}, fmt.Errorf("siamese: encode: ids of shape %v for %d lengths", shape, len(lengths))
 	}
-	b, t := shape[0], shape[1]
-	for _, l := range lengths {
-		if l < 1 || l > t {
-			panic(&torch.Error{Op: "siamese.Encode", Msg: fmt.Sprintf("length %d outside [1, %d]", l, t)})
+	var out Output
+	var ferr error
+	err := torch.Try(func() {
+		x := m.Embedding.Forward(ids)
+		if m.cfg.EmbeddingDropout > 0 {
+			x = m.embedDrop.Forward(x)
 		}
-	}
-	dev := m.Device()
-	// Sort by decreasing length (stable), as pack_padded_sequence(enforce_sorted=False).
-	order := make([]int64, b)
-	for i := range order {
-		order[i] = int64(i)
-	}
-	slices.SortStableFunc(order, func(x, y int64) int { return int(lengths[y] - lengths[x]) })
-	unsort := make([]int64, b)
-	sorted := make([]int64, b)
-	for k, i := range order {
-		unsort[i] = int64(k)
-		sorted[k] = lengths[i]
-	}
-	orderT := torch.FromSlice(order).To(dev)
-	unsortT := torch.FromSlice(unsort).To(dev)
-
-	x := torch.Embedding(m.embedding, ids, m.cfg.PaddingIdx).IndexSelect(0, orderT)
-	data, batchSizes := torch.PackPadded(x, torch.FromSlice(sorted), true)
-	var h, c *torch.Tensor
-	for i, l := range m.lstms {
-		if i > 0 && m.train && m.cfg.Dropout > 0 {
-			data = torch.Dropout(data, m.cfg.Dropout, true)
+		packed, err := nn.PackPaddedSequence(x, lengths, true, false)
+		if err != nil {
+			ferr = err
+			return
 		}
-		data, h, c = l.forward(data, batchSizes, b, m.train, dev)
+		var st nn.State
+		for i, l := range m.LSTMs {
+			if i > 0 && m.cfg.Dropout > 0 {
+				packed.Data = m.layerDrop.Forward(packed.Data)
+			}
+			if packed, st, err = l.ForwardPacked(packed, nil); err != nil {
+				ferr = err
+				return
+			}
+		}
+		padded, _, err := nn.PadPackedSequence(packed, true, 0, shape[1])
+		if err != nil {
+			ferr = err
+			return
+		}
+		out = Output{Outputs: padded, H: st.H, C: st.C}
+		out.Features = m.pool(out, lengths)
+		if m.cfg.FeatureDropout > 0 {
+			out.Features = m.featDrop.Forward(out.Features)
+		}
+	})
+	if err = errors.Join(err, ferr); err != nil {
+		return Output{}, fmt.Errorf("siamese: encode: %w", err)
 	}
-	padded, _ := torch.PadPacked(data, batchSizes, true, 0, t)
-	out := Output{
-		Outputs: padded.IndexSelect(0, unsortT),
-		H:       h.IndexSelect(1, unsortT),
-		C:       c.IndexSelect(1, unsortT),
-	}
-	out.Features = m.pool(out, lengths, dev)
-	return out
+	return out, nil
 }
 
 // pool computes the features of Encode's output.
-func (m *Model) pool(o Output, lengths []int64, dev torch.Device) *torch.Tensor {
-	last := m.lstms[len(m.lstms)-1]
-	switch m.cfg.Pooling {
-	case PoolLast:
-		// h_n rows of the last layer: forward (and backward) direction.
-		n := int64(last.layer * last.dirs())
-		dirs := int64(last.dirs())
-		top := o.H.Narrow(0, n-dirs, dirs) // (dirs, B, H)
-		return top.Permute(1, 0, 2).Reshape(-1, dirs*int64(last.hidden))
+func (m *Model) pool(o Output, lengths []int64) *torch.Tensor {
+	if m.cfg.Pooling == PoolLast {
+		// h_n rows of the last layer: forward (and backward) direction, as torch.cat([h[-2], h[-1]], 1).
+		dirs := int64(m.cfg.Directions())
+		top := o.H.Narrow(0, o.H.Size(0)-dirs, dirs) // (dirs, B, H)
+		return top.Permute(1, 0, 2).Reshape(o.H.Size(1), -1)
 	}
+	dev := o.Outputs.Device()
 	b, t := o.Outputs.Size(0), o.Outputs.Size(1)
 	valid := make([]bool, b*t)
 	lens := make([]float32, b)
@@ -455,8 +354,12 @@ func (m *Model) pool(o Output, lengths []int64, dev torch.Device) *torch.Tensor 
 }
 
 // EncodePair encodes both sentences of a batch of pairs in one pass through the encoder (the
-// two padded batches are stacked) and returns the features of A and B, (B, FeatureDim) each.
-func (m *Model) EncodePair(a *torch.Tensor, lenA []int64, b *torch.Tensor, lenB []int64) (fa, fb *torch.Tensor) {
+// two padded batches are stacked) and returns the features of A and B, (B, FeatureDim) each,
+// which belong to the innermost open scope.
+func (m *Model) EncodePair(a *torch.Tensor, lenA []int64, b *torch.Tensor, lenB []int64) (fa, fb *torch.Tensor, err error) {
+	if a.Closed() || b.Closed() || a.Dim() != 2 || b.Dim() != 2 {
+		return nil, nil, errors.New("siamese: encode pair: want two open (B, T) id tensors")
+	}
 	ta, tb := a.Size(1), b.Size(1)
 	t := max(ta, tb)
 	padTo := func(x *torch.Tensor, tx int64) *torch.Tensor {
@@ -466,8 +369,14 @@ func (m *Model) EncodePair(a *torch.Tensor, lenA []int64, b *torch.Tensor, lenB 
 		pad := torch.Full([]int64{x.Size(0), t - tx}, float64(m.cfg.PaddingIdx), torch.WithDType(torch.Int64), torch.WithDevice(x.Device()))
 		return torch.Cat([]*torch.Tensor{x, pad}, 1)
 	}
-	ids := torch.Cat([]*torch.Tensor{padTo(a, ta), padTo(b, tb)}, 0)
-	out := m.Encode(ids, slices.Concat(lenA, lenB))
+	var ids *torch.Tensor
+	if err := torch.Try(func() { ids = torch.Cat([]*torch.Tensor{padTo(a, ta), padTo(b, tb)}, 0) }); err != nil {
+		return nil, nil, fmt.Errorf("siamese: encode pair: %w", err)
+	}
+	out, err := m.Encode(ids, slices.Concat(lenA, lenB))
+	if err != nil {
+		return nil, nil, err
+	}
 	n := int64(len(lenA))
-	return out.Features.Narrow(0, 0, n), out.Features.Narrow(0, n, int64(len(lenB)))
+	return out.Features.Narrow(0, 0, n), out.Features.Narrow(0, n, int64(len(lenB))), nil
 }

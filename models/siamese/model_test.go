@@ -1,12 +1,14 @@
 package siamese
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
 )
 
 // checkLive fails t if the test leaves tensors alive.
@@ -76,7 +78,10 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 			torch.WithScope(func(*torch.Scope) {
 				seqs := [][]int64{{2, 3}, {4, 5, 6, 7}, {8}}
 				ids, lens := batch(seqs)
-				out := m.Encode(ids, lens)
+				out, err := m.Encode(ids, lens)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if got := out.H.Shape(); !slices.Equal(got, c.h) {
 					t.Errorf("H shape %v, want %v", got, c.h)
 				}
@@ -90,7 +95,11 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 				all := out.Features.Float32s()
 				for i, s := range seqs {
 					one, l1 := batch([][]int64{s})
-					alone := m.Encode(one, l1).Features.Float32s()
+					o1, err := m.Encode(one, l1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					alone := o1.Features.Float32s()
 					for k, v := range alone {
 						if d := math.Abs(float64(v - all[i*int(c.feat)+k])); d > 1e-5 {
 							t.Fatalf("row %d feature %d: batched %v, alone %v", i, k, all[i*int(c.feat)+k], v)
@@ -104,19 +113,82 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 
 func TestParamsNames(t *testing.T) {
 	checkLive(t)
-	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{5, 2}, Bidirectional: true})
-	var names []string
-	for _, p := range m.Params() {
-		names = append(names, p.Name)
+	lstm := func(prefix string, layers int, rev bool) []string {
+		var out []string
+		for l := range layers {
+			for _, suf := range []string{"", "_reverse"} {
+				if suf != "" && !rev {
+					continue
+				}
+				for _, k := range []string{"weight_ih", "weight_hh", "bias_ih", "bias_hh"} {
+					out = append(out, fmt.Sprintf("%s.%s_l%d%s", prefix, k, l, suf))
+				}
+			}
+		}
+		return out
 	}
-	if names[0] != "embedding.weight" || !slices.Contains(names, "lstm_1.weight_ih_l0_reverse") || !slices.Contains(names, "lstm_2.bias_hh_l0") {
-		t.Errorf("unexpected names %v", names)
+	cases := []struct {
+		name      string
+		cfg       Config
+		names     []string
+		trainable int64
+	}{
+		{"one-lstm", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}},
+			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, false)), 12*4 + 12*3 + 24},
+		{"two-layers-bi", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3, 3}, Bidirectional: true},
+			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 2, true)), 2*(12*4+12*3+24) + 2*(12*6+12*3+24)},
+		// lstm_1: 2 dirs * (20*4 + 20*5 + 40); lstm_2: 2 dirs * (8*10 + 8*2 + 16)
+		{"sizes-differ", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{5, 2}, Bidirectional: true},
+			slices.Concat([]string{"embedding.weight"}, lstm("lstm_1", 1, true), lstm("lstm_2", 1, true)), 2*(20*4+20*5+40) + 2*(8*10+8*2+16)},
+		// similarity: wh 6 features * 2 -> 7, wp 7 -> 5
+		{"tai-head", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true, SimilarityHidden: 7},
+			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, true), []string{"similarity.wh.weight", "similarity.wh.bias", "similarity.wp.weight", "similarity.wp.bias"}),
+			2*(12*4+12*3+24) + 12*7 + 7 + 7*5 + 5},
 	}
-	tr, tot := m.NumParams()
-	// lstm_1: 2 dirs * (20*4 + 20*5 + 40) ; lstm_2: 2 dirs * (8*10 + 8*2 + 16)
-	want := int64(2*(20*4+20*5+40) + 2*(8*10+8*2+16))
-	if tr != want || tot != want+40 {
-		t.Errorf("NumParams = %d, %d; want %d, %d", tr, tot, want, want+40)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newTestModel(t, c.cfg)
+			names, _ := nn.StateDict(m)
+			if !slices.Equal(names, c.names) {
+				t.Errorf("state dict keys\n%v\nwant\n%v", names, c.names)
+			}
+			tr, tot := nn.NumParams(m)
+			if tr != c.trainable || tot != c.trainable+40 {
+				t.Errorf("NumParams = %d, %d; want %d, %d", tr, tot, c.trainable, c.trainable+40)
+			}
+			if m.Embedding.Weight.RequiresGrad() {
+				t.Error("the embedding table is trainable")
+			}
+		})
+	}
+}
+
+func TestTaiTarget(t *testing.T) {
+	cases := []struct {
+		y    float64
+		want []float32
+	}{
+		{1, []float32{1, 0, 0, 0, 0}},
+		{2.3, []float32{0, 0.7, 0.3, 0, 0}},
+		{4.5, []float32{0, 0, 0, 0.5, 0.5}},
+		{5, []float32{0, 0, 0, 0, 1}},
+	}
+	for _, c := range cases {
+		p, _, err := TaiTarget([]float64{c.y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range p {
+			if math.Abs(float64(p[i]-c.want[i])) > 1e-6 {
+				t.Errorf("TaiTarget(%v) = %v, want %v", c.y, p, c.want)
+				break
+			}
+		}
+	}
+	for _, y := range []float64{0.5, 5.5, math.NaN()} {
+		if _, _, err := TaiTarget([]float64{y}); err == nil {
+			t.Errorf("TaiTarget(%v) succeeded", y)
+		}
 	}
 }
 
@@ -135,9 +207,21 @@ func TestLosses(t *testing.T) {
 		{Head{Loss: Contrastive, Margin: 2, Threshold: 3.5}, (1 + 2 + 0) / 3.0},
 		// anchor 0 only; d(a0, p0) = 1; hardest negative b2 = (0, 0) at distance 0
 		{Head{Loss: Triplet, Margin: 1, Threshold: 3.5}, 1 + 1 - 0},
+		// a head with wp zeroed predicts the uniform distribution; the integer scores have
+		// one-hot targets, so KL(p ‖ 1/5) = log 5 per pair
+		{Head{Loss: Tai}, math.Log(5)},
 	}
+	tai := NewTaiSimilarity(2, 3)
+	defer nn.Close(tai)
+	torch.NoGrad(func() {
+		tai.WP.Weight.Fill(0)
+		tai.WP.Bias.Fill(0)
+	})
 	for _, c := range cases {
 		t.Run(c.head.Loss.String(), func(t *testing.T) {
+			if c.head.Loss == Tai {
+				c.head.Module = tai
+			}
 			torch.WithScope(func(*torch.Scope) {
 				a := torch.FromSlice(fa, 3, 2)
 				b := torch.FromSlice(fb, 3, 2)
@@ -177,5 +261,32 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := ParseLoss(s); err == nil {
 			t.Errorf("ParseLoss(%q) succeeded", s)
 		}
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	checkLive(t)
+	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true})
+	cases := []struct {
+		name string
+		ids  [][]int64
+		lens []int64
+	}{
+		{"length zero", [][]int64{{1, 2}, {3, 4}}, []int64{2, 0}},
+		{"length past the end", [][]int64{{1, 2}, {3, 4}}, []int64{2, 3}},
+		{"lengths for another batch", [][]int64{{1, 2}, {3, 4}}, []int64{2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			torch.WithScope(func(*torch.Scope) {
+				ids, _ := batch(c.ids)
+				if _, err := m.Encode(ids, c.lens); err == nil {
+					t.Error("Encode succeeded")
+				}
+			})
+		})
+	}
+	if _, err := (Head{Loss: Tai}).Similarity(nil, nil); err == nil {
+		t.Error("a tai head without its module succeeded")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -22,7 +23,8 @@ type scores struct {
 // calibration maps a head's similarity to relatedness: a + b·s, clipped to [1, 5].
 type calibration struct{ A, B float64 }
 
-// identity is MaLSTM's fixed map 1 + 4·s (its similarity is trained against (score−1)/4).
+// identity is the fixed map 1 + 4·s of MaLSTM (its similarity is trained against
+// (score−1)/4) and of Tai (its similarity is (Σ i·p̂ᵢ − 1)/4).
 var identity = calibration{A: 1, B: 4}
 
 func (c calibration) apply(s float64) float64 { return min(5, max(1, c.A+c.B*s)) }
@@ -66,13 +68,17 @@ func predict(m *siamese.Model, head siamese.Head, ex []data.PairExample, batch i
 	defer m.SetTraining(true)
 	sims = make([]float64, len(ex))
 	dev := m.Device()
+	var lerr error
 	err = torch.Try(func() {
 		torch.NoGrad(func() {
 			for b := range data.PairBatches(ex, data.BatchOptions{Size: batch}, 0) {
-				var lerr error
 				torch.WithScope(func(*torch.Scope) {
 					a, bb := pairTensors(b, dev)
-					fa, fb := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
+					fa, fb, err := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
+					if err != nil {
+						lerr = err
+						return
+					}
 					l, s, err := head.Forward(fa, fb, b.Scores)
 					if err != nil {
 						lerr = err
@@ -84,12 +90,12 @@ func predict(m *siamese.Model, head siamese.Head, ex []data.PairExample, batch i
 					}
 				})
 				if lerr != nil {
-					panic(lerr)
+					return
 				}
 			}
 		})
 	})
-	if err != nil {
+	if err = errors.Join(err, lerr); err != nil {
 		return nil, 0, fmt.Errorf("predict: %w", err)
 	}
 	return sims, loss / float64(len(ex)), nil

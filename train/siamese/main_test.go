@@ -95,6 +95,8 @@ func TestBadTrainingInput(t *testing.T) {
 		{"missing vectors", append(tinyArgs(t.TempDir()), "--vectors", "testdata/none.txt"), "none.txt"},
 		{"bad hidden", tinyArgs(t.TempDir(), "--hidden", "4,x"), "--hidden"},
 		{"bad threshold", tinyArgs(t.TempDir(), "--threshold", "7"), "--threshold"},
+		{"bad embedding dropout", tinyArgs(t.TempDir(), "--embed-dropout", "1"), "--embed-dropout"},
+		{"bad tai hidden", tinyArgs(t.TempDir(), "--loss", "tai", "--tai-hidden", "0"), "--tai-hidden"},
 		{"bad device", tinyArgs(t.TempDir(), "--device", "tpu"), "--device"},
 	}
 	for _, c := range cases {
@@ -109,10 +111,24 @@ func TestBadTrainingInput(t *testing.T) {
 
 func TestLossesTrain(t *testing.T) {
 	checkLive(t)
-	for _, loss := range []string{"contrastive", "triplet"} {
-		t.Run(loss, func(t *testing.T) {
-			if _, se, err := runCmd(tinyArgs(t.TempDir(), "--loss", loss, "--epochs", "1")...); err != nil {
+	cases := []struct {
+		loss  string
+		extra []string
+	}{
+		{"contrastive", nil},
+		{"triplet", nil},
+		{"tai", []string{"--tai-hidden", "5"}},
+		{"malstm", []string{"--embed-dropout", "0.2", "--feature-dropout", "0.2", "--optimizer", "adadelta", "--clip", "1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.loss, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, se, err := runCmd(tinyArgs(dir, append([]string{"--loss", c.loss, "--epochs", "1"}, c.extra...)...)...); err != nil {
 				t.Fatalf("%v\n%s", err, se)
+			}
+			so, _, err := runCmd("similarity", "--model", dir, "A man is playing a guitar", "A man is playing a flute")
+			if err != nil || !strings.HasPrefix(so, "relatedness ") {
+				t.Errorf("similarity: %q, %v", so, err)
 			}
 		})
 	}

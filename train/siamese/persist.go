@@ -8,7 +8,6 @@ import (
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/siamese"
-	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
@@ -31,10 +30,12 @@ type modelConfig struct {
 	Margin        float64 `json:"margin"`
 	Threshold     float64 `json:"threshold"`
 	// Calibration maps the head's similarity s to relatedness a + b·s (clipped to [1, 5]).
-	CalibA    float64 `json:"calibration_a"`
-	CalibB    float64 `json:"calibration_b"`
-	Vectors   string  `json:"vectors"`
-	Tokenizer string  `json:"tokenizer"`
+	CalibA float64 `json:"calibration_a"`
+	CalibB float64 `json:"calibration_b"`
+	// SimilarityHidden is the tai head's hidden size (0 for the other losses).
+	SimilarityHidden int    `json:"similarity_hidden,omitempty"`
+	Vectors          string `json:"vectors"`
+	Tokenizer        string `json:"tokenizer"`
 }
 
 func (c modelConfig) siamese() (siamese.Config, error) {
@@ -43,7 +44,7 @@ func (c modelConfig) siamese() (siamese.Config, error) {
 		return siamese.Config{}, err
 	}
 	return siamese.Config{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, Hidden: c.Hidden,
-		Bidirectional: c.Bidirectional, Pooling: pool, PaddingIdx: data.PadID}, nil
+		Bidirectional: c.Bidirectional, Pooling: pool, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden}, nil
 }
 
 // saveParams writes the model's state dict to path (safetensors).
@@ -65,33 +66,10 @@ func loadParams(m *siamese.Model, path string) error {
 			t.Close()
 		}
 	}()
-	if err := m.LoadStateDict(names, ts); err != nil {
+	if err := nn.LoadStateDict(m, names, ts); err != nil {
 		return fmt.Errorf("load model %s: %w", path, err)
 	}
 	return nil
-}
-
-// saveTorch writes the model's state dict in torch.save format (for the Python reference).
-func saveTorch(m *siamese.Model, path string) error {
-	names, ts := m.StateDict()
-	if err := torch.SaveDict(path, names, ts); err != nil {
-		return fmt.Errorf("save model: %w", err)
-	}
-	return nil
-}
-
-// loadTorch reads a torch.save state dict into m.
-func loadTorch(m *siamese.Model, path string) error {
-	names, ts, err := torch.LoadDict(path)
-	if err != nil {
-		return fmt.Errorf("load model: %w", err)
-	}
-	defer func() {
-		for _, t := range ts {
-			t.Close()
-		}
-	}()
-	return m.LoadStateDict(names, ts)
 }
 
 // writeConfig writes config.json atomically.

@@ -89,14 +89,14 @@ func similarity(dir, vectors, device, s1, s2 string) (rel float64, similar bool,
 	if err := loadParams(m, filepath.Join(dir, modelFile)); err != nil {
 		return 0, false, err
 	}
-	if err := m.To(dev); err != nil {
+	if err := toDevice(m, dev); err != nil {
 		return 0, false, err
 	}
 	loss, err := siamese.ParseLoss(mc.Loss)
 	if err != nil {
 		return 0, false, fmt.Errorf("%s: %w", configFile, err)
 	}
-	head := siamese.Head{Loss: loss, Margin: mc.Margin, Threshold: mc.Threshold}
+	head := siamese.Head{Loss: loss, Margin: mc.Margin, Threshold: mc.Threshold, Module: m.Similarity}
 	ex := []data.PairExample{{A: ids[0], B: ids[1], Score: 1}}
 	sims, _, err := predict(m, head, ex, 1)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/siamese"
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/torch/optim"
 	"github.com/seqtorch/seqtorch/train/curves"
 	"github.com/seqtorch/seqtorch/train/loop"
@@ -35,6 +36,9 @@ type options struct {
 	Bidirectional bool
 	Pooling       string
 	Dropout       float64
+	EmbedDropout  float64
+	FeatDropout   float64
+	TaiHidden     int
 	Epochs        int
 	Batch         int
 	LR            float64
@@ -68,7 +72,7 @@ func parseTrainFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("siamese", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.Loss, "loss", "malstm", "loss: malstm (exp(-L1) + MSE), contrastive or triplet")
+	fs.StringVar(&o.Loss, "loss", "malstm", "loss: malstm (exp(-L1) + MSE), tai (Tai et al. 2015 similarity head + KL), contrastive or triplet")
 	fs.StringVar(&o.Vectors, "vectors", "", "word2vec file (text, or binary if it ends in .bin); default: GloVe 840B restricted to SICK from the data catalog")
 	fs.StringVar(&o.SICK, "sick", "", "SICK.txt (default: the data catalog's copy)")
 	hidden := fs.String("hidden", "50", "LSTM hidden size, or comma-separated sizes per layer (e.g. 50,30: lstm_1 and lstm_2)")
@@ -76,6 +80,9 @@ func parseTrainFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Bidirectional, "bidirectional", true, "bidirectional LSTMs")
 	fs.StringVar(&o.Pooling, "pooling", "max", "sentence features: last (final hidden states), mean, max or meanmax over valid steps")
 	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout between stacked layers")
+	fs.Float64Var(&o.EmbedDropout, "embed-dropout", 0, "dropout on the word vectors")
+	fs.Float64Var(&o.FeatDropout, "feature-dropout", 0, "dropout on the pooled sentence features")
+	fs.IntVar(&o.TaiHidden, "tai-hidden", 50, "hidden size of the tai similarity head")
 	fs.IntVar(&o.Epochs, "epochs", 25, "epochs")
 	fs.IntVar(&o.Batch, "batch", 64, "batch size (pairs)")
 	fs.Float64Var(&o.LR, "lr", 0, "learning rate (0: 1e-3 for adam, 1.0 for adadelta)")
@@ -171,6 +178,12 @@ func (o options) validate() error {
 		return fmt.Errorf("--threads %d: want at least 1", o.Threads)
 	case o.Dropout < 0 || o.Dropout >= 1:
 		return fmt.Errorf("--dropout %v: want a value in [0, 1)", o.Dropout)
+	case o.EmbedDropout < 0 || o.EmbedDropout >= 1:
+		return fmt.Errorf("--embed-dropout %v: want a value in [0, 1)", o.EmbedDropout)
+	case o.FeatDropout < 0 || o.FeatDropout >= 1:
+		return fmt.Errorf("--feature-dropout %v: want a value in [0, 1)", o.FeatDropout)
+	case o.TaiHidden < 1:
+		return fmt.Errorf("--tai-hidden %d: want at least 1", o.TaiHidden)
 	}
 	if _, err := torch.ParseDevice(o.Device); err != nil {
 		return fmt.Errorf("--device: %w", err)
@@ -214,6 +227,10 @@ type summary struct {
 	Hidden        []int   `json:"hidden"`
 	Bidirectional bool    `json:"bidirectional"`
 	Pooling       string  `json:"pooling"`
+	EmbedDropout  float64 `json:"embed_dropout"`
+	FeatDropout   float64 `json:"feature_dropout"`
+	TaiHidden     int     `json:"tai_hidden,omitempty"`
+	Clip          float64 `json:"clip"`
 	Margin        float64 `json:"margin"`
 	Threshold     float64 `json:"threshold"`
 	CalibA        float64 `json:"calibration_a"`
@@ -275,24 +292,27 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 		len(c.train), len(c.augmented), len(c.trial), len(c.test), c.vocab.Len(), c.found, c.vectors.Dim)
 
 	cfg := siamese.Config{VocabSize: c.vocab.Len(), EmbedDim: c.vectors.Dim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
-		Pooling: pooling, Dropout: o.Dropout, PaddingIdx: data.PadID}
+		Pooling: pooling, Dropout: o.Dropout, EmbeddingDropout: o.EmbedDropout, FeatureDropout: o.FeatDropout, PaddingIdx: data.PadID}
+	if loss == siamese.Tai {
+		cfg.SimilarityHidden = o.TaiHidden
+	}
 	torch.ManualSeed(o.Seed)
 	m, err := siamese.New(cfg, c.embedding)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Close()
-	if err := m.To(dev); err != nil {
-		return nil, fmt.Errorf("move the model to %v: %w", dev, err)
+	if err := toDevice(m, dev); err != nil {
+		return nil, err
 	}
-	head := siamese.Head{Loss: loss, Margin: o.Margin, Threshold: o.Threshold, Mining: mining}
+	head := siamese.Head{Loss: loss, Margin: o.Margin, Threshold: o.Threshold, Mining: mining, Module: m.Similarity}
 
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	var rows []runlog.Param
-	for _, p := range m.Params() {
-		rows = append(rows, runlog.Param{Name: p.Name, Shape: p.T.Shape(), Trainable: p.Trainable})
+	for _, p := range m.NamedParameters() {
+		rows = append(rows, runlog.Param{Name: p.Name, Shape: p.Value.Shape(), Trainable: p.Value.RequiresGrad()})
 	}
 	tot, err := runlog.FormatParams(log, rows)
 	if err != nil {
@@ -305,7 +325,7 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 		return nil, err
 	}
 
-	params := m.Trainable()
+	params := nn.Trainable(m)
 	var opt optim.Optimizer
 	lr := o.LR
 	switch o.Optimizer {
@@ -328,7 +348,7 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 	}
 
 	bopt := data.BatchOptions{Size: o.Batch, Shuffle: true, Seed: o.Seed}
-	fitCal := loss != siamese.MaLSTM
+	fitCal := loss != siamese.MaLSTM && loss != siamese.Tai
 	cal := identity
 	var progress runlog.Progress
 	if !o.Quiet {
@@ -340,7 +360,10 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 		NumBatches: func(int) int { return bopt.NumBatches(len(trainEx)) },
 		Step: func(b data.PairBatch) (loop.StepResult, error) {
 			a, bb := pairTensors(b, dev)
-			fa, fb := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
+			fa, fb, err := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
+			if err != nil {
+				return loop.StepResult{}, err
+			}
 			l, _, err := head.Forward(fa, fb, b.Scores)
 			if err != nil {
 				return loop.StepResult{}, err
@@ -400,6 +423,7 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 		Epochs: len(lres.History), BestEpoch: lres.BestEpoch, SecondsPerEpoch: trainSecs / float64(max(len(lres.History), 1)),
 		Device: dev.String(), Seed: o.Seed, Augment: o.Augment, Optimizer: o.Optimizer, LR: lr, Hidden: o.Hidden,
 		Bidirectional: o.Bidirectional, Pooling: o.Pooling, Margin: o.Margin, Threshold: o.Threshold,
+		EmbedDropout: o.EmbedDropout, FeatDropout: o.FeatDropout, TaiHidden: cfg.SimilarityHidden, Clip: o.Clip,
 		CalibA: cal.A, CalibB: cal.B, Dir: o.Out,
 	}
 
@@ -411,7 +435,7 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 		return nil, err
 	}
 	mc := modelConfig{VocabSize: cfg.VocabSize, EmbedDim: cfg.EmbedDim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
-		Pooling: o.Pooling, Loss: o.Loss, Margin: o.Margin, Threshold: o.Threshold, CalibA: cal.A, CalibB: cal.B,
+		Pooling: o.Pooling, Loss: o.Loss, Margin: o.Margin, Threshold: o.Threshold, CalibA: cal.A, CalibB: cal.B, SimilarityHidden: cfg.SimilarityHidden,
 		Vectors: vecFile, Tokenizer: "sick-treebank-lower"}
 	if err := writeConfig(filepath.Join(o.Out, configFile), mc); err != nil {
 		return nil, err
@@ -510,4 +534,12 @@ func writeJSONFile(path string, v any) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	})
+}
+
+// toDevice moves the model's parameters to dev (nn.To), turning a libtorch failure into an error.
+func toDevice(m *siamese.Model, dev torch.Device) error {
+	if err := torch.Try(func() { nn.To(m, dev) }); err != nil {
+		return fmt.Errorf("move the model to %v: %w", dev, err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -166,12 +167,21 @@ func sentenceFeatures(m *siamese.Model, c *corpus, sents []string) ([][]float64,
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	dev := m.Device()
+	var eerr error
 	err := torch.Try(func() {
 		torch.NoGrad(func() {
 			for b := range data.Batches(ex, data.BatchOptions{Size: 256}, 0) {
+				if eerr != nil {
+					return
+				}
 				torch.WithScope(func(*torch.Scope) {
 					ids := torch.FromSlice(b.IDs, int64(b.B), int64(b.T)).To(dev)
-					f := m.Encode(ids, b.Lengths).Features
+					o, err := m.Encode(ids, b.Lengths)
+					if err != nil {
+						eerr = err
+						return
+					}
+					f := o.Features
 					d := int(f.Size(1))
 					v := f.ToDType(torch.Float64).Float64s()
 					for k, i := range b.Index {
@@ -181,5 +191,8 @@ func sentenceFeatures(m *siamese.Model, c *corpus, sents []string) ([][]float64,
 			}
 		})
 	})
-	return out, err
+	if err = errors.Join(err, eerr); err != nil {
+		return nil, fmt.Errorf("sentence features: %w", err)
+	}
+	return out, nil
 }
