@@ -173,12 +173,28 @@ func (s *Scope) Close() {
 	scopes.mu.Unlock()
 	for _, c := range toClose {
 		c.closed = true
-		for i := len(c.tensors) - 1; i >= 0; i-- {
-			if t := c.tensors[i]; t.scope == c {
-				t.Close()
-			}
+		c.free()
+	}
+}
+
+// free releases the scope's own tensors (newest first) with one call into the shim.
+func (s *Scope) free() {
+	hs := make([]C.st_tensor, 0, len(s.tensors))
+	for i := len(s.tensors) - 1; i >= 0; i-- {
+		t := s.tensors[i]
+		if t.scope != s || t.h == nil {
+			continue
 		}
-		c.tensors = nil
+		if t.watched {
+			t.cleanup.Stop()
+		}
+		hs = append(hs, t.h)
+		t.h, t.scope = nil, nil
+	}
+	s.tensors = nil
+	if len(hs) > 0 {
+		C.st_free_many(&hs[0], C.int(len(hs)))
+		live.Add(-int64(len(hs)))
 	}
 }
 

@@ -84,6 +84,9 @@ extern "C" {
 
 void st_free_err(st_err e) { std::free(e); }
 void st_free(st_tensor t) { delete t; }
+void st_free_many(const st_tensor *ts, int n) {
+  for (int i = 0; i < n; i++) delete ts[i];
+}
 
 st_err st_init(void) {
   return guard([&] {

@@ -26,6 +26,8 @@ typedef char *st_err;
 
 void st_free_err(st_err e);
 void st_free(st_tensor t);
+/* st_free_many frees n handles (a scope closing) in one call */
+void st_free_many(const st_tensor *ts, int n);
 
 /* ---- runtime ---- */
 st_err st_init(void);
