@@ -8,9 +8,19 @@ Two uses:
            package scripts/smsparity. Trains the same model from the same weights on the same
            batches and writes DIR/py_losses.json (one loss per step).
 
-  bench    python3 scripts/sms_ref.py bench DIR
-           DIR holds spec.json and batches.pt for one epoch (written by `go run
-           ./scripts/smsparity/cmd/bench`); times training epochs and prints JSON.
+  bench    python3 scripts/sms_ref.py bench DIR [--threads N]
+           DIR holds spec.json, batches.pt and optionally init.pt (written by `sms bench
+           inputs --dir DIR` or scripts/smsparity/cmd/smsbench). Trains spec["epochs"] epochs
+           over those batches, doing per step what Go's training loop does (cross entropy,
+           Adam, the batch's correct count; loss and count summed on the device, read once per
+           epoch), and prints one line "BENCH {json}" with epoch_s (the first epoch),
+           last_epoch_s, steps and loss_mean.
+
+  latency  python3 scripts/sms_ref.py latency DIR [--threads N] [--n 3000] [--warmup 300]
+           DIR holds model.pt and latency.json (written by `sms bench export`). Times the
+           warm single-message predict path fed the message's token ids: model forward +
+           softmax + .item() under torch.no_grad(); prints "BENCH {json}" with p50_us, p99_us,
+           mean_us and p_spam (and p_spam_diff, the difference from Go's answer).
 
 The model class mirrors models/smsrnn line for line, so state dicts are interchangeable.
 """
@@ -105,24 +115,101 @@ def parity(d):
     return losses
 
 
-def bench(d):
-    """Times spec["epochs"] epochs over the batches in DIR (model built with seed 1)."""
+def bench_epoch(model, opt, batches, clip):
+    """One epoch as train/loop runs it: per step the loss and the correct count are added to
+    device sums (no host sync), read once at the end. Returns (seconds, mean loss)."""
+    model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    correct_sum = torch.zeros((), dtype=torch.float64)
+    n = 0
+    t0 = time.perf_counter()
+    for ids, lengths, labels in batches:
+        logits = model(ids, lengths)
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        correct = logits.argmax(1).eq(labels).sum()
+        b = labels.shape[0]
+        loss_sum.add_(loss.detach(), alpha=b)
+        correct_sum.add_(correct.double())
+        n += b
+    mean = loss_sum.item() / n
+    correct_sum.item()
+    return time.perf_counter() - t0, mean
+
+
+def bench(d, threads):
+    """Times spec["epochs"] epochs over the batches in DIR from DIR/init.pt (or, without it, a
+    model built with seed 1)."""
     with open(os.path.join(d, "spec.json")) as f:
         spec = json.load(f)
-    torch.set_num_threads(spec.get("threads", 1))
+    torch.set_num_threads(threads or spec.get("threads", 1))
     torch.manual_seed(1)
     model = build(spec)
+    init = os.path.join(d, "init.pt")
+    if os.path.exists(init):
+        model.load_state_dict(torch.load(init))
     opt = make_optimizer(spec, model)
     batches = load_batches(d, spec["steps"])
+    times, loss = [], 0.0
+    for _ in range(spec.get("epochs", 1)):
+        secs, loss = bench_epoch(model, opt, batches, spec.get("clip", 0.0))
+        times.append(secs)
+    metrics = {"epoch_s": times[0], "last_epoch_s": times[-1], "steps": len(batches), "loss_mean": loss}
+    print("BENCH " + json.dumps({"metrics": metrics, "torch": torch.__version__}), flush=True)
+
+
+def quantile(xs, q):
+    """Linear interpolation between closest ranks (NumPy's default), as the Go side."""
+    s = sorted(xs)
+    pos = q * (len(s) - 1)
+    lo, hi = int(pos), min(int(pos) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def latency(d, threads, n, warmup):
+    """Times model forward + softmax + .item() on one message's ids, warm, n times."""
+    with open(os.path.join(d, "latency.json")) as f:
+        spec = json.load(f)
+    torch.set_num_threads(threads)
+    model = build(spec)
+    model.load_state_dict(torch.load(os.path.join(d, "model.pt")))
+    model.eval()
+    ids = torch.tensor([spec["ids"]], dtype=torch.int64)
+    lengths = torch.tensor([len(spec["ids"])], dtype=torch.int64)
     times = []
-    for _ in range(spec["epochs"]):
-        t0 = time.perf_counter()
-        train_steps(model, opt, batches, None, 0.0)
-        times.append(time.perf_counter() - t0)
-    print(json.dumps({"seconds": times, "torch": torch.__version__}))
+    p = 0.0
+    with torch.no_grad():
+        for i in range(warmup + n):
+            t0 = time.perf_counter_ns()
+            p = torch.softmax(model(ids, lengths), 1)[0, 1].item()
+            el = time.perf_counter_ns() - t0
+            if i >= warmup:
+                times.append(el / 1e3)
+    metrics = {"p50_us": quantile(times, 0.5), "p99_us": quantile(times, 0.99), "mean_us": sum(times) / len(times),
+               "tokens": len(spec["ids"]), "p_spam": p, "p_spam_diff": abs(p - spec["p_spam"])}
+    print("BENCH " + json.dumps({"metrics": metrics, "torch": torch.__version__}), flush=True)
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser(description="PyTorch reference of seqtorch's SMS classifier")
+    ap.add_argument("mode", choices=["parity", "bench", "latency"])
+    ap.add_argument("dir")
+    ap.add_argument("--threads", type=int, default=0, help="libtorch threads (bench: default spec's, latency: 1)")
+    ap.add_argument("--n", type=int, default=3000, help="latency: timed predictions")
+    ap.add_argument("--warmup", type=int, default=300, help="latency: untimed predictions first")
+    a = ap.parse_args()
+    if a.mode == "parity":
+        parity(a.dir)
+    elif a.mode == "bench":
+        bench(a.dir, a.threads)
+    else:
+        latency(a.dir, a.threads or 1, a.n, a.warmup)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("parity", "bench"):
-        sys.exit("usage: sms_ref.py parity|bench DIR")
-    {"parity": parity, "bench": bench}[sys.argv[1]](sys.argv[2])
+    main()

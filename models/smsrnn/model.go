@@ -227,9 +227,11 @@ func (m *Model) Close() {
 
 // Forward returns the logits (B, Classes) for a batch of token ids (B, T), int64, padded with
 // 0 at the end of each row, on the model's device; lengths holds each row's true length
-// (1..T). With Config.Packed the RNN reads a PackedSequence and stops at each row's end;
-// otherwise it reads the padding too (PyTorch's behaviour without packing). Tensors made on
-// the way are closed; the caller owns the result. Shape errors are returned, not panicked.
+// (1..T). With Config.Packed the RNN reads a PackedSequence and stops at each row's end (a
+// batch whose rows all have length T runs unpacked: the same computation without sorting,
+// packing and unsorting); otherwise it reads the padding too (PyTorch's behaviour without
+// packing). Tensors made on the way are closed; the caller owns the result. Shape errors are
+// returned, not panicked.
 func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tensor, err error) {
 	if ids.Closed() {
 		return nil, fmt.Errorf("smsrnn: forward: ids tensor is nil or closed")
@@ -245,7 +247,7 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 	terr := torch.Try(func() {
 		// Intermediates are closed here; only logits is left to the caller (and so joins the
 		// caller's innermost scope, if any).
-		var tmp []*torch.Tensor
+		tmp := make([]*torch.Tensor, 0, 8)
 		defer func() {
 			for _, t := range tmp {
 				t.Close()
@@ -254,7 +256,7 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		keep := func(t *torch.Tensor) *torch.Tensor { tmp = append(tmp, t); return t }
 		x := keep(m.Embedding.Forward(ids))
 		var hn nn.State
-		if m.Config.Packed {
+		if m.Config.Packed && padded(lengths, ids.Size(1)) {
 			packed, e := nn.PackPaddedSequence(x, lengths, true, false)
 			if e != nil {
 				ferr = e
@@ -279,8 +281,16 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		}
 		defer hn.Close()
 		d := m.Config.Directions()
-		last := keep(hn.H.Narrow(0, (m.Config.Layers-1)*d, d))                 // (D, B, H)
-		feat := keep(keep(last.Transpose(0, 1)).Reshape(b, d*m.Config.Hidden)) // (B, D·H): fwd ‖ bwd
+		var feat *torch.Tensor // (B, D·H): the last layer's final state, fwd ‖ bwd
+		switch {
+		case d == 1 && m.Config.Layers == 1: // hn.H is (1, B, H)
+			feat = keep(hn.H.Reshape(b, m.Config.Hidden))
+		case d == 1:
+			feat = keep(keep(hn.H.Narrow(0, m.Config.Layers-1, 1)).Reshape(b, m.Config.Hidden))
+		default:
+			last := keep(hn.H.Narrow(0, (m.Config.Layers-1)*d, d)) // (D, B, H)
+			feat = keep(keep(last.Transpose(0, 1)).Reshape(b, d*m.Config.Hidden))
+		}
 		z := keep(m.FC1.Forward(feat))
 		if m.Config.Activation == "tanh" {
 			z = keep(z.Tanh())
@@ -294,6 +304,18 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		return nil, fmt.Errorf("smsrnn: forward: %w", err)
 	}
 	return logits, nil
+}
+
+// padded reports whether some row is shorter than t, the batch's time dimension. A batch
+// without padding runs the RNN unpacked: packing it would sort, pack and unsort for the same
+// result (a single message at prediction time is such a batch).
+func padded(lengths []int64, t int64) bool {
+	for _, l := range lengths {
+		if l != t {
+			return true
+		}
+	}
+	return false
 }
 
 // Loss is the mean cross entropy of logits (B, C) against int64 labels (B); classWeights

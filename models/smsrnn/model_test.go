@@ -34,6 +34,9 @@ func configs() map[string]Config {
 	c = base
 	c.Cell, c.Packed, c.Nonlinearity = "rnn", false, "relu"
 	out["rnn-relu-padded"] = c
+	c = base
+	c.Cell, c.Layers = "lstm", 2
+	out["lstm-2"] = c
 	return out
 }
 

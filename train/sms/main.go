@@ -7,6 +7,7 @@
 //	go run ./train/sms --resume DIR                  continue an interrupted run
 //	go run ./train/sms predict --model DIR "msg" ... classify messages (or stdin lines)
 //	go run ./train/sms report --out DIR              reproduce the study as DIR/REPORT.md
+//	go run ./train/sms bench inputs|export|latency   inputs of scripts/bench (see bench.go)
 //
 // Training writes into --out: metrics.jsonl (one line per epoch), summary.json (test metrics
 // of the best-validation model), curves.png, params.txt, config.json, vocab.txt,
@@ -91,6 +92,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runPredict(ctx, args[1:], stdout, stderr)
 		case "report":
 			return runReport(ctx, args[1:], stdout, stderr)
+		case "bench":
+			return runBench(ctx, args[1:], stdout, stderr)
 		case "train":
 			args = args[1:]
 		}

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
@@ -205,11 +206,20 @@ func pyEpoch(ctx context.Context, python, script, dir string) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s %s bench: %w", python, script, err)
 	}
-	var r struct {
-		Seconds []float64 `json:"seconds"`
+	for _, line := range strings.Split(string(out), "\n") {
+		raw, ok := strings.CutPrefix(line, "BENCH ")
+		if !ok {
+			continue
+		}
+		var r struct {
+			Metrics map[string]float64 `json:"metrics"`
+		}
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			return 0, fmt.Errorf("PyTorch bench output %q: %w", raw, err)
+		}
+		if s, ok := r.Metrics["last_epoch_s"]; ok {
+			return s, nil
+		}
 	}
-	if err := json.Unmarshal(out, &r); err != nil || len(r.Seconds) < 2 {
-		return 0, fmt.Errorf("PyTorch bench output %q: %v", out, err)
-	}
-	return r.Seconds[1], nil
+	return 0, fmt.Errorf("PyTorch bench output %q has no BENCH line with last_epoch_s", out)
 }
