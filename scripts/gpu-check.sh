@@ -160,18 +160,18 @@ run_sms() {
   else
     note "sms Go --device $device: FAILED (log $log)"; tail -5 "$log" >&2
   fi
-  if [[ -f scripts/sms_ref.py ]]; then
-    if "$py" scripts/sms_ref.py --help 2>&1 | grep -q -- '--device'; then
-      if "$py" scripts/sms_ref.py --device "$device" --epochs "$epochs" >>"$log" 2>&1; then
-        note "sms PyTorch $device: $(tail -1 "$log")"
-      else
-        note "sms PyTorch $device: FAILED (log $log)"; tail -5 "$log" >&2
-      fi
-    else
-      note "sms PyTorch: scripts/sms_ref.py has no --device option: not run on $device"
-    fi
+  # PyTorch on the same device, same model (LSTM), initial weights and epoch-1 batches.
+  local inputs=$out/sms-bench-inputs
+  if "$bin/sms" --cell lstm --device "$device" --epochs 1 --out "$run-lstm" >>"$log" 2>&1; then
+    note "sms Go LSTM --device $device: epoch 1 $(head -1 "$run-lstm/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, loss %.4f" % (r["train_seconds"], r["train_loss"]))' 2>/dev/null || echo '(no metrics.jsonl)')"
   else
-    note "sms PyTorch: scripts/sms_ref.py does not exist in this checkout"
+    note "sms Go LSTM --device $device: FAILED (log $log)"; tail -5 "$log" >&2
+  fi
+  if "$bin/sms" bench inputs --dir "$inputs" --cell lstm >>"$log" 2>&1 &&
+    "$py" scripts/sms_ref.py bench "$inputs" --device "$device" >>"$log" 2>&1; then
+    note "sms PyTorch LSTM $device: $(grep '^BENCH' "$log" | tail -1)"
+  else
+    note "sms PyTorch LSTM $device: FAILED (log $log)"; tail -5 "$log" >&2
   fi
 }
 

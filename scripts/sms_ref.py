@@ -115,12 +115,12 @@ def parity(d):
     return losses
 
 
-def bench_epoch(model, opt, batches, clip):
+def bench_epoch(model, opt, batches, clip, device="cpu"):
     """One epoch as train/loop runs it: per step the loss and the correct count are added to
     device sums (no host sync), read once at the end. Returns (seconds, mean loss)."""
     model.train()
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    correct_sum = torch.zeros((), dtype=torch.float64)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct_sum = torch.zeros((), dtype=torch.float64, device=device)
     n = 0
     t0 = time.perf_counter()
     for ids, lengths, labels in batches:
@@ -141,9 +141,9 @@ def bench_epoch(model, opt, batches, clip):
     return time.perf_counter() - t0, mean
 
 
-def bench(d, threads):
+def bench(d, threads, device="cpu"):
     """Times spec["epochs"] epochs over the batches in DIR from DIR/init.pt (or, without it, a
-    model built with seed 1)."""
+    model built with seed 1), on device (lengths stay on the CPU, as packing wants)."""
     with open(os.path.join(d, "spec.json")) as f:
         spec = json.load(f)
     torch.set_num_threads(threads or spec.get("threads", 1))
@@ -152,11 +152,12 @@ def bench(d, threads):
     init = os.path.join(d, "init.pt")
     if os.path.exists(init):
         model.load_state_dict(torch.load(init))
+    model.to(device)
     opt = make_optimizer(spec, model)
-    batches = load_batches(d, spec["steps"])
+    batches = [(i.to(device), n, y.to(device)) for i, n, y in load_batches(d, spec["steps"])]
     times, loss = [], 0.0
     for _ in range(spec.get("epochs", 1)):
-        secs, loss = bench_epoch(model, opt, batches, spec.get("clip", 0.0))
+        secs, loss = bench_epoch(model, opt, batches, spec.get("clip", 0.0), device)
         times.append(secs)
     metrics = {"epoch_s": times[0], "last_epoch_s": times[-1], "steps": len(batches), "loss_mean": loss}
     print("BENCH " + json.dumps({"metrics": metrics, "torch": torch.__version__}), flush=True)
@@ -202,11 +203,12 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="libtorch threads (bench: default spec's, latency: 1)")
     ap.add_argument("--n", type=int, default=3000, help="latency: timed predictions")
     ap.add_argument("--warmup", type=int, default=300, help="latency: untimed predictions first")
+    ap.add_argument("--device", default="cpu", help="bench: cpu or cuda[:N]")
     a = ap.parse_args()
     if a.mode == "parity":
         parity(a.dir)
     elif a.mode == "bench":
-        bench(a.dir, a.threads)
+        bench(a.dir, a.threads, a.device)
     else:
         latency(a.dir, a.threads or 1, a.n, a.warmup)
 
