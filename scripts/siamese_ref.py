@@ -12,6 +12,8 @@ DIR holds (written by the Go side):
   config.json   {"hidden": [..], "bidirectional": b, "pooling": "last|mean|max|meanmax",
                  "loss": "malstm|contrastive|triplet|tai", "margin": m, "threshold": t,
                  "similarity_hidden": h (the tai head's hidden size),
+                 "scale": "one|learned|dim" (alpha of the malstm score exp(-alpha*L1);
+                 learned: a trainable scalar "scale" initialised to 1, dim: 1/features),
                  "optimizer": "adam|adadelta", "lr": lr, "clip": c, "threads": n,
                  "repeat": r (optional: time the epoch r times)}
   init.pt       the initial state dict (torch.save of a dict name -> tensor, PyTorch names)
@@ -63,8 +65,13 @@ def tai_target(scores, classes=5):
 class SiameseLSTM(nn.Module):
     """Frozen embedding -> (Bi)LSTM stack -> pooled features, as models/siamese.Model."""
 
-    def __init__(self, vocab, dim, hidden, bidirectional, pooling, similarity_hidden=0):
+    def __init__(self, vocab, dim, hidden, bidirectional, pooling, similarity_hidden=0, scale="one"):
         super().__init__()
+        if scale == "learned":
+            self.scale = nn.Parameter(torch.ones(1))
+        dirs = 2 if bidirectional else 1
+        self.features = dirs * hidden[-1] * (2 if pooling == "meanmax" else 1)
+        self.factor = 1.0 / self.features if scale == "dim" else 1.0
         self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
         self.embedding.weight.requires_grad = False
         self.pooling = pooling
@@ -121,7 +128,12 @@ def loss_fn(cfg, model, fa, fb, scores):
     if kind == "tai":
         return F.kl_div(model.similarity(fa, fb), tai_target(scores), reduction="batchmean")
     if kind == "malstm":
-        sim = torch.exp(-torch.sum(torch.abs(fa - fb), dim=1))
+        d = torch.sum(torch.abs(fa - fb), dim=1)
+        if model.factor != 1.0:
+            d = d * model.factor
+        if hasattr(model, "scale"):
+            d = d * model.scale
+        sim = torch.exp(-d)
         return F.mse_loss(sim, (s - 1) / 4)
     y = (s >= cfg["threshold"]).float()
     if kind == "contrastive":
@@ -152,7 +164,7 @@ def main():
     state = torch.load(os.path.join(d, "init.pt"))
     vocab, dim = state["embedding.weight"].shape
     model = SiameseLSTM(vocab, dim, cfg["hidden"], cfg["bidirectional"], cfg["pooling"],
-                        cfg.get("similarity_hidden", 0))
+                        cfg.get("similarity_hidden", 0), cfg.get("scale") or "one")
     model.load_state_dict(state)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg["optimizer"] == "adadelta":

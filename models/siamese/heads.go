@@ -91,15 +91,35 @@ type Head struct {
 	Mining Mining
 	// Module is the Tai loss's similarity module (the model's Similarity child).
 	Module *TaiSimilarity
+	// Alpha and Factor scale the L1 distance of the MaLSTM score, exp(−Factor·Alpha·‖f1 − f2‖₁):
+	// Alpha is a learned scalar (the model's "scale" parameter; nil: 1), Factor a fixed
+	// number (0: 1). Model.ScoreScale returns both.
+	Alpha  *torch.Tensor
+	Factor float64
+}
+
+// manhattan returns the MaLSTM score exp(−Factor·Alpha·‖fa − fb‖₁) per row.
+func (h Head) manhattan(fa, fb *torch.Tensor) *torch.Tensor {
+	if h.Alpha == nil && (h.Factor == 0 || h.Factor == 1) {
+		return ManhattanSimilarity(fa, fb)
+	}
+	d := fa.Sub(fb).Abs().SumDim(false, 1)
+	if h.Factor != 0 && h.Factor != 1 {
+		d = d.MulScalar(h.Factor)
+	}
+	if h.Alpha != nil {
+		d = d.Mul(h.Alpha)
+	}
+	return d.Neg().Exp()
 }
 
 // Similarity returns the head's raw similarity of feature rows fa and fb, (B,), larger for
-// more similar pairs: exp(-‖fa − fb‖₁) for MaLSTM, (Σ i·p̂ᵢ − 1)/4 ∈ [0, 1] for Tai (both map
+// more similar pairs: exp(-α‖fa − fb‖₁) for MaLSTM (α: Alpha·Factor, 1 by default), (Σ i·p̂ᵢ − 1)/4 ∈ [0, 1] for Tai (both map
 // to relatedness as 1 + 4·s), exp(-‖fa − fb‖₂) for the distance losses.
 func (h Head) Similarity(fa, fb *torch.Tensor) (*torch.Tensor, error) {
 	switch h.Loss {
 	case MaLSTM:
-		return ManhattanSimilarity(fa, fb), nil
+		return h.manhattan(fa, fb), nil
 	case Tai:
 		if h.Module == nil {
 			return nil, errors.New("siamese: the tai loss needs the model's similarity module (Config.SimilarityHidden)")
@@ -123,7 +143,7 @@ func (h Head) Forward(fa, fb *torch.Tensor, scores []float64) (loss, sim *torch.
 	dev := fa.Device()
 	switch h.Loss {
 	case MaLSTM:
-		sim = ManhattanSimilarity(fa, fb)
+		sim = h.manhattan(fa, fb)
 		tgt := make([]float32, len(scores))
 		for i, s := range scores {
 			tgt[i] = float32((s - 1) / 4)

@@ -83,6 +83,45 @@ type Config struct {
 	SimilarityHidden int
 	// PaddingIdx is the id of the padding token (its embedding row is zero).
 	PaddingIdx int64
+	// Scale is α of the MaLSTM score exp(−α·‖f1 − f2‖₁): ScaleOne (the zero value, the paper's
+	// α = 1), ScaleLearned (a trainable scalar "scale", initialised to 1) or ScaleDim (fixed
+	// α = 1/FeatureDim). See Model.ScoreScale.
+	Scale Scale
+}
+
+// Scale says how the MaLSTM score scales the L1 distance of the features: exp(−α·‖f1 − f2‖₁).
+type Scale int
+
+// Scales. ScaleOne is the default (the zero value).
+const (
+	// ScaleOne is α = 1, Mueller & Thyagarajan's exp(−‖f1 − f2‖₁).
+	ScaleOne Scale = iota
+	// ScaleLearned makes α a trainable scalar (the model's own parameter "scale", shape (1),
+	// initialised to 1): a learned calibration of the distance.
+	ScaleLearned
+	// ScaleDim fixes α = 1/FeatureDim: the mean absolute feature difference.
+	ScaleDim
+)
+
+var scaleNames = []string{"one", "learned", "dim"}
+
+// String returns "one", "learned" or "dim".
+func (s Scale) String() string {
+	if s < 0 || int(s) >= len(scaleNames) {
+		return fmt.Sprintf("Scale(%d)", int(s))
+	}
+	return scaleNames[s]
+}
+
+// ParseScale parses the names written by Scale.String ("" is "one").
+func ParseScale(s string) (Scale, error) {
+	if s == "" {
+		return ScaleOne, nil
+	}
+	if i := slices.Index(scaleNames, s); i >= 0 {
+		return Scale(i), nil
+	}
+	return 0, fmt.Errorf("unknown score scale %q (want one of %q)", s, scaleNames)
 }
 
 // Validate reports a configuration that cannot build a model.
@@ -98,6 +137,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("siamese: unknown pooling %d", c.Pooling)
 	case c.SimilarityHidden < 0:
 		return fmt.Errorf("siamese: similarity hidden size %d must not be negative", c.SimilarityHidden)
+	case c.Scale < ScaleOne || c.Scale > ScaleDim:
+		return fmt.Errorf("siamese: unknown score scale %d", c.Scale)
 	case c.PaddingIdx < 0 || c.PaddingIdx >= int64(c.VocabSize):
 		return fmt.Errorf("siamese: padding index %d outside the vocabulary", c.PaddingIdx)
 	}
@@ -134,8 +175,9 @@ func (c Config) FeatureDim() int {
 	return d
 }
 
-// Model is the shared sentence encoder, an nn.Module. Its children, in PyTorch's registration
-// order, are "embedding" (nn.Embedding.from_pretrained, frozen), the LSTM(s) ("lstm", or
+// Model is the shared sentence encoder, an nn.Module. With Config.Scale == ScaleLearned it
+// owns one parameter, "scale" (α of the MaLSTM score, first in the state dict as in PyTorch).
+// Its children, in PyTorch's registration order, are "embedding" (nn.Embedding.from_pretrained, frozen), the LSTM(s) ("lstm", or
 // "lstm_1", "lstm_2", ...) and, when Config.SimilarityHidden is set, "similarity" (the
 // Tai et al. head, see TaiSimilarity). Dropout modules have no parameters.
 type Model struct {
@@ -147,9 +189,11 @@ type Model struct {
 	LSTMs []*nn.RNNBase
 	// Similarity is the Tai et al. similarity head, or nil.
 	Similarity *TaiSimilarity
-	embedDrop  *nn.Dropout // on the word vectors (Config.EmbeddingDropout)
-	layerDrop  *nn.Dropout // between separate LSTM modules (Config.Dropout)
-	featDrop   *nn.Dropout // on the pooled features (Config.FeatureDropout)
+	// Scale is the learned α of the MaLSTM score (shape (1)), or nil.
+	Scale     *torch.Tensor
+	embedDrop *nn.Dropout // on the word vectors (Config.EmbeddingDropout)
+	layerDrop *nn.Dropout // between separate LSTM modules (Config.Dropout)
+	featDrop  *nn.Dropout // on the pooled features (Config.FeatureDropout)
 }
 
 // New builds an encoder whose word-vector table is a copy of embedding (VocabSize*EmbedDim
@@ -174,6 +218,11 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 			for _, p := range mod.NamedParameters() {
 				s.Keep(p.Value)
 			}
+		}
+		if cfg.Scale == ScaleLearned {
+			m.Scale = torch.Ones([]int64{1}).SetRequiresGrad(true)
+			s.Keep(m.Scale)
+			m.AddParameter("scale", m.Scale)
 		}
 		w := torch.FromSlice(embedding, int64(cfg.VocabSize), int64(cfg.EmbedDim))
 		pad := cfg.PaddingIdx
@@ -230,6 +279,17 @@ func (m *Model) Config() Config {
 	c := m.cfg
 	c.Hidden = slices.Clone(c.Hidden)
 	return c
+}
+
+// ScoreScale returns the terms of α in the MaLSTM score for Head.Alpha and Head.Factor: the
+// learned scalar (nil unless ScaleLearned) and a fixed factor (1/FeatureDim for ScaleDim,
+// else 1).
+func (m *Model) ScoreScale() (alpha *torch.Tensor, factor float64) {
+	factor = 1
+	if m.cfg.Scale == ScaleDim {
+		factor = 1 / float64(m.cfg.FeatureDim())
+	}
+	return m.Scale, factor
 }
 
 // SetTraining switches dropout on (training) or off (evaluation) in every part of the model,

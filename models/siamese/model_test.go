@@ -144,6 +144,9 @@ func TestParamsNames(t *testing.T) {
 		{"tai-head", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true, SimilarityHidden: 7},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, true), []string{"similarity.wh.weight", "similarity.wh.bias", "similarity.wp.weight", "similarity.wp.bias"}),
 			2*(12*4+12*3+24) + 12*7 + 7 + 7*5 + 5},
+		// the learned MaLSTM scale is the model's own parameter, first in the state dict
+		{"learned-scale", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Scale: ScaleLearned},
+			slices.Concat([]string{"scale", "embedding.weight"}, lstm("lstm", 1, false)), 1 + 12*4 + 12*3 + 24},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -288,5 +291,59 @@ func TestEncodeErrors(t *testing.T) {
 	}
 	if _, err := (Head{Loss: Tai}).Similarity(nil, nil); err == nil {
 		t.Error("a tai head without its module succeeded")
+	}
+}
+
+func TestScaledManhattan(t *testing.T) {
+	checkLive(t)
+	fa := []float32{0, 0, 1, 1, 2, 2}
+	fb := []float32{0, 1, 1, 1, 0, 0}
+	scores := []float64{5, 1, 3}
+	// L1 distances 1, 0, 4; targets 1, 0, 0.5
+	want := func(alpha float64) float64 {
+		return (sq(math.Exp(-alpha)-1) + sq(1-0) + sq(math.Exp(-4*alpha)-0.5)) / 3
+	}
+	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{1}, Bidirectional: true, Scale: ScaleDim})
+	if _, f := m.ScoreScale(); f != 0.5 {
+		t.Errorf("dim scale factor %v, want 1/2", f)
+	}
+	ml := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{1}, Scale: ScaleLearned})
+	alpha, f := ml.ScoreScale()
+	if alpha == nil || f != 1 || !alpha.RequiresGrad() || alpha.Item() != 1 {
+		t.Fatalf("learned scale %v, factor %v: want a trainable 1 and factor 1", alpha, f)
+	}
+	torch.NoGrad(func() { alpha.Fill(0.5) })
+	for _, c := range []struct {
+		head Head
+		want float64
+	}{
+		{Head{Loss: MaLSTM, Factor: 0.5}, want(0.5)},
+		{Head{Loss: MaLSTM, Alpha: alpha, Factor: 1}, want(0.5)},
+		{Head{Loss: MaLSTM, Alpha: alpha, Factor: 0.5}, want(0.25)},
+	} {
+		torch.WithScope(func(*torch.Scope) {
+			loss, _, err := c.head.Forward(torch.FromSlice(fa, 3, 2), torch.FromSlice(fb, 3, 2), scores)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := loss.Item(); math.Abs(got-c.want) > 1e-5 {
+				t.Errorf("alpha %v factor %v: loss %v, want %v", c.head.Alpha != nil, c.head.Factor, got, c.want)
+			}
+			if c.head.Alpha != nil {
+				loss.Backward()
+				if g := alpha.Grad(); g == nil || g.Item() == 0 {
+					t.Error("no gradient reaches the learned scale")
+				}
+				alpha.ZeroGrad()
+			}
+		})
+	}
+	for _, s := range []string{"", "one", "learned", "dim"} {
+		if _, err := ParseScale(s); err != nil {
+			t.Errorf("ParseScale(%q): %v", s, err)
+		}
+	}
+	if _, err := ParseScale("half"); err == nil {
+		t.Error("ParseScale(half) succeeded")
 	}
 }

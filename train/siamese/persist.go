@@ -21,14 +21,16 @@ const (
 
 // modelConfig is config.json: everything needed to rebuild the model and read its scores.
 type modelConfig struct {
-	VocabSize     int     `json:"vocab_size"`
-	EmbedDim      int     `json:"embed_dim"`
-	Hidden        []int   `json:"hidden"`
-	Bidirectional bool    `json:"bidirectional"`
-	Pooling       string  `json:"pooling"`
-	Loss          string  `json:"loss"`
-	Margin        float64 `json:"margin"`
-	Threshold     float64 `json:"threshold"`
+	VocabSize     int    `json:"vocab_size"`
+	EmbedDim      int    `json:"embed_dim"`
+	Hidden        []int  `json:"hidden"`
+	Bidirectional bool   `json:"bidirectional"`
+	Pooling       string `json:"pooling"`
+	// Scale is the malstm score's distance scale (siamese.ParseScale; "" is "one").
+	Scale     string  `json:"scale,omitempty"`
+	Loss      string  `json:"loss"`
+	Margin    float64 `json:"margin"`
+	Threshold float64 `json:"threshold"`
 	// Calibration maps the head's similarity s to relatedness a + b·s (clipped to [1, 5]).
 	CalibA float64 `json:"calibration_a"`
 	CalibB float64 `json:"calibration_b"`
@@ -43,8 +45,12 @@ func (c modelConfig) siamese() (siamese.Config, error) {
 	if err != nil {
 		return siamese.Config{}, err
 	}
+	scale, err := siamese.ParseScale(c.Scale)
+	if err != nil {
+		return siamese.Config{}, err
+	}
 	return siamese.Config{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, Hidden: c.Hidden,
-		Bidirectional: c.Bidirectional, Pooling: pool, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden}, nil
+		Bidirectional: c.Bidirectional, Pooling: pool, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden, Scale: scale}, nil
 }
 
 // saveParams writes the model's state dict to path (safetensors).

@@ -97,6 +97,7 @@ func similarity(dir, vectors, device, s1, s2 string) (rel float64, similar bool,
 		return 0, false, fmt.Errorf("%s: %w", configFile, err)
 	}
 	head := siamese.Head{Loss: loss, Margin: mc.Margin, Threshold: mc.Threshold, Module: m.Similarity}
+	head.Alpha, head.Factor = m.ScoreScale()
 	ex := []data.PairExample{{A: ids[0], B: ids[1], Score: 1}}
 	sims, _, err := predict(m, head, ex, 1)
 	if err != nil {

@@ -39,6 +39,7 @@ type Config struct {
 	Margin           float64 `json:"margin"`
 	Threshold        float64 `json:"threshold"`
 	SimilarityHidden int     `json:"similarity_hidden"` // the tai head's hidden size
+	Scale            string  `json:"scale,omitempty"`   // the malstm score's α: one, learned or dim
 	Optimizer        string  `json:"optimizer"`         // adam or adadelta
 	LR               float64 `json:"lr"`
 	Clip             float64 `json:"clip"`
@@ -53,8 +54,12 @@ func (c Config) ModelConfig(vocab, dim int) (siamese.Config, error) {
 	if err != nil {
 		return siamese.Config{}, err
 	}
+	scale, err := siamese.ParseScale(c.Scale)
+	if err != nil {
+		return siamese.Config{}, err
+	}
 	return siamese.Config{VocabSize: vocab, EmbedDim: dim, Hidden: c.Hidden, Bidirectional: c.Bidirectional,
-		Pooling: pool, SimilarityHidden: c.SimilarityHidden}, nil
+		Pooling: pool, SimilarityHidden: c.SimilarityHidden, Scale: scale}, nil
 }
 
 // batch is one entry of batches.json.
@@ -194,6 +199,7 @@ func Train(m *siamese.Model, c Config, batches []data.PairBatch) (Result, error)
 		return r, fmt.Errorf("parityref: %w", err)
 	}
 	head := siamese.Head{Loss: loss, Margin: c.Margin, Threshold: c.Threshold, Module: m.Similarity}
+	head.Alpha, head.Factor = m.ScoreScale()
 	params := nn.Trainable(m)
 	opt, err := NewOptimizer(c.Optimizer, c.LR, params)
 	if err != nil {
@@ -270,6 +276,8 @@ type Case struct {
 func Cases() []Case {
 	return []Case{
 		{"malstm-bilstm-last-adam-clip", Config{Hidden: []int{8}, Bidirectional: true, Pooling: "last", Loss: "malstm", Optimizer: "adam", LR: 1e-2, Clip: 1}},
+		{"malstm-learned-scale-max-adam", Config{Hidden: []int{8}, Bidirectional: true, Pooling: "max", Loss: "malstm", Scale: "learned", Optimizer: "adam", LR: 1e-2}},
+		{"malstm-dim-scale-meanmax-adadelta-clip", Config{Hidden: []int{8}, Bidirectional: true, Pooling: "meanmax", Loss: "malstm", Scale: "dim", Optimizer: "adadelta", LR: 1, Clip: 0.5}},
 		{"malstm-stacked-sizes-mean-adadelta", Config{Hidden: []int{8, 6}, Bidirectional: true, Pooling: "mean", Loss: "malstm", Optimizer: "adadelta", LR: 1}},
 		{"contrastive-2layers-max", Config{Hidden: []int{8, 8}, Pooling: "max", Loss: "contrastive", Margin: 1, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
 		{"triplet-hardest-meanmax", Config{Hidden: []int{8}, Bidirectional: true, Pooling: "meanmax", Loss: "triplet", Margin: 0.5, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
