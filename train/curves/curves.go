@@ -116,13 +116,14 @@ func Curves(path, title string, series ...Series) error {
 		}
 		p.X.Label.Text = "epoch"
 		p.Y.Label.Text = name
-		p.Legend.Top = true
 		p.Add(plotter.NewGrid())
+		var all plotter.XYs
 		for k, s := range byPanel[name] {
 			xys := finiteXYs(s)
 			if len(xys) == 0 {
 				continue
 			}
+			all = append(all, xys...)
 			line, points, err := plotter.NewLinePoints(xys)
 			if err != nil {
 				return fmt.Errorf("curves: series %q: %w", s.Name, err)
@@ -140,6 +141,7 @@ func Curves(path, title string, series ...Series) error {
 			}
 			p.Legend.Add(s.Name, line, points)
 		}
+		p.Legend.Top = legendOnTop(all)
 		row[i] = p
 	}
 	w := PanelWidth * vg.Length(len(panels))
@@ -256,4 +258,27 @@ func render(path string, w, h vg.Length, drawFn func(draw.Canvas)) (err error) {
 		return fmt.Errorf("curves: %w", err)
 	}
 	return nil
+}
+
+// legendOnTop reports whether the legend (drawn at the right) should go at the top: true unless
+// the points in the right half of the plot lie mostly in its upper half, as rising accuracy
+// curves do.
+func legendOnTop(xys plotter.XYs) bool {
+	if len(xys) == 0 {
+		return true
+	}
+	xmin, xmax, ymin, ymax := plotter.XYRange(xys)
+	if ymax <= ymin {
+		return true
+	}
+	upper, n := 0, 0
+	for _, p := range xys {
+		if p.X >= (xmin+xmax)/2 {
+			n++
+			if (p.Y-ymin)/(ymax-ymin) > 0.5 {
+				upper++
+			}
+		}
+	}
+	return 2*upper <= n
 }

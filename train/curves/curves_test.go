@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/plotter"
 )
 
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")
@@ -170,6 +172,30 @@ func TestHex(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			if got := Hex(tc.c); got != tc.want {
 				t.Errorf("Hex = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLegendOnTop(t *testing.T) {
+	cases := []struct {
+		name string
+		ys   []float64
+		want bool
+	}{
+		{"falling loss", []float64{1, 0.5, 0.3, 0.2}, true},
+		{"rising accuracy", []float64{0.90, 0.95, 0.97, 0.98}, false},
+		{"flat", []float64{1, 1, 1}, true},
+		{"empty", nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			xys := make(plotter.XYs, len(c.ys))
+			for i, y := range c.ys {
+				xys[i] = plotter.XY{X: float64(i + 1), Y: y}
+			}
+			if got := legendOnTop(xys); got != c.want {
+				t.Errorf("legendOnTop = %v, want %v", got, c.want)
 			}
 		})
 	}
