@@ -9,18 +9,8 @@ import (
 
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
-
-// checkLive fails t if the test leaves tensors alive.
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("torch.Live() = %d after the test, want %d", got, start)
-		}
-	})
-}
 
 func randomEmbedding(v, d int) []float32 {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -58,7 +48,7 @@ func batch(seqs [][]int64) (*torch.Tensor, []int64) {
 }
 
 func TestEncodeShapesAndPadding(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	cases := []struct {
 		name string
 		cfg  Config
@@ -112,7 +102,7 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 }
 
 func TestParamsNames(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	lstm := func(prefix string, layers int, rev bool) []string {
 		var out []string
 		for l := range layers {
@@ -196,7 +186,7 @@ func TestTaiTarget(t *testing.T) {
 }
 
 func TestLosses(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	fa := []float32{0, 0, 1, 1, 2, 2}
 	fb := []float32{0, 1, 1, 1, 0, 0}
 	scores := []float64{5, 1, 3}
@@ -268,7 +258,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestEncodeErrors(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true})
 	cases := []struct {
 		name string
@@ -295,7 +285,7 @@ func TestEncodeErrors(t *testing.T) {
 }
 
 func TestScaledManhattan(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	fa := []float32{0, 0, 1, 1, 2, 2}
 	fb := []float32{0, 1, 1, 1, 0, 0}
 	scores := []float64{5, 1, 3}

@@ -9,17 +9,8 @@ import (
 
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
-
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("torch.Live() = %d after the test, want %d", got, start)
-		}
-	})
-}
 
 func configs() map[string]Config {
 	base := DefaultConfig(50)
@@ -41,7 +32,7 @@ func configs() map[string]Config {
 }
 
 func TestParamsMatchFormula(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	for name, cfg := range configs() {
 		t.Run(name, func(t *testing.T) {
 			m, err := New(cfg)
@@ -77,7 +68,7 @@ func TestDefaultParamCount(t *testing.T) {
 }
 
 func TestForward(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	ids := []int64{
 		5, 6, 7, 8,
 		9, 3, 0, 0,
@@ -129,7 +120,7 @@ func TestForward(t *testing.T) {
 }
 
 func TestForwardErrors(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	m, err := New(configs()["rnn"])
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 // tinyArgs trains on testdata's 40-pair SICK extract with 8-dimensional vectors.
@@ -23,7 +25,7 @@ func runCmd(args ...string) (stdout, stderr string, err error) {
 }
 
 func TestTrainAndSimilarity(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	so, se, err := runCmd(tinyArgs(dir, "--json", "--tsne", "0.5")...)
 	if err != nil {
@@ -82,7 +84,7 @@ func TestTrainAndSimilarity(t *testing.T) {
 }
 
 func TestBadTrainingInput(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	cases := []struct {
 		name string
 		args []string
@@ -110,7 +112,7 @@ func TestBadTrainingInput(t *testing.T) {
 }
 
 func TestLossesTrain(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	cases := []struct {
 		loss  string
 		extra []string
@@ -135,7 +137,7 @@ func TestLossesTrain(t *testing.T) {
 }
 
 func TestResumeVectorDimension(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	if _, se, err := runCmd(tinyArgs(dir, "--epochs", "1")...); err != nil {
 		t.Fatalf("%v\n%s", err, se)

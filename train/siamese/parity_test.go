@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/seqtorch/seqtorch/models/siamese/parityref"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 // TestParityPyTorch trains each parity case (models/siamese/parityref.Cases: every loss head)
@@ -19,7 +20,7 @@ func TestParityPyTorch(t *testing.T) {
 	if !parityref.HavePyTorch(python) {
 		t.Skipf("%s cannot import torch", python)
 	}
-	checkLive(t)
+	torchtest.CheckLive(t)
 	for _, c := range parityref.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			d, g, p, err := parityref.Run(context.Background(), python, t.TempDir(), c)

@@ -19,6 +19,7 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/train/curves"
 	"github.com/seqtorch/seqtorch/train/runlog"
+	"gonum.org/v1/gonum/stat"
 )
 
 // reportRun is one training run of the study.
@@ -206,20 +207,12 @@ func augmentFigure(path, out string, seeds int) error {
 	return curves.Curves(path, "MaLSTM", series...)
 }
 
+// meanStd returns the mean and the sample standard deviation (0 for a single value).
 func meanStd(xs []float64) (float64, float64) {
-	var m float64
-	for _, x := range xs {
-		m += x
+	if len(xs) < 2 {
+		return stat.Mean(xs, nil), 0
 	}
-	m /= float64(len(xs))
-	var v float64
-	for _, x := range xs {
-		v += (x - m) * (x - m)
-	}
-	if len(xs) > 1 {
-		v /= float64(len(xs) - 1)
-	}
-	return m, math.Sqrt(v)
+	return stat.MeanStdDev(xs, nil)
 }
 
 // reportMarkdown writes REPORT.md.

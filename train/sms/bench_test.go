@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 // trainTiny trains a one-epoch LSTM on the fixture and returns its run folder.
@@ -27,7 +28,7 @@ func trainTiny(tb testing.TB) string {
 // TestPredictorMatchesBatchedPredict checks that the single-message predictor (unpacked, one
 // row) gives the batched evaluation's probabilities, for messages of different lengths.
 func TestPredictorMatchesBatchedPredict(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	run := trainTiny(t)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -55,7 +56,7 @@ func TestPredictorMatchesBatchedPredict(t *testing.T) {
 
 // TestBenchModes runs `sms bench inputs`, `export` and `latency` on the fixture.
 func TestBenchModes(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	run := trainTiny(t)
 	dir := t.TempDir()
 	ctx := context.Background()

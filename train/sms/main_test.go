@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -23,16 +23,6 @@ func tiny(out string, extra ...string) []string {
 		"--min-count", "1", "--lr", "0.01"}, extra...)
 }
 
-func checkLive(t *testing.T) {
-	t.Helper()
-	start := torch.Live()
-	t.Cleanup(func() {
-		if got := torch.Live(); got != start {
-			t.Errorf("torch.Live() = %d after the test, want %d", got, start)
-		}
-	})
-}
-
 // runCmd runs the command and returns its exit status and output.
 func runCmd(ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -42,7 +32,7 @@ func runCmd(ctx context.Context, args ...string) (code int, stdout, stderr strin
 }
 
 func TestTrainWritesRunFolder(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	js := filepath.Join(dir, "summary-copy.json")
@@ -104,7 +94,7 @@ func readFile(t *testing.T, path string) string {
 
 // TestBadInput checks exit statuses and the one-line messages against testdata/errors.golden.
 func TestBadInput(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	other := filepath.Join(dir, "siamese-run")
 	if err := os.MkdirAll(other, 0o755); err != nil {
@@ -170,7 +160,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestInterruptAndResume(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full")
 	if code, _, stderr := runCmd(context.Background(), tiny(full, "--dropout", "0.3")...); code != 0 {
@@ -197,7 +187,7 @@ func TestInterruptAndResume(t *testing.T) {
 }
 
 func TestReportFast(t *testing.T) {
-	checkLive(t)
+	torchtest.CheckLive(t)
 	out := t.TempDir()
 	code, stdout, stderr := runCmd(context.Background(), "report", "--out", out, "--data", "testdata/sms_tiny.txt",
 		"--device", "cpu", "--epochs", "1", "--seeds", "2", "--fast", "--vectors", "none")

@@ -18,6 +18,7 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/train/curves"
 	"github.com/seqtorch/seqtorch/train/runlog"
+	gstat "gonum.org/v1/gonum/stat"
 )
 
 // reportOptions are the report subcommand's settings.
@@ -175,23 +176,16 @@ func (s stat) String() string { return fmt.Sprintf("%.4f ± %.4f", s.mean, s.std
 
 func (s stat) pct() string { return fmt.Sprintf("%.2f ± %.2f", 100*s.mean, 100*s.std) }
 
+// meanStd returns the mean and the sample standard deviation of v.
 func meanStd(v []float64) stat {
-	if len(v) == 0 {
+	switch len(v) {
+	case 0:
 		return stat{math.NaN(), math.NaN()}
+	case 1:
+		return stat{v[0], 0}
 	}
-	var m float64
-	for _, x := range v {
-		m += x
-	}
-	m /= float64(len(v))
-	var ss float64
-	for _, x := range v {
-		ss += (x - m) * (x - m)
-	}
-	if len(v) > 1 {
-		ss /= float64(len(v) - 1)
-	}
-	return stat{m, math.Sqrt(ss)}
+	m, sd := gstat.MeanStdDev(v, nil)
+	return stat{m, sd}
 }
 
 func (e *experiment) stat(f func(*outcome) float64) stat {
