@@ -39,6 +39,23 @@ import (
 // DefaultTol is the largest absolute difference a case accepts unless it states its own.
 const DefaultTol = 1e-5
 
+// CUDATol is the tolerance of the cases that run on a CUDA device (Device): cuDNN's recurrent
+// kernels sum in another order than the CPU kernels PyTorch's reference uses.
+const CUDATol = 1e-4
+
+// Device is where the RNN grid computes its Go side (the runner's -device flag). PyTorch's
+// reference always runs on the CPU; results are copied back before comparing. Other cases
+// ignore it.
+var Device = torch.CPU
+
+// onDevice returns t moved to Device (t itself on the CPU).
+func onDevice(t *torch.Tensor) *torch.Tensor {
+	if !Device.IsCUDA() {
+		return t
+	}
+	return t.To(Device)
+}
+
 // Case is one parity check.
 type Case struct {
 	Name  string                            // unique; letters, digits and - _ . / only

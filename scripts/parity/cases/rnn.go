@@ -134,12 +134,13 @@ func registerRNN(seed uint64, a rnnArgs) {
 			if err := loadParams(r, in); err != nil {
 				return 0, err
 			}
-			x := leaf(in.MustGet("x"))
-			h0 := leaf(in.MustGet("h0"))
+			nn.To(r, Device)
+			x := leaf(onDevice(in.MustGet("x")))
+			h0 := leaf(onDevice(in.MustGet("h0")))
 			state := &nn.State{H: h0}
 			lstm := a.Mode == "LSTM"
 			if lstm {
-				state.C = leaf(in.MustGet("c0"))
+				state.C = leaf(onDevice(in.MustGet("c0")))
 			}
 			var out *torch.Tensor
 			var hn nn.State
@@ -159,9 +160,9 @@ func registerRNN(seed uint64, a rnnArgs) {
 			} else if out, hn, err = r.Forward(x, state); err != nil {
 				return 0, err
 			}
-			loss := out.Mul(in.MustGet("W")).Sum().Add(hn.H.Mul(in.MustGet("V")).Sum())
+			loss := out.Mul(onDevice(in.MustGet("W"))).Sum().Add(hn.H.Mul(onDevice(in.MustGet("V"))).Sum())
 			if lstm {
-				loss = loss.Add(hn.C.Mul(in.MustGet("Vc")).Sum())
+				loss = loss.Add(hn.C.Mul(onDevice(in.MustGet("Vc"))).Sum())
 			}
 			loss.Backward()
 			c := NewCmp(want)
