@@ -78,7 +78,7 @@ func firstEpoch(dir string) (map[string]float64, error) {
 var siameseItems = []string{"(b) Siamese BiLSTM (MaLSTM) training epoch, SICK train, batch 64", "(e) peak RSS, Siamese training process"}
 
 // siamese measures one SICK training epoch. Go: the real command,
-// `siamese --epochs 1 --pooling last --tsne 0 --threads N` (its train_seconds: the training
+// `siamese --epochs 1 --layers 1 --scale one --pooling last --tsne 0 --threads N` (its train_seconds: the training
 // steps of epoch 1, without validation). Python: scripts/bench_siamese.py (siamese_ref.py's
 // model) on the initial weights and batches that `siamese bench -dir` writes: the same model,
 // initial weights, optimizer and number and size of batches; only the shuffle order differs.
@@ -108,7 +108,7 @@ func (b *bench) siamese(ctx context.Context) []row {
 		var goS, pyS []sample
 		for i := range b.cfg.reps {
 			run := filepath.Join(b.tmp, fmt.Sprintf("siamese-run-%d-%d", th, i))
-			g, err := runChild(ctx, []string{bin, "--epochs", "1", "--pooling", "last", "--tsne", "0",
+			g, err := runChild(ctx, []string{bin, "--epochs", "1", "--layers", "1", "--scale", "one", "--pooling", "last", "--tsne", "0",
 				"--threads", fmt.Sprint(th), "--out", run, "--json"}, b.jobEnv(th))
 			if err != nil && !strings.Contains(err.Error(), "no BENCH line") {
 				return append(rows, notMeasured("Go siamese: "+err.Error(), siameseItems, targets)...)
