@@ -101,11 +101,21 @@ type FetchOptions struct {
 	Progress  io.Writer    // download progress bar output; nil for none
 }
 
+// DefaultMirror is the mirror folder used when $SEQTORCH_MIRROR is unset and the folder
+// exists: a shared data folder beside the checkout, relative to the working directory (the
+// repository root for `go run ./train/...`), as the Makefile also assumes.
+const DefaultMirror = "../shared/data"
+
 // DefaultFetchOptions reads the environment: the cache is $SEQTORCH_DATA or
-// os.UserCacheDir()/seqtorch, the mirror is $SEQTORCH_MIRROR, and progress
-// goes to standard error.
+// os.UserCacheDir()/seqtorch, the mirror is $SEQTORCH_MIRROR (or DefaultMirror when
+// that folder exists), and progress goes to standard error.
 func DefaultFetchOptions() (FetchOptions, error) {
 	opt := FetchOptions{CacheDir: os.Getenv("SEQTORCH_DATA"), MirrorDir: os.Getenv("SEQTORCH_MIRROR"), Progress: os.Stderr}
+	if _, set := os.LookupEnv("SEQTORCH_MIRROR"); !set {
+		if fi, err := os.Stat(DefaultMirror); err == nil && fi.IsDir() {
+			opt.MirrorDir = DefaultMirror
+		}
+	}
 	if opt.CacheDir == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
