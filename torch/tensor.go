@@ -137,7 +137,9 @@ func NewScope() *Scope {
 	return s
 }
 
-// Keep removes ts from the scope: they survive its Close and the caller owns them.
+// Keep removes ts from the scope: they survive its Close and the caller owns them and must
+// Close them. They do not move to an enclosing scope, so state created lazily inside a step
+// (an optimizer's moments, say) can outlive every scope around it.
 func (s *Scope) Keep(ts ...*Tensor) {
 	for _, t := range ts {
 		if t != nil && t.scope == s {
