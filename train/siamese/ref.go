@@ -41,15 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := torch.SetNumThreads(1); err != nil {
 		return err
 	}
-	sickFile, err := sickPath("")
-	if err != nil {
-		return err
-	}
-	vecFile, err := vectorsPath("")
-	if err != nil {
-		return err
-	}
-	c, err := loadCorpus(sickFile, vecFile, augmentSpec{Kind: "none"}, 1)
+	c, err := loadDefaultCorpus()
 	if err != nil {
 		return err
 	}
@@ -100,4 +92,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	n := float64(*rounds)
 	fmt.Fprintf(stdout, "mean: Go %.3fs/epoch  PyTorch %.3fs/epoch  Go/PyTorch %.3f\n", goSum/n, pySum/n, goSum/pySum)
 	return nil
+}
+
+// loadDefaultCorpus loads SICK and the default vectors from the data catalog, without
+// augmentation.
+func loadDefaultCorpus() (*corpus, error) {
+	sickFile, err := sickPath("")
+	if err != nil {
+		return nil, err
+	}
+	vecFile, err := vectorsPath("")
+	if err != nil {
+		return nil, err
+	}
+	return loadCorpus(sickFile, vecFile, augmentSpec{Kind: "none"}, 1)
 }

@@ -58,15 +58,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	sickFile, err := sickPath("")
-	if err != nil {
-		return err
-	}
-	vecFile, err := vectorsPath("")
-	if err != nil {
-		return err
-	}
-	c, err := loadCorpus(sickFile, vecFile, augmentSpec{Kind: "none"}, 1)
+	c, err := loadDefaultCorpus()
 	if err != nil {
 		return err
 	}

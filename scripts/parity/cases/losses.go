@@ -71,11 +71,7 @@ func registerLoss(name string, seed uint64, a lossArgs, make func() *Dict) {
 			return WriteInputs(dir, "loss", a, in)
 		},
 		Check: func(dir string) (float64, error) {
-			in, err := ReadInputs(dir)
-			if err != nil {
-				return 0, err
-			}
-			want, err := ReadOutputs(dir)
+			in, want, err := ReadBoth(dir)
 			if err != nil {
 				return 0, err
 			}

@@ -65,11 +65,7 @@ func registerEmbedding(name string, pad int64) {
 			return WriteInputs(dir, "embedding", a, d)
 		},
 		Check: func(dir string) (float64, error) {
-			in, err := ReadInputs(dir)
-			if err != nil {
-				return 0, err
-			}
-			want, err := ReadOutputs(dir)
+			in, want, err := ReadBoth(dir)
 			if err != nil {
 				return 0, err
 			}

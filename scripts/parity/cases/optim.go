@@ -105,11 +105,7 @@ func registerOptim(name string, seed uint64, a optimArgs) {
 			return WriteInputs(dir, "optim", a, linearProblem(seed))
 		},
 		Check: func(dir string) (float64, error) {
-			in, err := ReadInputs(dir)
-			if err != nil {
-				return 0, err
-			}
-			want, err := ReadOutputs(dir)
+			in, want, err := ReadBoth(dir)
 			if err != nil {
 				return 0, err
 			}
@@ -165,11 +161,7 @@ func registerClip(name string, maxNorm float64) {
 			return WriteInputs(dir, "clip", map[string]any{"max_norm": maxNorm}, linearProblem(7))
 		},
 		Check: func(dir string) (float64, error) {
-			in, err := ReadInputs(dir)
-			if err != nil {
-				return 0, err
-			}
-			want, err := ReadOutputs(dir)
+			in, want, err := ReadBoth(dir)
 			if err != nil {
 				return 0, err
 			}

@@ -89,11 +89,7 @@ func init() {
 			return WriteInputs(dir, "refmodel", a, d)
 		},
 		Check: func(dir string) (float64, error) {
-			in, err := ReadInputs(dir)
-			if err != nil {
-				return 0, err
-			}
-			want, err := ReadOutputs(dir)
+			in, want, err := ReadBoth(dir)
 			if err != nil {
 				return 0, err
 			}

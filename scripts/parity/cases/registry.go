@@ -205,6 +205,17 @@ func ReadArgs(dir string, v any) error {
 // ReadInputs loads dir/in.pt, the tensors Build wrote.
 func ReadInputs(dir string) (*Dict, error) { return readDict(filepath.Join(dir, "in.pt")) }
 
+// ReadBoth loads the case's inputs (ReadInputs) and PyTorch's results (ReadOutputs).
+func ReadBoth(dir string) (in, want *Dict, err error) {
+	if in, err = ReadInputs(dir); err != nil {
+		return nil, nil, err
+	}
+	if want, err = ReadOutputs(dir); err != nil {
+		return nil, nil, err
+	}
+	return in, want, nil
+}
+
 // ReadOutputs loads dir/out.pt, PyTorch's results, or returns the error parity_ref.py
 // recorded for the case.
 func ReadOutputs(dir string) (*Dict, error) {

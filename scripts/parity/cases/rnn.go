@@ -119,11 +119,7 @@ func registerRNN(seed uint64, a rnnArgs) {
 			return WriteInputs(dir, "rnn", a, d)
 		},
 		Check: func(dir string) (float64, error) {
-			in, err := ReadInputs(dir)
-			if err != nil {
-				return 0, err
-			}
-			want, err := ReadOutputs(dir)
+			in, want, err := ReadBoth(dir)
 			if err != nil {
 				return 0, err
 			}
