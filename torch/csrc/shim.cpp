@@ -2,6 +2,8 @@
 // libtorch API, and turns any C++ exception into an error string (see guard).
 #include "shim.h"
 
+#include "lstm_cpu.h"
+
 #include <torch/torch.h>
 #include <torch/cuda.h>
 #include <torch/serialize.h>
@@ -409,7 +411,7 @@ st_err st_embedding(st_tensor w, st_tensor idx, int64_t padding_idx, st_tensor *
 }
 
 st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_tensor *params, int nparams,
-              int has_biases, int64_t layers, double dropout, int train, int bidi, int batch_first,
+              int has_biases, int64_t layers, double dropout, int train, int bidi, int batch_first, int fused,
               st_tensor *output, st_tensor *h_n, st_tensor *c_n) {
   return guard([&] {
     auto h = list(hx, nhx);
@@ -417,7 +419,10 @@ st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_
     bool hb = has_biases != 0, tr = train != 0, bd = bidi != 0, bf = batch_first != 0;
     *c_n = nullptr;
     if (mode == 2) {
-      auto r = at::lstm(T(input), h, p, hb, layers, dropout, tr, bd, bf);
+      auto &x = T(input);
+      bool fuse = fused != 0 && x.dim() == 3 && st::lstm_fusable(x, x.size(bf ? 0 : 1), h, p, hb, layers, bd);
+      auto r = fuse ? st::lstm_fused(x, h, p, hb, layers, dropout, tr, bd, bf)
+                    : at::lstm(x, h, p, hb, layers, dropout, tr, bd, bf);
       *output = wrap(std::get<0>(r));
       *h_n = wrap(std::get<1>(r));
       *c_n = wrap(std::get<2>(r));
@@ -438,7 +443,7 @@ st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_
 
 st_err st_rnn_packed(int mode, st_tensor data, st_tensor batch_sizes, const st_tensor *hx, int nhx,
                      const st_tensor *params, int nparams, int has_biases, int64_t layers, double dropout,
-                     int train, int bidi, st_tensor *output, st_tensor *h_n, st_tensor *c_n) {
+                     int train, int bidi, int fused, st_tensor *output, st_tensor *h_n, st_tensor *c_n) {
   return guard([&] {
     auto h = list(hx, nhx);
     auto p = list(params, nparams);
@@ -447,7 +452,10 @@ st_err st_rnn_packed(int mode, st_tensor data, st_tensor batch_sizes, const st_t
     auto &bs = T(batch_sizes);
     *c_n = nullptr;
     if (mode == 2) {
-      auto r = at::lstm(d, bs, h, p, hb, layers, dropout, tr, bd);
+      bool fuse = fused != 0 && st::packed_steps_valid(d, bs) &&
+                  st::lstm_fusable(d, bs[0].item<int64_t>(), h, p, hb, layers, bd);
+      auto r = fuse ? st::lstm_fused_packed(d, bs, h, p, hb, layers, dropout, tr, bd)
+                    : at::lstm(d, bs, h, p, hb, layers, dropout, tr, bd);
       *output = wrap(std::get<0>(r));
       *h_n = wrap(std::get<1>(r));
       *c_n = wrap(std::get<2>(r));

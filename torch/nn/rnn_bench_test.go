@@ -20,12 +20,19 @@ func benchLengths() []int64 {
 	return l
 }
 
+// kernels are the two LSTM kernels each LSTM benchmark runs as sub-benchmarks: seqtorch's fused
+// CPU kernel (the default) and libtorch's at::lstm (RNNOptions.LibtorchKernel).
+var kernels = []struct {
+	name     string
+	libtorch bool
+}{{"fused", false}, {"libtorch", true}}
+
 // benchModel returns a batch-first LSTM(300→50) and a Linear(50→1), and a random batch.
-func benchModel(b *testing.B) (*nn.RNNBase, *nn.Linear, *torch.Tensor, *torch.Tensor) {
+func benchModel(b *testing.B, libtorch bool) (*nn.RNNBase, *nn.Linear, *torch.Tensor, *torch.Tensor) {
 	b.Helper()
 	_ = torch.SetNumThreads(1)
 	torch.ManualSeed(0)
-	lstm, err := nn.NewLSTM(benchIn, benchHidden, nn.RNNOptions{BatchFirst: true})
+	lstm, err := nn.NewLSTM(benchIn, benchHidden, nn.RNNOptions{BatchFirst: true, LibtorchKernel: libtorch})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +53,13 @@ func checkNoLeak(b *testing.B, live int64) {
 // BenchmarkLSTMForwardBackward is the model part of a training step: LSTM forward over a padded
 // batch, Linear on the last hidden state, MSE loss and backward, in one Scope per iteration.
 func BenchmarkLSTMForwardBackward(b *testing.B) {
-	lstm, head, x, y := benchModel(b)
+	for _, k := range kernels {
+		b.Run(k.name, func(b *testing.B) { benchmarkLSTMForwardBackward(b, k.libtorch) })
+	}
+}
+
+func benchmarkLSTMForwardBackward(b *testing.B, libtorch bool) {
+	lstm, head, x, y := benchModel(b, libtorch)
 	defer nn.Close(lstm)
 	defer nn.Close(head)
 	defer x.Close()
@@ -73,7 +86,13 @@ func BenchmarkLSTMForwardBackward(b *testing.B) {
 // BenchmarkLSTMForwardPackedBackward is BenchmarkLSTMForwardBackward over a PackedSequence of
 // unsorted lengths (packing included), using the final hidden state.
 func BenchmarkLSTMForwardPackedBackward(b *testing.B) {
-	lstm, head, x, y := benchModel(b)
+	for _, k := range kernels {
+		b.Run(k.name, func(b *testing.B) { benchmarkLSTMForwardPackedBackward(b, k.libtorch) })
+	}
+}
+
+func benchmarkLSTMForwardPackedBackward(b *testing.B, libtorch bool) {
+	lstm, head, x, y := benchModel(b, libtorch)
 	defer nn.Close(lstm)
 	defer nn.Close(head)
 	defer x.Close()
@@ -104,7 +123,13 @@ func BenchmarkLSTMForwardPackedBackward(b *testing.B) {
 
 // BenchmarkLSTMInference is a forward pass without autograd (the predict path).
 func BenchmarkLSTMInference(b *testing.B) {
-	lstm, head, x, y := benchModel(b)
+	for _, k := range kernels {
+		b.Run(k.name, func(b *testing.B) { benchmarkLSTMInference(b, k.libtorch) })
+	}
+}
+
+func benchmarkLSTMInference(b *testing.B, libtorch bool) {
+	lstm, head, x, y := benchModel(b, libtorch)
 	defer nn.Close(lstm)
 	defer nn.Close(head)
 	defer x.Close()
