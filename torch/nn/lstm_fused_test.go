@@ -1,0 +1,199 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/torchtest"
+)
+
+// fusedCase is one configuration on which the fused CPU LSTM kernel is checked against
+// libtorch's at::lstm (RNNOptions.LibtorchKernel), itself checked against PyTorch by the
+// parity suite.
+type fusedCase struct {
+	opts    RNNOptions
+	packed  bool
+	dtype   torch.DType
+	train   bool // training mode with autograd (else eval under NoGrad)
+	outOnly bool // the loss reads only the output (no h_n, c_n gradients)
+	h0      bool // pass an initial state
+}
+
+func (c fusedCase) String() string {
+	return fmt.Sprintf("layers=%d/bi=%v/bf=%v/nobias=%v/dropout=%v/packed=%v/%v/train=%v/outOnly=%v/h0=%v",
+		c.opts.NumLayers, c.opts.Bidirectional, c.opts.BatchFirst, c.opts.NoBias, c.opts.Dropout, c.packed,
+		c.dtype, c.train, c.outOnly, c.h0)
+}
+
+func fusedCases() []fusedCase {
+	var cs []fusedCase
+	for _, layers := range []int64{1, 2} {
+		for _, bi := range []bool{false, true} {
+			for _, packed := range []bool{false, true} {
+				cs = append(cs, fusedCase{opts: RNNOptions{NumLayers: layers, Bidirectional: bi}, packed: packed,
+					dtype: torch.Float32, train: true})
+			}
+		}
+	}
+	return append(cs,
+		fusedCase{opts: RNNOptions{BatchFirst: true}, packed: true, dtype: torch.Float32, train: true, h0: true},
+		fusedCase{opts: RNNOptions{NumLayers: 2, Bidirectional: true, NoBias: true}, packed: true, dtype: torch.Float32, train: true},
+		fusedCase{opts: RNNOptions{NumLayers: 3, Dropout: 0.4}, packed: true, dtype: torch.Float32, train: true},
+		fusedCase{opts: RNNOptions{Bidirectional: true}, packed: true, dtype: torch.Float32, train: true, outOnly: true},
+		fusedCase{opts: RNNOptions{NumLayers: 2, Bidirectional: true, BatchFirst: true}, dtype: torch.Float64, train: true, h0: true},
+		fusedCase{opts: RNNOptions{NumLayers: 2, Bidirectional: true}, packed: true, dtype: torch.Float64, train: true},
+		fusedCase{opts: RNNOptions{NumLayers: 2, Bidirectional: true}, packed: true, dtype: torch.Float32},
+		fusedCase{opts: RNNOptions{BatchFirst: true}, dtype: torch.Float32, h0: true},
+	)
+}
+
+// fusedRun is what one kernel computed: outputs, final state and gradients, as float64s.
+type fusedRun map[string][]float64
+
+func runLSTMKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
+	t.Helper()
+	const in, hidden = 5, 6
+	lengths := []int64{4, 7, 1, 7, 3} // unsorted, with a tie and a single step
+	torch.ManualSeed(7)
+	opts := c.opts
+	opts.LibtorchKernel = libtorch
+	r, err := NewLSTM(in, hidden, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(r)
+	if c.dtype != torch.Float32 {
+		for _, p := range Parameters(r) {
+			d := p.ToDType(c.dtype)
+			p.SetData(d)
+			d.Close()
+		}
+	}
+	r.SetTraining(c.train)
+	dirs := int64(1)
+	if opts.Bidirectional {
+		dirs = 2
+	}
+	layers := max(opts.NumLayers, 1)
+	B, T := int64(len(lengths)), int64(7)
+	shape := []int64{T, B, in}
+	if opts.BatchFirst {
+		shape = []int64{B, T, in}
+	}
+	dt := torch.WithDType(c.dtype)
+	x := torch.Randn(shape, dt).SetRequiresGrad(c.train)
+	var h0 *State
+	if c.h0 {
+		h0 = &State{H: torch.Randn([]int64{layers * dirs, B, hidden}, dt).SetRequiresGrad(c.train),
+			C: torch.Randn([]int64{layers * dirs, B, hidden}, dt).SetRequiresGrad(c.train)}
+	}
+	wOut := torch.Randn([]int64{T * B * hidden * dirs}, dt)
+	wH := torch.Randn([]int64{layers * dirs * B * hidden}, dt)
+	res := fusedRun{}
+	run := func() {
+		torch.ManualSeed(11) // the same dropout masks on both sides
+		var out *torch.Tensor
+		var hn State
+		if c.packed {
+			p, err := PackPaddedSequence(x, lengths, opts.BatchFirst, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			po, st, err := r.ForwardPacked(p, h0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, err = PadPackedSequence(po, opts.BatchFirst, 0, T)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hn = st
+		} else {
+			out, hn, err = r.Forward(x, h0)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		loss := out.Reshape(-1).Mul(wOut).Sum()
+		if !c.outOnly {
+			loss = loss.Add(hn.H.Reshape(-1).Mul(wH).Sum()).Add(hn.C.Reshape(-1).Mul(wH).MulScalar(0.5).Sum())
+		}
+		res["out"], res["h_n"], res["c_n"] = f64(out), f64(hn.H), f64(hn.C)
+		if !c.train {
+			return
+		}
+		loss.Backward()
+		res["grad x"] = f64(x.Grad())
+		if h0 != nil {
+			res["grad h0"], res["grad c0"] = f64(h0.H.Grad()), f64(h0.C.Grad())
+		}
+		for _, np := range r.NamedParameters() {
+			res["grad "+np.Name] = f64(np.Value.Grad())
+		}
+	}
+	if c.train {
+		torch.WithScope(func(*torch.Scope) { run() })
+	} else {
+		torch.NoGrad(func() { torch.WithScope(func(*torch.Scope) { run() }) })
+	}
+	return res
+}
+
+func TestLSTMFusedMatchesLibtorch(t *testing.T) {
+	for _, c := range fusedCases() {
+		t.Run(c.String(), func(t *testing.T) {
+			torchtest.CheckLive(t)
+			torchtest.Scope(t)
+			fused, lib := runLSTMKernel(t, c, false), runLSTMKernel(t, c, true)
+			tol := 2e-6
+			if c.dtype == torch.Float64 {
+				tol = 1e-12
+			}
+			if len(fused) != len(lib) {
+				t.Fatalf("fused kernel produced %d results, libtorch %d", len(fused), len(lib))
+			}
+			for name, want := range lib {
+				got := fused[name]
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+				}
+				for i := range want {
+					d := math.Abs(got[i] - want[i])
+					if math.IsNaN(got[i]) || d > tol*max(1, math.Abs(want[i])) {
+						t.Fatalf("%s[%d] = %g, libtorch %g (difference %g > %g)", name, i, got[i], want[i], d, tol)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLSTMFusedIsUsed makes sure the default LSTM on the CPU does not run at::lstm: the two
+// kernels' float32 results differ in the last bits somewhere (they are equal to within
+// TestLSTMFusedMatchesLibtorch's tolerance).
+func TestLSTMFusedIsUsed(t *testing.T) {
+	torchtest.CheckLive(t)
+	torchtest.Scope(t)
+	c := fusedCase{opts: RNNOptions{NumLayers: 2, Bidirectional: true}, packed: true, dtype: torch.Float32, train: true}
+	fused, lib := runLSTMKernel(t, c, false), runLSTMKernel(t, c, true)
+	for name, want := range lib {
+		for i := range want {
+			if fused[name][i] != want[i] {
+				return
+			}
+		}
+	}
+	t.Fatal("the default LSTM gave bit-identical results to at::lstm: the fused kernel did not run")
+}
+
+// f64 returns t's values as float64s, converting float32.
+func f64(t *torch.Tensor) []float64 {
+	if t.DType() == torch.Float64 {
+		return t.Float64s()
+	}
+	c := t.ToDType(torch.Float64)
+	defer c.Close()
+	return c.Float64s()
+}
