@@ -94,6 +94,9 @@ func (v *Vectors) add(word string, vec []float32, opt VectorOptions) {
 	if _, dup := v.index[word]; dup {
 		return
 	}
+	// The word is usually a slice of the whole line it was read from (300 numbers of text):
+	// keep a copy of its own so the line can be freed (6 MB for GloVe restricted to SICK).
+	word = strings.Clone(word)
 	row := len(v.Words)
 	v.index[word] = row
 	v.Words = append(v.Words, word)

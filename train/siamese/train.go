@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -338,6 +339,9 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 	trainEx := c.encode(c.trainingPairs())
 	trialEx := c.encode(c.trial)
 	testEx := c.encode(c.test)
+	// Loading leaves megabytes of garbage (file text, token lists) that Go would collect only
+	// once the heap doubles: collect and return it now, before libtorch's memory grows.
+	debug.FreeOSMemory()
 	fmt.Fprintf(log, "SICK: %d train pairs (+%d augmented), %d trial, %d test; vocabulary %d, %d with vectors (dim %d)\n",
 		len(c.train), len(c.augmented), len(c.trial), len(c.test), c.vocab.Len(), c.found, c.vectors.Dim)
 
@@ -432,7 +436,7 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 			return loop.StepResult{Loss: l, N: len(b.Index)}, nil
 		},
 		Validate: func(int) (loop.Metrics, error) {
-			s, _, err := evaluate(m, head, trialEx, 256, identity, fitCal)
+			s, _, err := evaluate(m, head, trialEx, evalBatch, identity, fitCal)
 			if err != nil {
 				return nil, err
 			}
@@ -454,11 +458,11 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 	if err := loadParams(m, lres.BestPath); err != nil {
 		return nil, err
 	}
-	trial, cal, err := evaluate(m, head, trialEx, 256, cal, fitCal)
+	trial, cal, err := evaluate(m, head, trialEx, evalBatch, cal, fitCal)
 	if err != nil {
 		return nil, err
 	}
-	test, _, err := evaluate(m, head, testEx, 256, cal, false)
+	test, _, err := evaluate(m, head, testEx, evalBatch, cal, false)
 	if err != nil {
 		return nil, err
 	}
