@@ -15,9 +15,9 @@ LIBS := -L$(TORCH_LIBDIR) -Wl,-rpath,$(TORCH_LIBDIR) $(TORCH_CUDA_LIBS) -ltorch 
 
 all: $(BUILD)/lib/libseqtorch.so $(BUILD)/bin/st-info
 
-# The fused LSTM's gate loops are written to vectorize: -O3, and -fno-trapping-math so that
+# The fused LSTM and GRU gate loops are written to vectorize: -O3, and -fno-trapping-math so that
 # GCC may evaluate both sides of a select (no code here reads floating-point exception flags).
-$(BUILD)/obj/lstm_cpu.o: CXXFLAGS += -O3 -fno-trapping-math
+$(BUILD)/obj/rnn_cpu.o: CXXFLAGS += -O3 -fno-trapping-math
 
 $(BUILD)/obj/%.o: torch/csrc/%.cpp $(wildcard torch/csrc/*.h) $(BUILD)/libtorch.mk
 	@mkdir -p $(dir $@)

@@ -50,10 +50,10 @@ type RNNConfig struct {
 	Train         bool
 	Bidirectional bool
 	BatchFirst    bool // ignored by the packed variant
-	// Fused runs an LSTM on CPU tensors with seqtorch's fused kernel: one matrix product and
-	// one gate loop per step, and a hand-written backward, in place of libtorch's op-by-op
-	// at::lstm. Results agree with at::lstm to float rounding. Ignored by other cells and on
-	// CUDA (where cuDNN fuses already).
+	// Fused runs an LSTM or GRU on CPU tensors with seqtorch's fused kernels: one matrix
+	// product and one gate loop per step, and a hand-written backward, in place of libtorch's
+	// op-by-op at::lstm / at::gru. Results agree with libtorch's to float rounding. Ignored by
+	// the RNN cells and on CUDA (where cuDNN fuses already).
 	Fused bool
 }
 

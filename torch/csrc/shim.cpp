@@ -2,7 +2,7 @@
 // libtorch API, and turns any C++ exception into an error string (see guard).
 #include "shim.h"
 
-#include "lstm_cpu.h"
+#include "rnn_cpu.h"
 
 #include <torch/torch.h>
 #include <torch/cuda.h>
@@ -410,6 +410,16 @@ st_err st_embedding(st_tensor w, st_tensor idx, int64_t padding_idx, st_tensor *
   return guard([&] { *out = wrap(at::embedding(T(w), T(idx), padding_idx)); });
 }
 
+namespace {
+// wrap_rnn hands a recurrent kernel's output, h_n and (when defined: LSTM) c_n to the caller.
+void wrap_rnn(const std::tuple<at::Tensor, at::Tensor, at::Tensor> &r, st_tensor *output, st_tensor *h_n,
+              st_tensor *c_n) {
+  *output = wrap(std::get<0>(r));
+  *h_n = wrap(std::get<1>(r));
+  *c_n = wrap_opt(std::get<2>(r));
+}
+}  // namespace
+
 st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_tensor *params, int nparams,
               int has_biases, int64_t layers, double dropout, int train, int bidi, int batch_first, int fused,
               st_tensor *output, st_tensor *h_n, st_tensor *c_n) {
@@ -418,22 +428,25 @@ st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_
     auto p = list(params, nparams);
     bool hb = has_biases != 0, tr = train != 0, bd = bidi != 0, bf = batch_first != 0;
     *c_n = nullptr;
+    auto &x = T(input);
+    if ((mode == 2 || mode == 3) && fused != 0 && x.dim() == 3) {
+      auto cell = mode == 2 ? st::FusedCell::LSTM : st::FusedCell::GRU;
+      if (st::rnn_fusable(cell, x, x.size(bf ? 0 : 1), h, p, hb, layers, bd)) {
+        auto r = st::rnn_fused(cell, x, h, p, hb, layers, dropout, tr, bd, bf);
+        wrap_rnn(r, output, h_n, c_n);
+        return;
+      }
+    }
     if (mode == 2) {
-      auto &x = T(input);
-      bool fuse = fused != 0 && x.dim() == 3 && st::lstm_fusable(x, x.size(bf ? 0 : 1), h, p, hb, layers, bd);
-      auto r = fuse ? st::lstm_fused(x, h, p, hb, layers, dropout, tr, bd, bf)
-                    : at::lstm(x, h, p, hb, layers, dropout, tr, bd, bf);
-      *output = wrap(std::get<0>(r));
-      *h_n = wrap(std::get<1>(r));
-      *c_n = wrap(std::get<2>(r));
+      wrap_rnn(at::lstm(x, h, p, hb, layers, dropout, tr, bd, bf), output, h_n, c_n);
       return;
     }
     TORCH_CHECK(nhx == 1, "rnn: expected one initial state tensor, got ", nhx);
     std::tuple<at::Tensor, at::Tensor> r;
     switch (mode) {
-      case 0: r = at::rnn_tanh(T(input), h[0], p, hb, layers, dropout, tr, bd, bf); break;
-      case 1: r = at::rnn_relu(T(input), h[0], p, hb, layers, dropout, tr, bd, bf); break;
-      case 3: r = at::gru(T(input), h[0], p, hb, layers, dropout, tr, bd, bf); break;
+      case 0: r = at::rnn_tanh(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
+      case 1: r = at::rnn_relu(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
+      case 3: r = at::gru(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
       default: TORCH_CHECK(false, "rnn: unknown mode ", mode);
     }
     *output = wrap(std::get<0>(r));
@@ -451,14 +464,16 @@ st_err st_rnn_packed(int mode, st_tensor data, st_tensor batch_sizes, const st_t
     auto &d = T(data);
     auto &bs = T(batch_sizes);
     *c_n = nullptr;
+    if ((mode == 2 || mode == 3) && fused != 0 && st::packed_steps_valid(d, bs)) {
+      auto cell = mode == 2 ? st::FusedCell::LSTM : st::FusedCell::GRU;
+      if (st::rnn_fusable(cell, d, bs[0].item<int64_t>(), h, p, hb, layers, bd)) {
+        auto r = st::rnn_fused_packed(cell, d, bs, h, p, hb, layers, dropout, tr, bd);
+        wrap_rnn(r, output, h_n, c_n);
+        return;
+      }
+    }
     if (mode == 2) {
-      bool fuse = fused != 0 && st::packed_steps_valid(d, bs) &&
-                  st::lstm_fusable(d, bs[0].item<int64_t>(), h, p, hb, layers, bd);
-      auto r = fuse ? st::lstm_fused_packed(d, bs, h, p, hb, layers, dropout, tr, bd)
-                    : at::lstm(d, bs, h, p, hb, layers, dropout, tr, bd);
-      *output = wrap(std::get<0>(r));
-      *h_n = wrap(std::get<1>(r));
-      *c_n = wrap(std::get<2>(r));
+      wrap_rnn(at::lstm(d, bs, h, p, hb, layers, dropout, tr, bd), output, h_n, c_n);
       return;
     }
     TORCH_CHECK(nhx == 1, "rnn: expected one initial state tensor, got ", nhx);

@@ -135,8 +135,8 @@ st_err st_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor *out);
 st_err st_embedding(st_tensor w, st_tensor idx, int64_t padding_idx, st_tensor *out);
 /* mode: 0 RNN_TANH, 1 RNN_RELU, 2 LSTM, 3 GRU. params: per layer and direction
  * w_ih, w_hh[, b_ih, b_hh]. hx: h0 (and c0 for LSTM). *c_n is NULL except for LSTM.
- * fused: run an LSTM on CPU tensors with seqtorch's fused kernel (lstm_cpu.h) instead of
- * at::lstm; other modes and devices ignore it. */
+ * fused: run an LSTM or GRU on CPU tensors with seqtorch's fused kernels (rnn_cpu.h) instead
+ * of at::lstm / at::gru; RNN modes and other devices ignore it. */
 st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_tensor *params, int nparams,
               int has_biases, int64_t num_layers, double dropout, int train, int bidirectional,
               int batch_first, int fused, st_tensor *output, st_tensor *h_n, st_tensor *c_n);

@@ -18,10 +18,10 @@ type RNNOptions struct {
 	BatchFirst    bool    // input and output are (batch, seq, feature)
 	Dropout       float64 // dropout on the outputs of each layer except the last, in training
 	Bidirectional bool
-	// LibtorchKernel runs an LSTM on the CPU through libtorch's at::lstm, op by op, as
-	// PyTorch does (bit-identical to PyTorch), instead of seqtorch's fused kernel (see
-	// torch.RNNConfig.Fused; the same results to float rounding, several times faster for
-	// small hidden sizes). No effect on RNN, GRU or CUDA.
+	// LibtorchKernel runs an LSTM or GRU on the CPU through libtorch's at::lstm / at::gru, op
+	// by op, as PyTorch does (bit-identical to PyTorch), instead of seqtorch's fused kernels
+	// (see torch.RNNConfig.Fused: the same results to float rounding, several times faster for
+	// small hidden sizes). No effect on RNN cells or on CUDA.
 	LibtorchKernel bool
 }
 

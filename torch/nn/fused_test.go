@@ -9,10 +9,11 @@ import (
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
-// fusedCase is one configuration on which the fused CPU LSTM kernel is checked against
-// libtorch's at::lstm (RNNOptions.LibtorchKernel), itself checked against PyTorch by the
-// parity suite.
+// fusedCase is one configuration on which the fused CPU LSTM and GRU kernels are checked
+// against libtorch's at::lstm and at::gru (RNNOptions.LibtorchKernel), themselves checked
+// against PyTorch by the parity suite.
 type fusedCase struct {
+	gru     bool
 	opts    RNNOptions
 	packed  bool
 	dtype   torch.DType
@@ -22,13 +23,23 @@ type fusedCase struct {
 }
 
 func (c fusedCase) String() string {
-	return fmt.Sprintf("layers=%d/bi=%v/bf=%v/nobias=%v/dropout=%v/packed=%v/%v/train=%v/outOnly=%v/h0=%v",
-		c.opts.NumLayers, c.opts.Bidirectional, c.opts.BatchFirst, c.opts.NoBias, c.opts.Dropout, c.packed,
+	cell := "lstm"
+	if c.gru {
+		cell = "gru"
+	}
+	return fmt.Sprintf("%s/layers=%d/bi=%v/bf=%v/nobias=%v/dropout=%v/packed=%v/%v/train=%v/outOnly=%v/h0=%v",
+		cell, c.opts.NumLayers, c.opts.Bidirectional, c.opts.BatchFirst, c.opts.NoBias, c.opts.Dropout, c.packed,
 		c.dtype, c.train, c.outOnly, c.h0)
 }
 
 func fusedCases() []fusedCase {
-	var cs []fusedCase
+	cs := []fusedCase{
+		{gru: true, opts: RNNOptions{NumLayers: 2, Bidirectional: true}, packed: true, dtype: torch.Float32, train: true, h0: true},
+		{gru: true, opts: RNNOptions{BatchFirst: true, NoBias: true}, dtype: torch.Float32, train: true},
+		{gru: true, opts: RNNOptions{NumLayers: 2, Dropout: 0.3}, packed: true, dtype: torch.Float64, train: true},
+		{gru: true, opts: RNNOptions{Bidirectional: true}, packed: true, dtype: torch.Float32, train: true, outOnly: true},
+		{gru: true, opts: RNNOptions{Bidirectional: true}, packed: true, dtype: torch.Float32},
+	}
 	for _, layers := range []int64{1, 2} {
 		for _, bi := range []bool{false, true} {
 			for _, packed := range []bool{false, true} {
@@ -52,14 +63,18 @@ func fusedCases() []fusedCase {
 // fusedRun is what one kernel computed: outputs, final state and gradients, as float64s.
 type fusedRun map[string][]float64
 
-func runLSTMKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
+func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 	t.Helper()
 	const in, hidden = 5, 6
 	lengths := []int64{4, 7, 1, 7, 3} // unsorted, with a tie and a single step
 	torch.ManualSeed(7)
 	opts := c.opts
 	opts.LibtorchKernel = libtorch
-	r, err := NewLSTM(in, hidden, opts)
+	newRNN := NewLSTM
+	if c.gru {
+		newRNN = NewGRU
+	}
+	r, err := newRNN(in, hidden, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +101,10 @@ func runLSTMKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 	x := torch.Randn(shape, dt).SetRequiresGrad(c.train)
 	var h0 *State
 	if c.h0 {
-		h0 = &State{H: torch.Randn([]int64{layers * dirs, B, hidden}, dt).SetRequiresGrad(c.train),
-			C: torch.Randn([]int64{layers * dirs, B, hidden}, dt).SetRequiresGrad(c.train)}
+		h0 = &State{H: torch.Randn([]int64{layers * dirs, B, hidden}, dt).SetRequiresGrad(c.train)}
+		if !c.gru {
+			h0.C = torch.Randn([]int64{layers * dirs, B, hidden}, dt).SetRequiresGrad(c.train)
+		}
 	}
 	wOut := torch.Randn([]int64{T * B * hidden * dirs}, dt)
 	wH := torch.Randn([]int64{layers * dirs * B * hidden}, dt)
@@ -118,16 +135,25 @@ func runLSTMKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 		}
 		loss := out.Reshape(-1).Mul(wOut).Sum()
 		if !c.outOnly {
-			loss = loss.Add(hn.H.Reshape(-1).Mul(wH).Sum()).Add(hn.C.Reshape(-1).Mul(wH).MulScalar(0.5).Sum())
+			loss = loss.Add(hn.H.Reshape(-1).Mul(wH).Sum())
+			if hn.C != nil {
+				loss = loss.Add(hn.C.Reshape(-1).Mul(wH).MulScalar(0.5).Sum())
+			}
 		}
-		res["out"], res["h_n"], res["c_n"] = f64(out), f64(hn.H), f64(hn.C)
+		res["out"], res["h_n"] = f64(out), f64(hn.H)
+		if hn.C != nil {
+			res["c_n"] = f64(hn.C)
+		}
 		if !c.train {
 			return
 		}
 		loss.Backward()
 		res["grad x"] = f64(x.Grad())
 		if h0 != nil {
-			res["grad h0"], res["grad c0"] = f64(h0.H.Grad()), f64(h0.C.Grad())
+			res["grad h0"] = f64(h0.H.Grad())
+			if h0.C != nil {
+				res["grad c0"] = f64(h0.C.Grad())
+			}
 		}
 		for _, np := range r.NamedParameters() {
 			res["grad "+np.Name] = f64(np.Value.Grad())
@@ -141,12 +167,12 @@ func runLSTMKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 	return res
 }
 
-func TestLSTMFusedMatchesLibtorch(t *testing.T) {
+func TestFusedMatchesLibtorch(t *testing.T) {
 	for _, c := range fusedCases() {
 		t.Run(c.String(), func(t *testing.T) {
 			torchtest.CheckLive(t)
 			torchtest.Scope(t)
-			fused, lib := runLSTMKernel(t, c, false), runLSTMKernel(t, c, true)
+			fused, lib := runFusedKernel(t, c, false), runFusedKernel(t, c, true)
 			tol := 2e-6
 			if c.dtype == torch.Float64 {
 				tol = 1e-12
@@ -170,22 +196,26 @@ func TestLSTMFusedMatchesLibtorch(t *testing.T) {
 	}
 }
 
-// TestLSTMFusedIsUsed makes sure the default LSTM on the CPU does not run at::lstm: the two
-// kernels' float32 results differ in the last bits somewhere (they are equal to within
-// TestLSTMFusedMatchesLibtorch's tolerance).
-func TestLSTMFusedIsUsed(t *testing.T) {
-	torchtest.CheckLive(t)
-	torchtest.Scope(t)
-	c := fusedCase{opts: RNNOptions{NumLayers: 2, Bidirectional: true}, packed: true, dtype: torch.Float32, train: true}
-	fused, lib := runLSTMKernel(t, c, false), runLSTMKernel(t, c, true)
-	for name, want := range lib {
-		for i := range want {
-			if fused[name][i] != want[i] {
-				return
+// TestFusedIsUsed makes sure the default LSTM and GRU on the CPU do not run libtorch's kernels:
+// the two kernels' float32 results differ in the last bits somewhere (they are equal to within
+// TestFusedMatchesLibtorch's tolerance).
+func TestFusedIsUsed(t *testing.T) {
+	for _, gru := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gru=%v", gru), func(t *testing.T) {
+			torchtest.CheckLive(t)
+			torchtest.Scope(t)
+			c := fusedCase{gru: gru, opts: RNNOptions{NumLayers: 2, Bidirectional: true}, packed: true, dtype: torch.Float32, train: true}
+			fused, lib := runFusedKernel(t, c, false), runFusedKernel(t, c, true)
+			for name, want := range lib {
+				for i := range want {
+					if fused[name][i] != want[i] {
+						return
+					}
+				}
 			}
-		}
+			t.Fatal("bit-identical results to libtorch's kernel: the fused kernel did not run")
+		})
 	}
-	t.Fatal("the default LSTM gave bit-identical results to at::lstm: the fused kernel did not run")
 }
 
 // f64 returns t's values as float64s, converting float32.
