@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace st {
 namespace {
@@ -279,14 +280,28 @@ Layer layer_forward_typed(const at::Tensor &x, const at::Tensor &h0, const at::T
   return l;
 }
 
+// dispatch calls f(cell, scalar) with cell an std::integral_constant of the runtime cell and
+// scalar a float or double value standing for x's dtype, so that one call site reaches the
+// four instantiations of a typed routine.
 template <FusedCell C>
-Layer layer_forward(const at::Tensor &x, const at::Tensor &h0, const at::Tensor &c0, const at::Tensor &w_ih,
-                    const at::Tensor &w_hh, const at::Tensor &b_ih, const at::Tensor &b_hh, const Steps &steps,
-                    bool reverse, bool save) {
-  if (x.scalar_type() == at::kDouble) {
-    return layer_forward_typed<C, double>(x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps, reverse, save);
+using CellTag = std::integral_constant<FusedCell, C>;
+
+template <class F>
+decltype(auto) dispatch(FusedCell cell, const at::Tensor &x, F &&f) {
+  const bool dbl = x.scalar_type() == at::kDouble;
+  if (cell == FusedCell::LSTM) {
+    return dbl ? f(CellTag<FusedCell::LSTM>{}, double{}) : f(CellTag<FusedCell::LSTM>{}, float{});
   }
-  return layer_forward_typed<C, float>(x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps, reverse, save);
+  return dbl ? f(CellTag<FusedCell::GRU>{}, double{}) : f(CellTag<FusedCell::GRU>{}, float{});
+}
+
+Layer layer_forward(FusedCell cell, const at::Tensor &x, const at::Tensor &h0, const at::Tensor &c0,
+                    const at::Tensor &w_ih, const at::Tensor &w_hh, const at::Tensor &b_ih, const at::Tensor &b_hh,
+                    const Steps &steps, bool reverse, bool save) {
+  return dispatch(cell, x, [&](auto c, auto scalar) {
+    return layer_forward_typed<decltype(c)::value, decltype(scalar)>(x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps,
+                                                                      reverse, save);
+  });
 }
 
 // layer_backward_typed returns the gradients of x, h0, c0, w_ih, w_hh, b_ih, b_hh (undefined
@@ -346,8 +361,8 @@ struct RecurrentLayer : public torch::autograd::Function<RecurrentLayer> {
     const Steps steps(sizes);
     const at::Tensor none;
     const at::Tensor &bi = has_biases ? b_ih : none, &bh = has_biases ? b_hh : none;
-    Layer l = lstm ? layer_forward<FusedCell::LSTM>(x, h0, c0, w_ih, w_hh, bi, bh, steps, reverse, true)
-                   : layer_forward<FusedCell::GRU>(x, h0, c0, w_ih, w_hh, bi, bh, steps, reverse, true);
+    const FusedCell cell = lstm ? FusedCell::LSTM : FusedCell::GRU;
+    Layer l = layer_forward(cell, x, h0, c0, w_ih, w_hh, bi, bh, steps, reverse, true);
     ctx->set_materialize_grads(false);
     ctx->save_for_backward({x, w_ih, w_hh, l.act, l.aux, l.hprev, l.tc});
     ctx->saved_data["sizes"] = c10::IValue(std::move(sizes));
@@ -365,20 +380,12 @@ struct RecurrentLayer : public torch::autograd::Function<RecurrentLayer> {
     const bool reverse = ctx->saved_data["reverse"].toBool();
     const bool biases = ctx->saved_data["biases"].toBool();
     const bool lstm = ctx->saved_data["lstm"].toBool();
-    const bool need_x = ctx->needs_input_grad(0), dbl = saved[0].scalar_type() == at::kDouble;
+    const bool need_x = ctx->needs_input_grad(0);
     const at::Tensor &x = saved[0], &w_ih = saved[1], &w_hh = saved[2];
-    variable_list g;
-    if (lstm) {
-      g = dbl ? layer_backward_typed<FusedCell::LSTM, double>(x, w_ih, w_hh, l, steps, reverse, biases, need_x,
-                                                              grads[0], grads[1], grads[2])
-              : layer_backward_typed<FusedCell::LSTM, float>(x, w_ih, w_hh, l, steps, reverse, biases, need_x,
-                                                             grads[0], grads[1], grads[2]);
-    } else {
-      g = dbl ? layer_backward_typed<FusedCell::GRU, double>(x, w_ih, w_hh, l, steps, reverse, biases, need_x,
-                                                             grads[0], grads[1], at::Tensor())
-              : layer_backward_typed<FusedCell::GRU, float>(x, w_ih, w_hh, l, steps, reverse, biases, need_x,
-                                                            grads[0], grads[1], at::Tensor());
-    }
+    variable_list g = dispatch(lstm ? FusedCell::LSTM : FusedCell::GRU, x, [&](auto c, auto scalar) {
+      return layer_backward_typed<decltype(c)::value, decltype(scalar)>(x, w_ih, w_hh, l, steps, reverse, biases,
+                                                                       need_x, grads[0], grads[1], grads[2]);
+    });
     g.resize(11);  // sizes, reverse, has_biases, lstm: no gradients
     return g;
   }
@@ -408,8 +415,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run_layer(FusedCell cell, const a
                                    has_biases ? b_hh : placeholder, steps.sizes, reverse, has_biases, lstm);
     return {r[0], r[1], lstm ? r[2] : at::Tensor()};
   }
-  Layer l = lstm ? layer_forward<FusedCell::LSTM>(x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps, reverse, false)
-                 : layer_forward<FusedCell::GRU>(x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps, reverse, false);
+  Layer l = layer_forward(cell, x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps, reverse, false);
   return {l.y, l.hn, l.cn};
 }
 
