@@ -50,106 +50,78 @@ func checkNoLeak(b *testing.B, live int64) {
 	}
 }
 
-// BenchmarkLSTMForwardBackward is the model part of a training step: LSTM forward over a padded
-// batch, Linear on the last hidden state, MSE loss and backward, in one Scope per iteration.
-func BenchmarkLSTMForwardBackward(b *testing.B) {
+// benchLSTM runs one sub-benchmark per kernel on benchModel's model and batch. Each iteration,
+// in one Scope, runs forward (returning the final state) and the head on the last hidden
+// state; with train it zeroes the gradients first and adds an MSE loss and backward, without
+// it the iteration runs under NoGrad with the LSTM in evaluation mode.
+func benchLSTM(b *testing.B, train bool, forward func(*nn.RNNBase, *torch.Tensor) (nn.State, error)) {
 	for _, k := range kernels {
-		b.Run(k.name, func(b *testing.B) { benchmarkLSTMForwardBackward(b, k.libtorch) })
+		b.Run(k.name, func(b *testing.B) {
+			lstm, head, x, y := benchModel(b, k.libtorch)
+			defer nn.Close(lstm)
+			defer nn.Close(head)
+			defer x.Close()
+			defer y.Close()
+			lstm.SetTraining(train)
+			step := func() {
+				torch.WithScope(func(*torch.Scope) {
+					if train {
+						nn.ZeroGrad(lstm)
+						nn.ZeroGrad(head)
+					}
+					hn, err := forward(lstm, x)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out := head.Forward(hn.H.SqueezeDim(0))
+					if train {
+						torch.MSELoss(out, y, torch.ReductionMean).Backward()
+					}
+				})
+			}
+			live := torch.Live()
+			b.ReportAllocs()
+			for b.Loop() {
+				if train {
+					step()
+				} else {
+					torch.NoGrad(step)
+				}
+			}
+			b.StopTimer()
+			nn.ZeroGrad(lstm)
+			nn.ZeroGrad(head)
+			checkNoLeak(b, live)
+		})
 	}
 }
 
-func benchmarkLSTMForwardBackward(b *testing.B, libtorch bool) {
-	lstm, head, x, y := benchModel(b, libtorch)
-	defer nn.Close(lstm)
-	defer nn.Close(head)
-	defer x.Close()
-	defer y.Close()
-	live := torch.Live()
-	b.ReportAllocs()
-	for b.Loop() {
-		torch.WithScope(func(*torch.Scope) {
-			nn.ZeroGrad(lstm)
-			nn.ZeroGrad(head)
-			_, hn, err := lstm.Forward(x, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			torch.MSELoss(head.Forward(hn.H.SqueezeDim(0)), y, torch.ReductionMean).Backward()
-		})
-	}
-	b.StopTimer()
-	nn.ZeroGrad(lstm)
-	nn.ZeroGrad(head)
-	checkNoLeak(b, live)
+// padded runs the LSTM over the padded batch.
+func padded(lstm *nn.RNNBase, x *torch.Tensor) (nn.State, error) {
+	_, hn, err := lstm.Forward(x, nil)
+	return hn, err
 }
+
+// BenchmarkLSTMForwardBackward is the model part of a training step: LSTM forward over a padded
+// batch, Linear on the last hidden state, MSE loss and backward, in one Scope per iteration.
+func BenchmarkLSTMForwardBackward(b *testing.B) { benchLSTM(b, true, padded) }
 
 // BenchmarkLSTMForwardPackedBackward is BenchmarkLSTMForwardBackward over a PackedSequence of
 // unsorted lengths (packing included), using the final hidden state.
 func BenchmarkLSTMForwardPackedBackward(b *testing.B) {
-	for _, k := range kernels {
-		b.Run(k.name, func(b *testing.B) { benchmarkLSTMForwardPackedBackward(b, k.libtorch) })
-	}
-}
-
-func benchmarkLSTMForwardPackedBackward(b *testing.B, libtorch bool) {
-	lstm, head, x, y := benchModel(b, libtorch)
-	defer nn.Close(lstm)
-	defer nn.Close(head)
-	defer x.Close()
-	defer y.Close()
 	lengths := benchLengths()
-	live := torch.Live()
-	b.ReportAllocs()
-	for b.Loop() {
-		torch.WithScope(func(*torch.Scope) {
-			nn.ZeroGrad(lstm)
-			nn.ZeroGrad(head)
-			p, err := nn.PackPaddedSequence(x, lengths, true, false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, hn, err := lstm.ForwardPacked(p, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			torch.MSELoss(head.Forward(hn.H.SqueezeDim(0)), y, torch.ReductionMean).Backward()
-		})
-	}
-	b.StopTimer()
-	nn.ZeroGrad(lstm)
-	nn.ZeroGrad(head)
-	checkNoLeak(b, live)
+	benchLSTM(b, true, func(lstm *nn.RNNBase, x *torch.Tensor) (nn.State, error) {
+		p, err := nn.PackPaddedSequence(x, lengths, true, false)
+		if err != nil {
+			return nn.State{}, err
+		}
+		_, hn, err := lstm.ForwardPacked(p, nil)
+		return hn, err
+	})
 }
 
 // BenchmarkLSTMInference is a forward pass without autograd (the predict path).
-func BenchmarkLSTMInference(b *testing.B) {
-	for _, k := range kernels {
-		b.Run(k.name, func(b *testing.B) { benchmarkLSTMInference(b, k.libtorch) })
-	}
-}
-
-func benchmarkLSTMInference(b *testing.B, libtorch bool) {
-	lstm, head, x, y := benchModel(b, libtorch)
-	defer nn.Close(lstm)
-	defer nn.Close(head)
-	defer x.Close()
-	defer y.Close()
-	lstm.SetTraining(false)
-	live := torch.Live()
-	b.ReportAllocs()
-	for b.Loop() {
-		torch.NoGrad(func() {
-			torch.WithScope(func(*torch.Scope) {
-				_, hn, err := lstm.Forward(x, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				head.Forward(hn.H.SqueezeDim(0))
-			})
-		})
-	}
-	checkNoLeak(b, live)
-}
+func BenchmarkLSTMInference(b *testing.B) { benchLSTM(b, false, padded) }
 
 // BenchmarkPackPaddedSequence packs a (64, 30, 300) batch of unsorted lengths (sort, permute,
 // pack) and frees the result.
