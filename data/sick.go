@@ -177,7 +177,9 @@ func readSICK(r io.Reader, name string, header []string, split Split) ([]Pair, e
 		if len(cols) != len(header) {
 			return nil, lr.errorf("want %d tab-separated columns, got %d", len(header), len(cols))
 		}
-		p := Pair{A: cols[1], B: cols[2], Split: split, Line: lr.line}
+		// Own copies of the two sentences: slices of s would keep the whole line (with its
+		// original sentences and labels) alive for as long as the pair.
+		p := Pair{A: strings.Clone(cols[1]), B: strings.Clone(cols[2]), Split: split, Line: lr.line}
 		id, err := strconv.Atoi(cols[0])
 		if err != nil || id < 0 {
 			return nil, lr.errorf("pair_ID: want a non-negative integer, got %q", truncate(cols[0], 40))

@@ -1,10 +1,12 @@
 package nn
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -162,62 +164,71 @@ func stDType(d torch.DType) (string, int, error) {
 	return "", 0, fmt.Errorf("dtype %v has no safetensors encoding here", d)
 }
 
-// encode returns t's elements as little-endian bytes in row-major order.
-func encode(t *torch.Tensor) (b []byte, err error) {
-	err = torch.Try(func() {
+// chunkBytes is the buffer size of safetensors reads and writes: tensor data is converted
+// to and from little-endian bytes a buffer at a time, so saving or loading never holds more
+// than one tensor's elements (and one buffer) in Go memory besides the tensors themselves.
+const chunkBytes = 64 << 10
+
+// putLE writes v as little-endian elements of size bytes each (put encodes one), filling
+// w's free buffer space directly.
+func putLE[T any](w *bufio.Writer, v []T, size int, put func([]byte, T)) error {
+	for len(v) > 0 {
+		buf := w.AvailableBuffer()
+		n := min(len(v), cap(buf)/size)
+		if n == 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = buf[:n*size]
+		for i, x := range v[:n] {
+			put(buf[i*size:], x)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		v = v[n:]
+	}
+	return nil
+}
+
+// encodeTo writes t's elements (row-major, from any device) as little-endian bytes in the
+// encoding stDType names.
+func encodeTo(w *bufio.Writer, t *torch.Tensor) error {
+	var err error
+	terr := torch.Try(func() {
 		switch t.DType() {
 		case torch.Float32:
-			v := t.Float32s()
-			b = make([]byte, 4*len(v))
-			for i, x := range v {
-				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-			}
+			err = putLE(w, t.Float32s(), 4, func(b []byte, x float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(x)) })
 		case torch.Float64:
-			v := t.Float64s()
-			b = make([]byte, 8*len(v))
-			for i, x := range v {
-				binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-			}
+			err = putLE(w, t.Float64s(), 8, func(b []byte, x float64) { binary.LittleEndian.PutUint64(b, math.Float64bits(x)) })
 		case torch.Int64:
-			v := t.Int64s()
-			b = make([]byte, 8*len(v))
-			for i, x := range v {
-				binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
-			}
+			err = putLE(w, t.Int64s(), 8, func(b []byte, x int64) { binary.LittleEndian.PutUint64(b, uint64(x)) })
 		case torch.Bool:
-			v := t.Bools()
-			b = make([]byte, len(v))
-			for i, x := range v {
+			err = putLE(w, t.Bools(), 1, func(b []byte, x bool) {
+				b[0] = 0
 				if x {
-					b[i] = 1
+					b[0] = 1
 				}
-			}
+			})
 		case torch.Float16:
 			f := t.ToDType(torch.Float32)
 			defer f.Close()
-			v := f.Float32s()
-			b = make([]byte, 2*len(v))
-			for i, x := range v {
-				binary.LittleEndian.PutUint16(b[2*i:], f32ToF16(x))
-			}
-		case torch.Int32, torch.Uint8:
-			w := t.ToDType(torch.Int64)
-			defer w.Close()
-			v := w.Int64s()
-			if t.DType() == torch.Uint8 {
-				b = make([]byte, len(v))
-				for i, x := range v {
-					b[i] = byte(x)
-				}
-				return
-			}
-			b = make([]byte, 4*len(v))
-			for i, x := range v {
-				binary.LittleEndian.PutUint32(b[4*i:], uint32(int32(x)))
-			}
+			err = putLE(w, f.Float32s(), 2, func(b []byte, x float32) { binary.LittleEndian.PutUint16(b, f32ToF16(x)) })
+		case torch.Int32:
+			i := t.ToDType(torch.Int64)
+			defer i.Close()
+			err = putLE(w, i.Int64s(), 4, func(b []byte, x int64) { binary.LittleEndian.PutUint32(b, uint32(int32(x))) })
+		case torch.Uint8:
+			i := t.ToDType(torch.Int64)
+			defer i.Close()
+			err = putLE(w, i.Int64s(), 1, func(b []byte, x int64) { b[0] = byte(x) })
+		default:
+			err = fmt.Errorf("dtype %v has no safetensors encoding here", t.DType())
 		}
 	})
-	return b, err
+	return errors.Join(terr, err)
 }
 
 // SaveSafetensors writes m's state dict to path in the safetensors format (an 8-byte
@@ -234,7 +245,7 @@ func SaveSafetensors(path string, m Module, metadata map[string]string) error {
 }
 
 // WriteSafetensors writes named tensors (from any device) to path in the safetensors format;
-// see SaveSafetensors.
+// see SaveSafetensors. The data is streamed to the file one tensor at a time.
 func WriteSafetensors(path string, names []string, ts []*torch.Tensor, metadata map[string]string) error {
 	if len(names) != len(ts) {
 		return fmt.Errorf("write %s: %d names for %d tensors", path, len(names), len(ts))
@@ -243,7 +254,7 @@ func WriteSafetensors(path string, names []string, ts []*torch.Tensor, metadata 
 	if len(metadata) > 0 {
 		header["__metadata__"] = metadata
 	}
-	var data bytes.Buffer
+	end := 0
 	for i, n := range names {
 		if n == "__metadata__" {
 			return fmt.Errorf("write %s: %q is reserved and cannot name a tensor", path, n)
@@ -254,21 +265,17 @@ func WriteSafetensors(path string, names []string, ts []*torch.Tensor, metadata 
 		if ts[i].Closed() {
 			return fmt.Errorf("write %s: tensor %q is nil or closed", path, n)
 		}
-		code, _, err := stDType(ts[i].DType())
+		code, size, err := stDType(ts[i].DType())
 		if err != nil {
 			return fmt.Errorf("write %s: tensor %q: %w", path, n, err)
 		}
-		b, err := encode(ts[i])
-		if err != nil {
-			return fmt.Errorf("write %s: tensor %q: %w", path, n, err)
-		}
-		begin := data.Len()
-		data.Write(b)
 		shape := ts[i].Shape()
 		if shape == nil {
 			shape = []int64{}
 		}
-		header[n] = stEntry{DType: code, Shape: shape, DataOffsets: [2]int{begin, data.Len()}}
+		nbytes := int(ts[i].Numel()) * size
+		header[n] = stEntry{DType: code, Shape: shape, DataOffsets: [2]int{end, end + nbytes}}
+		end += nbytes
 	}
 	hj, err := json.Marshal(header)
 	if err != nil {
@@ -277,12 +284,22 @@ func WriteSafetensors(path string, names []string, ts []*torch.Tensor, metadata 
 	for len(hj)%8 != 0 { // the safetensors library pads the header with spaces to 8 bytes
 		hj = append(hj, ' ')
 	}
-	var lenBuf [8]byte
-	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hj)))
-	return writeAtomic(path, lenBuf[:], hj, data.Bytes())
+	return writeAtomic(path, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, chunkBytes)
+		w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(hj))))
+		w.Write(hj)
+		for i, t := range ts {
+			if err := encodeTo(w, t); err != nil {
+				return fmt.Errorf("write %s: tensor %q: %w", path, names[i], err)
+			}
+		}
+		return w.Flush()
+	})
 }
 
-func writeAtomic(path string, parts ...[]byte) (err error) {
+// writeAtomic replaces path with what write writes: into a temporary file in the same
+// folder, synced, then renamed over path. On any error path is left as it was.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -294,10 +311,8 @@ func writeAtomic(path string, parts ...[]byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	for _, p := range parts {
-		if _, err = f.Write(p); err != nil {
-			return err
-		}
+	if err = write(f); err != nil {
+		return err
 	}
 	if err = f.Sync(); err != nil {
 		return err
@@ -311,26 +326,43 @@ func writeAtomic(path string, parts ...[]byte) (err error) {
 // ReadSafetensors reads every tensor of a safetensors file onto the CPU, in the order of the
 // data they occupy (state_dict order for files SaveSafetensors wrote), with the header's
 // metadata. The caller owns the tensors. Supported dtypes: F32, F64, F16, I64, I32, U8, BOOL.
+// The header is checked whole before any data is read; the data is then streamed from the
+// file one tensor at a time.
 func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[string]string, err error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("nn: ReadSafetensors: %w", err)
 	}
+	defer f.Close()
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("nn: ReadSafetensors %s: %s", path, fmt.Sprintf(format, a...))
 	}
-	if len(raw) < 8 {
-		return nil, nil, nil, fail("file too short (%d bytes) for a safetensors header", len(raw))
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("nn: ReadSafetensors: %w", err)
 	}
-	n := binary.LittleEndian.Uint64(raw[:8])
-	if n > maxHeader || n > uint64(len(raw)-8) {
-		return nil, nil, nil, fail("header length %d does not fit the file (%d bytes)", n, len(raw))
+	size := st.Size()
+	r := bufio.NewReaderSize(f, chunkBytes)
+	var lenBuf [8]byte
+	if size < 8 {
+		return nil, nil, nil, fail("file too short (%d bytes) for a safetensors header", size)
 	}
+	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		return nil, nil, nil, fail("reading the header length: %v", err)
+	}
+	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if n > maxHeader || n > uint64(size-8) {
+		return nil, nil, nil, fail("header length %d does not fit the file (%d bytes)", n, size)
+	}
+	hb := make([]byte, n)
+	if _, err := io.ReadFull(r, hb); err != nil {
+		return nil, nil, nil, fail("reading the header: %v", err)
+	}
+	dataLen := int(size - 8 - int64(n))
 	var header map[string]json.RawMessage
-	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+	if err := json.Unmarshal(hb, &header); err != nil {
 		return nil, nil, nil, fail("invalid JSON header: %v", err)
 	}
-	data := raw[8+n:]
 	if m, ok := header["__metadata__"]; ok {
 		if err := json.Unmarshal(m, &meta); err != nil {
 			return nil, nil, nil, fail("__metadata__ must map strings to strings: %v", err)
@@ -338,8 +370,9 @@ func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[
 		delete(header, "__metadata__")
 	}
 	type item struct {
-		name string
-		e    stEntry
+		name  string
+		e     stEntry
+		count int
 	}
 	items := make([]item, 0, len(header))
 	for k, v := range header {
@@ -347,7 +380,7 @@ func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[
 		if err := json.Unmarshal(v, &e); err != nil {
 			return nil, nil, nil, fail("tensor %q: invalid entry: %v", k, err)
 		}
-		items = append(items, item{k, e})
+		items = append(items, item{name: k, e: e})
 	}
 	sort.Slice(items, func(i, j int) bool {
 		a, b := items[i].e.DataOffsets, items[j].e.DataOffsets
@@ -357,7 +390,7 @@ func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[
 		return a[1] < b[1]
 	})
 	end := 0
-	for _, it := range items {
+	for i, it := range items {
 		e := it.e
 		size, err := elemSize(e.DType)
 		if err != nil {
@@ -371,25 +404,31 @@ func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[
 			count *= d
 		}
 		b, f := e.DataOffsets[0], e.DataOffsets[1]
-		if b != end || f < b || f > len(data) {
-			return nil, nil, nil, fail("tensor %q: data_offsets [%d, %d] do not follow the previous tensor (ending at %d) within the %d data bytes", it.name, b, f, end, len(data))
+		if b != end || f < b || f > dataLen {
+			return nil, nil, nil, fail("tensor %q: data_offsets [%d, %d] do not follow the previous tensor (ending at %d) within the %d data bytes", it.name, b, f, end, dataLen)
 		}
 		if int64(f-b) != count*int64(size) {
 			return nil, nil, nil, fail("tensor %q: %d data bytes for shape %v of %s", it.name, f-b, e.Shape, e.DType)
 		}
+		items[i].count = int(count)
 		end = f
 	}
-	if end != len(data) {
-		return nil, nil, nil, fail("%d bytes of data after the last tensor", len(data)-end)
+	if end != dataLen {
+		return nil, nil, nil, fail("%d bytes of data after the last tensor", dataLen-end)
 	}
+	var rerr error
 	err = torch.Try(func() {
 		for _, it := range items {
-			e := it.e
-			ts = append(ts, decode(e.DType, e.Shape, data[e.DataOffsets[0]:e.DataOffsets[1]]))
+			t, err := decodeFrom(r, it.e.DType, it.e.Shape, it.count)
+			if err != nil {
+				rerr = fmt.Errorf("tensor %q: reading its data: %w", it.name, err)
+				return
+			}
+			ts = append(ts, t)
 			names = append(names, it.name)
 		}
 	})
-	if err != nil {
+	if err = errors.Join(err, rerr); err != nil {
 		closeAll(ts)
 		return nil, nil, nil, fail("%v", err)
 	}
@@ -410,62 +449,85 @@ func elemSize(code string) (int, error) {
 	return 0, fmt.Errorf("unsupported dtype %q (supported: F32, F64, F16, I64, I32, U8, BOOL)", code)
 }
 
-// decode builds a CPU tensor from little-endian bytes (validated by the caller).
-func decode(code string, shape []int64, b []byte) *torch.Tensor {
+// getLE reads count little-endian elements of size bytes each (get decodes one) from r's
+// buffer, a buffer at a time.
+func getLE[T any](r *bufio.Reader, count, size int, get func([]byte) T) ([]T, error) {
+	v := make([]T, count)
+	per := r.Size() / size
+	for i := 0; i < count; {
+		n := min(count-i, per)
+		b, err := r.Peek(n * size)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		for k := range v[i : i+n] {
+			v[i+k] = get(b[k*size:])
+		}
+		r.Discard(n * size)
+		i += n
+	}
+	return v, nil
+}
+
+// decodeFrom reads one tensor's data (count elements of safetensors dtype code, validated by
+// the caller) from r into a new CPU tensor of the given shape.
+func decodeFrom(r *bufio.Reader, code string, shape []int64, count int) (*torch.Tensor, error) {
 	var t *torch.Tensor
 	var convert torch.DType = -1
+	var err error
 	switch code {
 	case "F32":
-		v := make([]float32, len(b)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		var v []float32
+		if v, err = getLE(r, count, 4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }); err == nil {
+			t = torch.FromSlice(v)
 		}
-		t = torch.FromSlice(v)
 	case "F16":
-		v := make([]float32, len(b)/2)
-		for i := range v {
-			v[i] = f16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+		var v []float32
+		if v, err = getLE(r, count, 2, func(b []byte) float32 { return f16ToF32(binary.LittleEndian.Uint16(b)) }); err == nil {
+			t, convert = torch.FromSlice(v), torch.Float16
 		}
-		t, convert = torch.FromSlice(v), torch.Float16
 	case "F64":
-		v := make([]float64, len(b)/8)
-		for i := range v {
-			v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		var v []float64
+		if v, err = getLE(r, count, 8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }); err == nil {
+			t = torch.FromSlice(v)
 		}
-		t = torch.FromSlice(v)
 	case "I64":
-		v := make([]int64, len(b)/8)
-		for i := range v {
-			v[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		var v []int64
+		if v, err = getLE(r, count, 8, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) }); err == nil {
+			t = torch.FromSlice(v)
 		}
-		t = torch.FromSlice(v)
 	case "I32":
-		v := make([]int64, len(b)/4)
-		for i := range v {
-			v[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		var v []int64
+		if v, err = getLE(r, count, 4, func(b []byte) int64 { return int64(int32(binary.LittleEndian.Uint32(b))) }); err == nil {
+			t, convert = torch.FromSlice(v), torch.Int32
 		}
-		t, convert = torch.FromSlice(v), torch.Int32
 	case "U8":
-		v := make([]int64, len(b))
-		for i := range v {
-			v[i] = int64(b[i])
+		var v []int64
+		if v, err = getLE(r, count, 1, func(b []byte) int64 { return int64(b[0]) }); err == nil {
+			t, convert = torch.FromSlice(v), torch.Uint8
 		}
-		t, convert = torch.FromSlice(v), torch.Uint8
 	case "BOOL":
-		v := make([]bool, len(b))
-		for i := range v {
-			v[i] = b[i] != 0
+		var v []bool
+		if v, err = getLE(r, count, 1, func(b []byte) bool { return b[0] != 0 }); err == nil {
+			t = torch.FromSlice(v)
 		}
-		t = torch.FromSlice(v)
+	default:
+		err = fmt.Errorf("unsupported dtype %q", code)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if convert >= 0 {
 		c := t.ToDType(convert)
 		t.Close()
 		t = c
 	}
-	r := t.Reshape(shape...)
+	out := t.Reshape(shape...)
 	t.Close()
-	return r
+	return out, nil
 }
 
 // LoadSafetensors loads a safetensors state dict into m, strictly: missing keys, unexpected

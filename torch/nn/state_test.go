@@ -199,8 +199,12 @@ func TestSafetensorsDTypes(t *testing.T) {
 		f16,
 		torch.Scalar(4.5),
 		torch.Zeros([]int64{0, 3}),
+		// Larger than the 64 KiB read and write buffers, and not a multiple of them.
+		torch.Randn([]int64{301, 97}),
+		torch.Randn([]int64{20011}, torch.WithDType(torch.Float64)),
+		torch.Randn([]int64{70001}).ToDType(torch.Float16),
 	}
-	names := []string{"f32", "f64", "i64", "i32", "u8", "bool", "f16", "scalar", "empty"}
+	names := []string{"f32", "f64", "i64", "i32", "u8", "bool", "f16", "scalar", "empty", "big f32", "big f64", "big f16"}
 	if err := WriteSafetensors(path, names, in, nil); err != nil {
 		t.Fatal(err)
 	}

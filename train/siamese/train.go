@@ -356,6 +356,9 @@ func train(ctx context.Context, o options, stdout, stderr io.Writer) (res *train
 		return nil, err
 	}
 	defer m.Close()
+	// The table is copied into the model, and nothing after this reads the vectors; the corpus
+	// itself lives until the end of training.
+	c.embedding, c.vectors = nil, nil
 	if err := toDevice(m, dev); err != nil {
 		return nil, err
 	}
