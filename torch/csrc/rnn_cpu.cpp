@@ -240,8 +240,11 @@ struct Layer {
 };
 
 // kSplitFlops is the least multiply-adds of a product part worth a thread of its own: about
-// 50 µs of single-threaded BLAS here, against a few µs to wake a worker.
-constexpr int64_t kSplitFlops = int64_t{1} << 21;
+// 0.8 ms of single-threaded BLAS here. Smaller parts lost more than they gained in `make bench`
+// at 2 threads (an SMS epoch, whose products are mostly 10–30M multiply-adds, took 0.80 s split
+// against 0.70 s whole, while item (d)'s 115M products gain): waking the pool's thread, and
+// libgomp's workers still spinning on the other core after libtorch's own parallel regions.
+constexpr int64_t kSplitFlops = int64_t{1} << 25;
 
 // run_parts calls f(0), ..., f(parts-1) at once: part 0 on the calling thread, the others on
 // libtorch's inter-op thread pool (at::launch, which carries the caller's grad mode and other

@@ -20,7 +20,7 @@ type fusedCase struct {
 	train   bool // training mode with autograd (else eval under NoGrad)
 	outOnly bool // the loss reads only the output (no h_n, c_n gradients)
 	h0      bool // pass an initial state
-	big     bool // 300 inputs, 50 hidden units, 20 sequences: products large enough to split between threads
+	big     bool // 512 inputs, 128 hidden units, 80 sequences: products large enough to split between threads
 }
 
 func (c fusedCase) String() string {
@@ -72,8 +72,8 @@ func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 	in, hidden := int64(5), int64(6)
 	lengths := []int64{4, 7, 1, 7, 3} // unsorted, with a tie and a single step
 	if c.big {
-		in, hidden = 300, 50
-		for range 3 {
+		in, hidden = 512, 128
+		for range 15 {
 			lengths = append(lengths, lengths[:5]...)
 		}
 	}
