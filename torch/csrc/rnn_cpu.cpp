@@ -94,8 +94,6 @@ struct StepIO {
   S *tc;         // rows × H: LSTM tanh(c') (saved)
 };
 
-// lstm_row is the LSTM's forward gate loop over one row of a step (see StepIO); the saved
-// pointers are unused unless Save.
 // ST_GATE_CLONES compiles a gate loop twice on x86-64 with GCC, for AVX2 and for the baseline
 // (SSE2), the CPU picking one at load time: the loop then runs 8 floats wide instead of 4.
 // (Not x86-64-v3 with FMA: GCC will not inline the baseline σ and tanh into another -march.)
@@ -105,10 +103,12 @@ struct StepIO {
 #define ST_GATE_CLONES
 #endif
 
+// lstm_row is the LSTM's forward gate loop over one row of a step (see StepIO); the saved
+// pointers are unused unless Save.
 template <class S, bool Save>
-ST_GATE_CLONES void lstm_row(int64_t H, const S *__restrict hw, const S *__restrict xp, const S *__restrict bhh,
-              S *__restrict h, S *__restrict c, S *__restrict y, S *__restrict act, S *__restrict cprev,
-              S *__restrict hprev, S *__restrict tc) {
+ST_GATE_CLONES void lstm_row(int64_t H, const S *__restrict hw, const S *__restrict xp,
+                             const S *__restrict bhh, S *__restrict h, S *__restrict c, S *__restrict y,
+                             S *__restrict act, S *__restrict cprev, S *__restrict hprev, S *__restrict tc) {
   for (int64_t j = 0; j < H; j++) {
     const S i = sigmoid((hw[j] + bhh[j]) + xp[j]);
     const S f = sigmoid((hw[H + j] + bhh[H + j]) + xp[H + j]);
@@ -130,7 +130,8 @@ ST_GATE_CLONES void lstm_row(int64_t H, const S *__restrict hw, const S *__restr
 // operations: r and z from (h·W + b_hh) + x·W, n = tanh(x_n + h_n ⊙ r), h' = (h − n) ⊙ z + n.
 template <class S, bool Save>
 ST_GATE_CLONES void gru_row(int64_t H, const S *__restrict hw, const S *__restrict xp, const S *__restrict bhh,
-             S *__restrict h, S *__restrict y, S *__restrict act, S *__restrict hn_lin, S *__restrict hprev) {
+                            S *__restrict h, S *__restrict y, S *__restrict act, S *__restrict hn_lin,
+                            S *__restrict hprev) {
   for (int64_t j = 0; j < H; j++) {
     const S r = sigmoid((hw[j] + bhh[j]) + xp[j]);
     const S z = sigmoid((hw[H + j] + bhh[H + j]) + xp[H + j]);
@@ -178,7 +179,8 @@ struct BackIO {
 // product (dh = dg·W_hh) that follows the loop.
 template <class S, bool HasDy>
 ST_GATE_CLONES void lstm_back_row(int64_t H, const S *__restrict dy, const S *__restrict dh, S *__restrict dc,
-                   const S *__restrict act, const S *__restrict cprev, const S *__restrict tc, S *__restrict dg) {
+                                  const S *__restrict act, const S *__restrict cprev, const S *__restrict tc,
+                                  S *__restrict dg) {
   for (int64_t j = 0; j < H; j++) {
     const S i = act[j], f = act[H + j], g = act[2 * H + j], o = act[3 * H + j], t = tc[j];
     const S d = HasDy ? dh[j] + dy[j] : dh[j];
@@ -195,7 +197,8 @@ ST_GATE_CLONES void lstm_back_row(int64_t H, const S *__restrict dy, const S *__
 // dgh·W_hh is added after the loop.
 template <class S, bool HasDy>
 ST_GATE_CLONES void gru_back_row(int64_t H, const S *__restrict dy, S *__restrict dh, const S *__restrict act,
-                  const S *__restrict hn_lin, const S *__restrict hprev, S *__restrict dgx, S *__restrict dgh) {
+                                 const S *__restrict hn_lin, const S *__restrict hprev, S *__restrict dgx,
+                                 S *__restrict dgh) {
   for (int64_t j = 0; j < H; j++) {
     const S r = act[j], z = act[H + j], n = act[2 * H + j];
     const S d = HasDy ? dh[j] + dy[j] : dh[j];
@@ -295,6 +298,7 @@ at::Tensor rows_mm(const at::Tensor &a, const at::Tensor &b, const at::Tensor &b
   const int64_t chunk = (M + parts - 1) / parts;
   at::Tensor out = at::empty({M, b.size(1)}, a.options());
   run_parts(parts, [&](int64_t p) {
+    at::NoGradGuard no_grad;  // out= products refuse inputs that require grad under grad mode
     const int64_t begin = std::min(M, p * chunk), n = std::min(M, begin + chunk) - begin;
     at::Tensor part = out.narrow(0, begin, n);
     const at::Tensor rows = a.narrow(0, begin, n);
