@@ -33,3 +33,11 @@ func ExampleSpearman() {
 	fmt.Printf("rho=%.4f r=%.1f\n", rho, r)
 	// Output: rho=0.9487 r=1.0
 }
+
+func ExampleQuantile() {
+	latencies := []float64{210, 190, 205, 480, 200} // µs
+	p50, _ := metrics.Quantile(latencies, 0.5)
+	p99, _ := metrics.Quantile(latencies, 0.99)
+	fmt.Printf("p50 %.0f µs, p99 %.1f µs\n", p50, p99)
+	// Output: p50 205 µs, p99 469.2 µs
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/stat"
@@ -233,6 +234,23 @@ func MSE(pred, target []float64) (float64, error) {
 		s += d * d
 	}
 	return s / float64(len(pred)), nil
+}
+
+// Quantile returns the q-quantile (0 ≤ q ≤ 1) of x by linear interpolation between the closest
+// ranks: NumPy's default (numpy.quantile, method "linear"), so that Go and Python report
+// percentiles the same way. x is not reordered.
+func Quantile(x []float64, q float64) (float64, error) {
+	if len(x) == 0 {
+		return math.NaN(), fmt.Errorf("quantile: %w", ErrEmpty)
+	}
+	if !(q >= 0 && q <= 1) {
+		return math.NaN(), fmt.Errorf("quantile: q = %v, want 0 ≤ q ≤ 1", q)
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	lo, hi := int(math.Floor(pos)), int(math.Ceil(pos))
+	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo)), nil
 }
 
 func isConstant(x []float64) bool {

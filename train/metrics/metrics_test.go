@@ -226,3 +226,48 @@ func TestMSE(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantile checks the interpolation against NumPy's default (numpy.quantile, "linear"),
+// which scripts/sms_ref.py reproduces, so both sides report percentiles the same way.
+func TestQuantile(t *testing.T) {
+	xs := []float64{7, 1, 3, 9, 5} // sorted: 1 3 5 7 9
+	tests := []struct {
+		name    string
+		x       []float64
+		q, want float64
+		wantErr bool
+	}{
+		{"min", xs, 0, 1, false},
+		{"median", xs, 0.5, 5, false},
+		{"p99", xs, 0.99, 8.92, false},
+		{"max", xs, 1, 9, false},
+		{"between ranks", xs, 0.3, 3.4, false},
+		{"even median", []float64{4, 1, 3, 2}, 0.5, 2.5, false},
+		{"empty", nil, 0.5, math.NaN(), true},
+		{"q above 1", xs, 1.5, math.NaN(), true},
+		{"q NaN", xs, math.NaN(), math.NaN(), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Quantile(tc.x, tc.q)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				if !math.IsNaN(got) {
+					t.Errorf("got %v with an error, want NaN", got)
+				}
+				return
+			}
+			if math.Abs(got-tc.want) > 1e-12 {
+				t.Errorf("Quantile(%v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
+	}
+	if _, err := Quantile(nil, 0.5); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty input: %v, want ErrEmpty", err)
+	}
+	if xs[0] != 7 {
+		t.Error("Quantile sorted its input in place")
+	}
+}

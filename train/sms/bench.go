@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +17,7 @@ import (
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/train/metrics"
 )
 
 // BenchMessage is the message `sms bench latency` classifies by default: a spam message of the
@@ -255,26 +255,19 @@ func benchLatency(args []string, stdout, stderr io.Writer) error {
 	for _, t := range times {
 		sum += t
 	}
+	p50, err50 := metrics.Quantile(times, 0.5)
+	p99, err99 := metrics.Quantile(times, 0.99)
+	tok50, errTok := metrics.Quantile(tok, 0.5)
+	if err := errors.Join(err50, err99, errTok); err != nil {
+		return fmt.Errorf("bench latency: %w", err)
+	}
 	out, err := json.Marshal(map[string]any{"metrics": map[string]float64{
-		"p50_us": quantile(times, 0.5), "p99_us": quantile(times, 0.99), "mean_us": sum / float64(len(times)),
-		"tokenize_p50_us": quantile(tok, 0.5), "tokens": float64(len(p.ids)), "p_spam": prob,
+		"p50_us": p50, "p99_us": p99, "mean_us": sum / float64(len(times)),
+		"tokenize_p50_us": tok50, "tokens": float64(len(p.ids)), "p_spam": prob,
 	}})
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "BENCH %s\n", out)
 	return err
-}
-
-// quantile returns the q-quantile of xs by linear interpolation between closest ranks (NumPy's
-// default, as scripts/sms_ref.py computes it), or NaN for an empty slice.
-func quantile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	pos := q * float64(len(s)-1)
-	lo, hi := int(math.Floor(pos)), int(math.Ceil(pos))
-	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
 }
