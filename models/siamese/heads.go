@@ -34,19 +34,25 @@ const (
 var lossNames = []string{"malstm", "contrastive", "triplet", "tai"}
 
 // String returns "malstm", "contrastive", "triplet" or "tai".
-func (l Loss) String() string {
-	if l < 0 || int(l) >= len(lossNames) {
-		return fmt.Sprintf("Loss(%d)", int(l))
-	}
-	return lossNames[l]
-}
+func (l Loss) String() string { return enumName(lossNames, l, "Loss") }
 
 // ParseLoss parses the names written by Loss.String.
-func ParseLoss(s string) (Loss, error) {
-	if i := slices.Index(lossNames, s); i >= 0 {
-		return Loss(i), nil
+func ParseLoss(s string) (Loss, error) { return parseEnum[Loss](lossNames, s, "loss") }
+
+// enumName returns names[v], or "Type(v)" for a value without a name.
+func enumName[T ~int](names []string, v T, typ string) string {
+	if v < 0 || int(v) >= len(names) {
+		return fmt.Sprintf("%s(%d)", typ, int(v))
 	}
-	return 0, fmt.Errorf("unknown loss %q (want one of %q)", s, lossNames)
+	return names[v]
+}
+
+// parseEnum returns the value whose name is s (its index in names).
+func parseEnum[T ~int](names []string, s, what string) (T, error) {
+	if i := slices.Index(names, s); i >= 0 {
+		return T(i), nil
+	}
+	return 0, fmt.Errorf("unknown %s %q (want one of %q)", what, s, names)
 }
 
 // Mining picks the negative of each anchor for the triplet loss.

@@ -47,20 +47,10 @@ const (
 var poolingNames = []string{"last", "mean", "max", "meanmax"}
 
 // String returns "last", "mean", "max" or "meanmax".
-func (p Pooling) String() string {
-	if p < 0 || int(p) >= len(poolingNames) {
-		return fmt.Sprintf("Pooling(%d)", int(p))
-	}
-	return poolingNames[p]
-}
+func (p Pooling) String() string { return enumName(poolingNames, p, "Pooling") }
 
 // ParsePooling parses the names written by Pooling.String.
-func ParsePooling(s string) (Pooling, error) {
-	if i := slices.Index(poolingNames, s); i >= 0 {
-		return Pooling(i), nil
-	}
-	return 0, fmt.Errorf("unknown pooling %q (want one of %q)", s, poolingNames)
-}
+func ParsePooling(s string) (Pooling, error) { return parseEnum[Pooling](poolingNames, s, "pooling") }
 
 // Config describes the encoder.
 type Config struct {

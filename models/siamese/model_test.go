@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -335,5 +336,37 @@ func TestScaledManhattan(t *testing.T) {
 	}
 	if _, err := ParseScale("half"); err == nil {
 		t.Error("ParseScale(half) succeeded")
+	}
+}
+
+// TestEnumNames pins the names of losses and pooling modes both ways (they are written to and
+// read from config files and flags) and the text of a value without a name.
+func TestEnumNames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		got   string
+		parse func(string) (int, error)
+		want  int
+	}{
+		{"malstm", MaLSTM.String(), func(s string) (int, error) { l, err := ParseLoss(s); return int(l), err }, int(MaLSTM)},
+		{"tai", Tai.String(), func(s string) (int, error) { l, err := ParseLoss(s); return int(l), err }, int(Tai)},
+		{"last", PoolLast.String(), func(s string) (int, error) { p, err := ParsePooling(s); return int(p), err }, int(PoolLast)},
+		{"meanmax", PoolMeanMax.String(), func(s string) (int, error) { p, err := ParsePooling(s); return int(p), err }, int(PoolMeanMax)},
+	} {
+		if tc.got != tc.name {
+			t.Errorf("String() = %q, want %q", tc.got, tc.name)
+		}
+		if v, err := tc.parse(tc.name); err != nil || v != tc.want {
+			t.Errorf("parse %q = %d, %v; want %d", tc.name, v, err, tc.want)
+		}
+	}
+	if got := Loss(9).String(); got != "Loss(9)" {
+		t.Errorf("Loss(9).String() = %q", got)
+	}
+	if got := Pooling(-1).String(); got != "Pooling(-1)" {
+		t.Errorf("Pooling(-1).String() = %q", got)
+	}
+	if _, err := ParsePooling("median"); err == nil || !strings.Contains(err.Error(), `unknown pooling "median"`) {
+		t.Errorf("ParsePooling(median): %v", err)
 	}
 }
