@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,24 +32,12 @@ func near(a, b []float32, tol float64) bool {
 	return true
 }
 
-func eqShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestFromSliceRoundTrip(t *testing.T) {
 	checkLive(t)
 	s := NewScope()
 	defer s.Close()
 	f32 := FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
-	if got := f32.Shape(); !eqShape(got, []int64{2, 3}) {
+	if got := f32.Shape(); !slices.Equal(got, []int64{2, 3}) {
 		t.Errorf("shape = %v", got)
 	}
 	if f32.DType() != Float32 || f32.Device() != CPU || f32.Numel() != 6 || f32.Dim() != 2 || f32.Size(-1) != 3 {
@@ -167,7 +156,7 @@ func TestOps(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := c.got.Shape(); !eqShape(got, c.shape) {
+			if got := c.got.Shape(); !slices.Equal(got, c.shape) {
 				t.Fatalf("shape = %v, want %v", got, c.shape)
 			}
 			if got := c.got.Float32s(); !near(got, c.want, 1e-6) {
@@ -516,7 +505,7 @@ func TestSaveLoadDict(t *testing.T) {
 		if len(names) != 2 || names[0] != "linear.weight" || names[1] != "linear.bias" {
 			t.Fatalf("names = %v", names)
 		}
-		if got := ts[0].Float32s(); !near(got, []float32{1, 2, 3, 4}, 0) || !eqShape(ts[0].Shape(), []int64{2, 2}) {
+		if got := ts[0].Float32s(); !near(got, []float32{1, 2, 3, 4}, 0) || !slices.Equal(ts[0].Shape(), []int64{2, 2}) {
 			t.Errorf("weight = %v", got)
 		}
 		if got := ts[1].Int64s(); got[1] != 6 {
@@ -548,7 +537,7 @@ func TestLoadPythonSaved(t *testing.T) {
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("names = %v, want %v", names, want)
 	}
-	if got := ts[0].Float32s(); !near(got, []float32{0, 3, 1, 4, 2, 5}, 0) || !eqShape(ts[0].Shape(), []int64{3, 2}) {
+	if got := ts[0].Float32s(); !near(got, []float32{0, 3, 1, 4, 2, 5}, 0) || !slices.Equal(ts[0].Shape(), []int64{3, 2}) {
 		t.Errorf("w_t = %v %v", got, ts[0].Shape())
 	}
 	if got := ts[1].Float64s(); len(got) != 3 || got[0] != 3 || got[2] != 5 {

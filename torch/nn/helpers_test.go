@@ -20,8 +20,6 @@ func near32(a, b []float32, tol float64) bool {
 	return true
 }
 
-func eqInts(a, b []int64) bool { return eqShape(a, b) }
-
 // f32 returns t's values as float32 (converting if needed).
 func f32(t *torch.Tensor) []float32 {
 	if t.DType() == torch.Float32 {

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -14,7 +15,7 @@ func TestLinearInit(t *testing.T) {
 	torch.ManualSeed(7)
 	l := NewLinear(16, 8, LinearOptions{})
 	defer Close(l)
-	if got := l.Weight.Shape(); !eqShape(got, []int64{8, 16}) {
+	if got := l.Weight.Shape(); !slices.Equal(got, []int64{8, 16}) {
 		t.Errorf("weight shape = %v", got)
 	}
 	bound := 1 / math.Sqrt(16)
@@ -77,7 +78,7 @@ func TestEmbeddingPadding(t *testing.T) {
 			}
 			idx := torch.FromSlice([]int64{tc.wantRow, 1, tc.wantRow, 0, 1}, 5)
 			out := e.Forward(idx)
-			if got := out.Shape(); !eqShape(got, []int64{5, 3}) {
+			if got := out.Shape(); !slices.Equal(got, []int64{5, 3}) {
 				t.Errorf("out shape = %v", got)
 			}
 			out.Sum().Backward()

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -74,7 +75,7 @@ func TestModulesOwnParametersAndTiedWeights(t *testing.T) {
 	m.Add("b", tied)
 	defer Close(&m)
 	names, _ := StateDict(&m)
-	if want := []string{"scale", "a.weight", "b.weight"}; !equalStrings(names, want) {
+	if want := []string{"scale", "a.weight", "b.weight"}; !slices.Equal(names, want) {
 		t.Errorf("state dict names = %v, want %v", names, want)
 	}
 	if got := len(Parameters(&m)); got != 2 {
@@ -83,18 +84,6 @@ func TestModulesOwnParametersAndTiedWeights(t *testing.T) {
 	if _, total := NumParams(&m); total != 10 {
 		t.Errorf("total = %d, want 10", total)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestModulesAddPanics(t *testing.T) {

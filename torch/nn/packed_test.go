@@ -5,6 +5,7 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -55,7 +56,7 @@ func TestPadSequence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := PadSequence(tc.seqs, tc.batchFirst, tc.pad)
-			if !eqShape(got.Shape(), tc.shape) || got.DType() != torch.Int64 || !eqInts(got.Int64s(), tc.want) {
+			if !slices.Equal(got.Shape(), tc.shape) || got.DType() != torch.Int64 || !slices.Equal(got.Int64s(), tc.want) {
 				t.Errorf("PadSequence = %v %v, want %v %v", got, got.Int64s(), tc.shape, tc.want)
 			}
 		})
@@ -80,7 +81,7 @@ func TestPadSequence(t *testing.T) {
 				if !bf {
 					want[0], want[1] = want[1], want[0]
 				}
-				if !eqShape(padded.Shape(), want) {
+				if !slices.Equal(padded.Shape(), want) {
 					t.Fatalf("shape %v, want %v", padded.Shape(), want)
 				}
 				checkPadded(t, padded, seqs, bf, 0)
@@ -129,10 +130,10 @@ func TestPackSequence(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			if got := p.BatchSizes.Int64s(); !eqInts(got, []int64{3, 2, 1}) {
+			if got := p.BatchSizes.Int64s(); !slices.Equal(got, []int64{3, 2, 1}) {
 				t.Errorf("batch sizes = %v", got)
 			}
-			if got := p.Data.Int64s(); !eqInts(got, expected) {
+			if got := p.Data.Int64s(); !slices.Equal(got, expected) {
 				t.Errorf("data = %v, want %v", got, expected)
 			}
 			if tc.sorted == nil {
@@ -141,10 +142,10 @@ func TestPackSequence(t *testing.T) {
 				}
 				return
 			}
-			if got := p.SortedIndices.Int64s(); !eqInts(got, tc.sorted) {
+			if got := p.SortedIndices.Int64s(); !slices.Equal(got, tc.sorted) {
 				t.Errorf("sorted indices = %v, want %v", got, tc.sorted)
 			}
-			if got := p.UnsortedIndices.Int64s(); !eqInts(got, tc.unsorted) {
+			if got := p.UnsortedIndices.Int64s(); !slices.Equal(got, tc.unsorted) {
 				t.Errorf("unsorted indices = %v, want %v", got, tc.unsorted)
 			}
 		})
@@ -211,14 +212,14 @@ func TestPackSequence(t *testing.T) {
 }
 
 func equalPacked(a, b PackedSequence) bool {
-	if !near32(f32(a.Data), f32(b.Data), 0) || !eqInts(a.BatchSizes.Int64s(), b.BatchSizes.Int64s()) {
+	if !near32(f32(a.Data), f32(b.Data), 0) || !slices.Equal(a.BatchSizes.Int64s(), b.BatchSizes.Int64s()) {
 		return false
 	}
 	if (a.SortedIndices == nil) != (b.SortedIndices == nil) {
 		return false
 	}
 	return a.SortedIndices == nil ||
-		(eqInts(a.SortedIndices.Int64s(), b.SortedIndices.Int64s()) && eqInts(a.UnsortedIndices.Int64s(), b.UnsortedIndices.Int64s()))
+		(slices.Equal(a.SortedIndices.Int64s(), b.SortedIndices.Int64s()) && slices.Equal(a.UnsortedIndices.Int64s(), b.UnsortedIndices.Int64s()))
 }
 
 func TestPackPaddedSequence(t *testing.T) {
@@ -288,11 +289,11 @@ func TestPackPaddedSequence(t *testing.T) {
 				if !near32(packed.Data.Float32s(), expected, 0) {
 					t.Error("packed data differs")
 				}
-				if !eqInts(packed.BatchSizes.Int64s(), batchSizes) {
+				if !slices.Equal(packed.BatchSizes.Int64s(), batchSizes) {
 					t.Errorf("batch sizes = %v, want %v", packed.BatchSizes.Int64s(), batchSizes)
 				}
 				if tc.shuffle {
-					if !eqInts(packed.UnsortedIndices.Int64s(), unsortedIdx) {
+					if !slices.Equal(packed.UnsortedIndices.Int64s(), unsortedIdx) {
 						t.Errorf("unsorted indices = %v, want %v", packed.UnsortedIndices.Int64s(), unsortedIdx)
 					}
 				} else if packed.UnsortedIndices != nil {
@@ -303,10 +304,10 @@ func TestPackPaddedSequence(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !eqShape(unpacked.Shape(), src.Shape()) || !near32(f32(unpacked), f32(src.Contiguous()), 0) {
+				if !slices.Equal(unpacked.Shape(), src.Shape()) || !near32(f32(unpacked), f32(src.Contiguous()), 0) {
 					t.Error("pad_packed_sequence does not invert pack_padded_sequence")
 				}
-				if !eqInts(unpackedLen, lengths) {
+				if !slices.Equal(unpackedLen, lengths) {
 					t.Errorf("lengths = %v, want %v", unpackedLen, lengths)
 				}
 				// gradient: flows to the valid steps only
@@ -428,7 +429,7 @@ func TestTotalLength(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !eqInts(got, lengths) {
+				if !slices.Equal(got, lengths) {
 					t.Errorf("lengths = %v, want %v", got, lengths)
 				}
 				timeDim := 0
@@ -439,7 +440,7 @@ func TestTotalLength(t *testing.T) {
 					t.Errorf("time dim = %d, want %d", unpacked.Size(timeDim), total)
 				}
 				head := unpacked.Narrow(int64(timeDim), 0, maxLength).Contiguous()
-				if !eqInts(head.Int64s(), noExtra.Contiguous().Int64s()) {
+				if !slices.Equal(head.Int64s(), noExtra.Contiguous().Int64s()) {
 					t.Error("padded prefix differs from the unpadded result")
 				}
 				if delta > 0 {
@@ -504,7 +505,7 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range seqs {
-			if !eqInts(got[i].Int64s(), seqs[i].Int64s()) {
+			if !slices.Equal(got[i].Int64s(), seqs[i].Int64s()) {
 				t.Errorf("batch_first=%v: sequence %d = %v", bf, i, got[i].Int64s())
 			}
 		}
@@ -531,7 +532,7 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range many {
-			if !eqShape(got[i].Shape(), many[i].Shape()) || !near32(f32(got[i].Contiguous()), f32(many[i]), 0) {
+			if !slices.Equal(got[i].Shape(), many[i].Shape()) || !near32(f32(got[i].Contiguous()), f32(many[i]), 0) {
 				t.Errorf("trailing dims %d: sequence %d differs", numDim, i)
 			}
 		}

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -213,18 +214,6 @@ func fmtShape(s []int64) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-func eqShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // checkInput validates the input's feature size, dtype and device against the parameters.
 func (r *RNNBase) checkInput(x *torch.Tensor, wantDims int, dimNames string) error {
 	if len(r.params) == 0 || r.params[0].Value.Closed() {
@@ -263,7 +252,7 @@ func (r *RNNBase) hidden(h0 *State, batch int64, x *torch.Tensor) (hx []*torch.T
 		if t.Closed() {
 			return fmt.Errorf("%s: %s is nil or closed", r.Name(), what)
 		}
-		if got := t.Shape(); !eqShape(got, want) {
+		if got := t.Shape(); !slices.Equal(got, want) {
 			return fmt.Errorf("%s: expected %s size %s, got %s", r.Name(), what, fmtShape(want), fmtShape(got))
 		}
 		if got, w := t.DType(), x.DType(); got != w {

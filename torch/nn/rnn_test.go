@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -80,16 +81,16 @@ func TestRNNShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := out.Shape(); !eqShape(got, wantOut) {
+			if got := out.Shape(); !slices.Equal(got, wantOut) {
 				t.Errorf("padded out shape = %v, want %v", got, wantOut)
 			}
-			if got := hn.H.Shape(); !eqShape(got, wantH) {
+			if got := hn.H.Shape(); !slices.Equal(got, wantH) {
 				t.Errorf("padded h shape = %v, want %v", got, wantH)
 			}
 			if (hn.C != nil) != (c.kind == "lstm") {
 				t.Errorf("C = %v for %s", hn.C, c.kind)
 			}
-			if hn.C != nil && !eqShape(hn.C.Shape(), wantH) {
+			if hn.C != nil && !slices.Equal(hn.C.Shape(), wantH) {
 				t.Errorf("padded c shape = %v, want %v", hn.C.Shape(), wantH)
 			}
 			// Passing hn back as h0 works.
@@ -108,13 +109,13 @@ func TestRNNShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pout.Close()
-			if got := pout.Data.Shape(); !eqShape(got, []int64{8, dirs * hidden}) {
+			if got := pout.Data.Shape(); !slices.Equal(got, []int64{8, dirs * hidden}) {
 				t.Errorf("packed out data shape = %v", got)
 			}
-			if !eqInts(pout.BatchSizes.Int64s(), p.BatchSizes.Int64s()) || !eqInts(pout.UnsortedIndices.Int64s(), []int64{1, 0}) {
+			if !slices.Equal(pout.BatchSizes.Int64s(), p.BatchSizes.Int64s()) || !slices.Equal(pout.UnsortedIndices.Int64s(), []int64{1, 0}) {
 				t.Error("packed output lost the batch sizes or indices")
 			}
-			if got := phn.H.Shape(); !eqShape(got, wantH) {
+			if got := phn.H.Shape(); !slices.Equal(got, wantH) {
 				t.Errorf("packed h shape = %v, want %v", got, wantH)
 			}
 			if (phn.C != nil) != (c.kind == "lstm") {
@@ -124,7 +125,7 @@ func TestRNNShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !eqShape(padded.Shape(), wantOut) || !eqInts(lens, lengths) {
+			if !slices.Equal(padded.Shape(), wantOut) || !slices.Equal(lens, lengths) {
 				t.Errorf("unpacked shape %v lengths %v", padded.Shape(), lens)
 			}
 		})
@@ -281,7 +282,7 @@ func TestLSTMParameterNames(t *testing.T) {
 		t.Fatalf("%d parameters, want %d", len(ps), len(want))
 	}
 	for i, w := range want {
-		if ps[i].Name != w.name || !eqShape(ps[i].Value.Shape(), w.shape) {
+		if ps[i].Name != w.name || !slices.Equal(ps[i].Value.Shape(), w.shape) {
 			t.Errorf("parameter %d = %s %v, want %s %v", i, ps[i].Name, ps[i].Value.Shape(), w.name, w.shape)
 		}
 	}
@@ -294,7 +295,7 @@ func TestLSTMParameterNames(t *testing.T) {
 	}
 	defer Close(gru)
 	names, _ := StateDict(gru)
-	if !equalStrings(names, []string{"weight_ih_l0", "weight_hh_l0"}) || !eqShape(gru.Parameter("weight_ih_l0").Shape(), []int64{15, 3}) {
+	if !slices.Equal(names, []string{"weight_ih_l0", "weight_hh_l0"}) || !slices.Equal(gru.Parameter("weight_ih_l0").Shape(), []int64{15, 3}) {
 		t.Errorf("GRU without bias: %v", names)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,7 +77,7 @@ func LoadStateDict(m Module, names []string, ts []*torch.Tensor) error {
 			e.Missing = append(e.Missing, p.Name)
 			continue
 		}
-		if got, want := t.Shape(), p.Value.Shape(); !eqShape(got, want) {
+		if got, want := t.Shape(), p.Value.Shape(); !slices.Equal(got, want) {
 			e.Mismatched = append(e.Mismatched, fmt.Sprintf("size mismatch for %s: copying a param with shape %s from checkpoint, the shape in current model is %s",
 				p.Name, fmtShape(got), fmtShape(want)))
 		}

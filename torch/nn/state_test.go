@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,7 +180,7 @@ func TestSafetensorsFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeAll(ts)
-	if !equalStrings(names, []string{"weight", "bias"}) || meta["k"] != "v" {
+	if !slices.Equal(names, []string{"weight", "bias"}) || meta["k"] != "v" {
 		t.Errorf("names %v meta %v", names, meta)
 	}
 }
@@ -213,11 +214,11 @@ func TestSafetensorsDTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeAll(out)
-	if !equalStrings(gotNames, names) || meta != nil {
+	if !slices.Equal(gotNames, names) || meta != nil {
 		t.Fatalf("names %v meta %v", gotNames, meta)
 	}
 	for i := range in {
-		if out[i].DType() != in[i].DType() || !eqShape(out[i].Shape(), in[i].Shape()) {
+		if out[i].DType() != in[i].DType() || !slices.Equal(out[i].Shape(), in[i].Shape()) {
 			t.Errorf("%s: got %v, want %v", names[i], out[i], in[i])
 			continue
 		}
