@@ -145,22 +145,23 @@ type stEntry struct {
 	DataOffsets [2]int  `json:"data_offsets"`
 }
 
+// stCodes are the safetensors dtypes this package reads and writes: the torch dtype, the
+// header's code and the size of one element in bytes.
+var stCodes = []struct {
+	dtype torch.DType
+	code  string
+	size  int
+}{
+	{torch.Float32, "F32", 4}, {torch.Float64, "F64", 8}, {torch.Int64, "I64", 8}, {torch.Int32, "I32", 4},
+	{torch.Float16, "F16", 2}, {torch.Uint8, "U8", 1}, {torch.Bool, "BOOL", 1},
+}
+
+// stDType returns d's safetensors code and element size (see stCodes).
 func stDType(d torch.DType) (string, int, error) {
-	switch d {
-	case torch.Float32:
-		return "F32", 4, nil
-	case torch.Float64:
-		return "F64", 8, nil
-	case torch.Int64:
-		return "I64", 8, nil
-	case torch.Int32:
-		return "I32", 4, nil
-	case torch.Float16:
-		return "F16", 2, nil
-	case torch.Uint8:
-		return "U8", 1, nil
-	case torch.Bool:
-		return "BOOL", 1, nil
+	for _, c := range stCodes {
+		if c.dtype == d {
+			return c.code, c.size, nil
+		}
 	}
 	return "", 0, fmt.Errorf("dtype %v has no safetensors encoding here", d)
 }
@@ -226,7 +227,7 @@ func encodeTo(w *bufio.Writer, t *torch.Tensor) error {
 			defer i.Close()
 			err = putLE(w, i.Int64s(), 1, func(b []byte, x int64) { b[0] = byte(x) })
 		default:
-			err = fmt.Errorf("dtype %v has no safetensors encoding here", t.DType())
+			_, _, err = stDType(t.DType()) // its error: every dtype it knows is a case above
 		}
 	})
 	return errors.Join(terr, err)
@@ -436,16 +437,12 @@ func ReadSafetensors(path string) (names []string, ts []*torch.Tensor, meta map[
 	return names, ts, meta, nil
 }
 
+// elemSize returns the element size of a safetensors code (see stCodes).
 func elemSize(code string) (int, error) {
-	switch code {
-	case "F32", "I32":
-		return 4, nil
-	case "F64", "I64":
-		return 8, nil
-	case "F16":
-		return 2, nil
-	case "U8", "BOOL":
-		return 1, nil
+	for _, c := range stCodes {
+		if c.code == code {
+			return c.size, nil
+		}
 	}
 	return 0, fmt.Errorf("unsupported dtype %q (supported: F32, F64, F16, I64, I32, U8, BOOL)", code)
 }
