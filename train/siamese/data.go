@@ -127,6 +127,20 @@ func loadCorpus(sickFile, vectorsFile string, aug augmentSpec, seed uint64) (*co
 	return c, nil
 }
 
+// loadDefaultCorpus loads SICK and the default vectors from the data catalog, without
+// augmentation.
+func loadDefaultCorpus() (*corpus, error) {
+	sickFile, err := sickPath("")
+	if err != nil {
+		return nil, err
+	}
+	vecFile, err := vectorsPath("")
+	if err != nil {
+		return nil, err
+	}
+	return loadCorpus(sickFile, vecFile, augmentSpec{Kind: "none"}, 1)
+}
+
 // augment makes the extra training pairs of --augment.
 func augment(train []data.Pair, aug augmentSpec) ([]data.Pair, error) {
 	wn, err := data.LoadWordNet(aug.WNDir)

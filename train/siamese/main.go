@@ -6,7 +6,6 @@
 //	go run ./train/siamese [flags]                          train; see -h
 //	go run ./train/siamese similarity --model DIR "s1" "s2" relatedness of two sentences
 //	go run ./train/siamese report --out DIR                 the whole study as REPORT.md
-//	go run ./train/siamese bench                            a training epoch in Go vs PyTorch
 //
 // Training writes a run folder (--out): metrics.jsonl (one line per epoch), summary.json,
 // curves.png, params.txt, model.safetensors (the best TRIAL epoch's state dict, PyTorch names),
@@ -51,8 +50,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runSimilarity(args[1:], stdout, stderr)
 		case "report":
 			return runReport(ctx, args[1:], stdout, stderr)
-		case "bench":
-			return runBench(ctx, args[1:], stdout, stderr)
 		case "train":
 			args = args[1:]
 		}
