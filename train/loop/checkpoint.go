@@ -30,6 +30,9 @@ type Partial struct {
 	CorrectSum float64 `json:"correct_sum"`
 	N          int     `json:"n"`
 	HasCorrect bool    `json:"has_correct"`
+	// TrainSeconds is the time the epoch's steps took before the interruption, so that the
+	// resumed epoch's Record.TrainSeconds counts all of them.
+	TrainSeconds float64 `json:"train_seconds,omitempty"`
 }
 
 // state is the content of state.json: where the run stands.

@@ -5,7 +5,8 @@
 // [Run] then does the rest:
 //
 //   - all libtorch work happens on the calling goroutine, locked to its OS thread (grad mode is
-//     per thread in libtorch); batches are prepared in an ordinary goroutine ahead of time;
+//     per thread in libtorch): EpochStart, Step, Validate and the persisters run there. Only the
+//     iteration of the batch sequence runs on another goroutine, a few batches ahead;
 //   - every step runs inside its own torch.Scope and torch.Try, so a step's tensors are freed
 //     and a libtorch failure becomes an error, not a crash;
 //   - the step's loss is accumulated on the device and read back to the host only every
@@ -16,7 +17,8 @@
 //     best validation value and the history. They are written into a temporary folder and
 //     swapped in by rename, so a crash leaves either the old or the new checkpoint;
 //   - cancelling ctx (Ctrl-C through signal.NotifyContext) stops after the current step, writes a
-//     checkpoint that includes the position inside the epoch, and returns [ErrInterrupted].
+//     checkpoint that includes the position inside the epoch, and returns [ErrInterrupted];
+//   - temporary files that a killed run left in the run folder are removed when Run starts.
 //
 // # Reproducibility and resuming
 //
@@ -96,8 +98,16 @@ type Config[B any] struct {
 	// Resume continues from the checkpoint in Dir instead of starting afresh.
 	Resume bool
 
+	// EpochStart, if not nil, is called on the loop's goroutine before the first step of each
+	// epoch, and before the remaining steps of an epoch that a resumed run continues: the
+	// place for per-epoch settings such as a learning-rate schedule. Compute them from the
+	// epoch number (not by counting calls), so that a resumed run gets the same values.
+	EpochStart func(epoch int) error
 	// Batches returns the training batches of an epoch. It must be a pure function of the
-	// epoch (and the job's seed), and must not touch libtorch: it runs on another goroutine.
+	// epoch (and the job's seed). Batches itself is called on the loop's goroutine, after
+	// EpochStart; the sequence it returns is then iterated on another goroutine, a few
+	// batches ahead of the steps, so iterating it must not touch libtorch or the job's
+	// mutable state.
 	Batches func(epoch int) iter.Seq[B]
 	// NumBatches returns how many batches Batches(epoch) yields (for the progress display).
 	NumBatches func(epoch int) int
@@ -231,6 +241,10 @@ func Run[B any](ctx context.Context, cfg Config[B]) (res *Result, err error) {
 			fmt.Fprintf(cfg.Log, "resuming from %s at epoch %d, step %d\n", checkpointDir(cfg.Dir), st.Epoch, st.Step)
 		}
 	}
+	// A run killed while writing (kill -9, power loss) leaves its temporary files behind.
+	if err := runlog.RemoveTemp(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("loop: %w", err)
+	}
 	if err := rewriteMetrics(cfg.Dir, st.History); err != nil {
 		return nil, err
 	}
@@ -271,10 +285,19 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 	epoch := st.Epoch
 	total := cfg.NumBatches(epoch)
 	start := time.Now()
+	var before float64 // training seconds of this epoch spent before the checkpoint resumed from
+	if st.Partial != nil {
+		before = st.Partial.TrainSeconds
+	}
 	acc := newAccumulator(st.Partial)
 	defer acc.close()
 
 	cfg.SetTraining(true)
+	if cfg.EpochStart != nil {
+		if err := cfg.EpochStart(epoch); err != nil {
+			return rec, false, fmt.Errorf("loop: epoch %d: start: %w", epoch, err)
+		}
+	}
 	if cfg.Progress != nil {
 		cfg.Progress.Start(epoch, total)
 		defer cfg.Progress.Done()
@@ -315,6 +338,7 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 				cfg.Progress.Step(step-lastRead, acc.windowMean())
 			}
 			st.Partial = acc.partial()
+			st.Partial.TrainSeconds = before + time.Since(start).Seconds()
 			return rec, true, nil
 		}
 	}
@@ -328,7 +352,7 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 		cfg.Progress.Step(step-lastRead, acc.windowMean())
 	}
 	rec = Record{Epoch: epoch, Steps: step, TrainLoss: acc.meanLoss(), TrainAccuracy: acc.accuracy(),
-		TrainSeconds: time.Since(start).Seconds()}
+		TrainSeconds: before + time.Since(start).Seconds()}
 	if math.IsNaN(rec.TrainLoss) || math.IsInf(rec.TrainLoss, 0) {
 		return rec, false, fmt.Errorf("loop: epoch %d: training loss is %v (try a smaller learning rate or --clip)", epoch, rec.TrainLoss)
 	}

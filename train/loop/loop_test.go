@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"iter"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/torchtest"
@@ -28,6 +32,12 @@ func train(t *testing.T, dir string, epochs int, resume bool, stopAt int) (*loop
 	defer j.close()
 	cfg := j.config(dir, epochs)
 	cfg.Resume = resume
+	// A learning-rate schedule: a resumed run must get the same rate in every epoch,
+	// including the one it resumes in the middle of.
+	cfg.EpochStart = func(epoch int) error {
+		j.lr = 0.1 * math.Pow(0.5, float64(epoch-1))
+		return nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if stopAt > 0 {
@@ -254,5 +264,106 @@ func TestRecordJSON(t *testing.T) {
 	}
 	if got := r.String(10); !strings.Contains(got, "epoch  2/10") || !strings.Contains(got, "val_f1 0.8000") || !strings.HasSuffix(got, "*") {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+func TestEpochStart(t *testing.T) {
+	torchtest.CheckLive(t)
+	tests := []struct {
+		name    string
+		failAt  int      // EpochStart fails for this epoch (0: never)
+		want    []string // events in order
+		wantErr string
+	}{
+		{"each epoch before its batches", 0, []string{"start 1", "batches 1", "start 2", "batches 2", "start 3", "batches 3"}, ""},
+		{"error stops the run", 2, []string{"start 1", "batches 1", "start 2"}, "loop: epoch 2: start: no schedule"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newToy(5)
+			defer j.close()
+			cfg := j.config(t.TempDir(), 3)
+			var events []string
+			cfg.EpochStart = func(epoch int) error {
+				events = append(events, fmt.Sprint("start ", epoch))
+				if epoch == tc.failAt {
+					return errors.New("no schedule")
+				}
+				return nil
+			}
+			cfg.Batches = func(epoch int) iter.Seq[toyBatch] {
+				events = append(events, fmt.Sprint("batches ", epoch)) // the loop's goroutine: no race
+				return j.batches(epoch)
+			}
+			_, err := loop.Run(context.Background(), cfg)
+			if tc.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if fmt.Sprint(events) != fmt.Sprint(tc.want) {
+				t.Errorf("events %q, want %q", events, tc.want)
+			}
+		})
+	}
+}
+
+// TestResumeTrainSeconds checks that an epoch interrupted and resumed reports the time of all
+// its steps, not only of those after the resume.
+func TestResumeTrainSeconds(t *testing.T) {
+	torchtest.CheckLive(t)
+	const pause = 20 * time.Millisecond
+	dir := t.TempDir()
+	j := newToy(9)
+	defer j.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := j.config(dir, 1)
+	n := 0
+	cfg.Step = func(b toyBatch) (loop.StepResult, error) {
+		time.Sleep(pause)
+		if n++; n == 6 {
+			cancel() // Ctrl-C during the 6th of 8 steps
+		}
+		return j.step(b)
+	}
+	if _, err := loop.Run(ctx, cfg); !errors.Is(err, loop.ErrInterrupted) {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	cfg.Resume = true
+	res, err := loop.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := j.numBatches(1)
+	if got, min := res.History[0].TrainSeconds, (time.Duration(steps) * pause).Seconds(); got < min {
+		t.Errorf("TrainSeconds = %.3f after the resume, want at least %.3f (%d steps of %v)", got, min, steps, pause)
+	}
+}
+
+// TestRemovesStaleTemp checks that the temporary files of a killed run go, and nothing else.
+func TestRemovesStaleTemp(t *testing.T) {
+	torchtest.CheckLive(t)
+	dir := t.TempDir()
+	stale := []string{".checkpoint.tmp-123", ".metrics.jsonl.tmp-45", ".best.safetensors.tmp-6.safetensors"}
+	if err := os.MkdirAll(filepath.Join(dir, stale[0]), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(stale[1:], "notes.tmp-1", filepath.Join(stale[0], "state.json")) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := train(t, dir, 1, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stale {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there (%v)", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.tmp-1")); err != nil {
+		t.Errorf("a file that is not a temporary one was removed: %v", err)
 	}
 }

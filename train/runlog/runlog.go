@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -113,6 +115,41 @@ func (r *Run) Close() error {
 	return nil
 }
 
+// IsTemp tells whether name (a file or folder name, without its directory)
+// is a temporary name of this package's writers and of the training
+// loop's: a dot, the final name, ".tmp-" and a random suffix, as
+// ".summary.json.tmp-123" or ".checkpoint.tmp-456".
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, tempInfix)
+}
+
+const tempInfix = ".tmp-"
+
+// RemoveTemp removes the temporary files and folders (see IsTemp) that a
+// process killed while writing left directly inside dir. A missing dir is
+// not an error. Call it only when no other process writes into dir.
+func RemoveTemp(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("runlog: remove temporary files: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if IsTemp(e.Name()) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("runlog: remove temporary files: %w", err)
+	}
+	return nil
+}
+
 // AtomicWriteFile writes a file by calling write on a temporary file in
 // the same directory, syncing it, and renaming it over path, so that
 // readers see either the old or the complete new content. If write
@@ -122,7 +159,7 @@ func AtomicWriteFile(path string, write func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("atomic write %s: %w", path, err)
 	}

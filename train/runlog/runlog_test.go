@@ -224,3 +224,37 @@ func TestCommas(t *testing.T) {
 		})
 	}
 }
+
+func TestRemoveTemp(t *testing.T) {
+	dir := t.TempDir()
+	files := []struct {
+		name string
+		temp bool
+	}{
+		{".summary.json.tmp-123", true},
+		{".checkpoint.tmp-9", true},
+		{"summary.json", false},
+		{"notes.tmp-1", false}, // not hidden: not ours
+		{".hidden", false},
+	}
+	for _, f := range files {
+		if got := IsTemp(f.name); got != f.temp {
+			t.Errorf("IsTemp(%q) = %v, want %v", f.name, got, f.temp)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveTemp(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		_, err := os.Stat(filepath.Join(dir, f.name))
+		if gone := err != nil; gone != f.temp {
+			t.Errorf("%s: removed %v, want %v", f.name, gone, f.temp)
+		}
+	}
+	if err := RemoveTemp(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("missing folder: %v", err)
+	}
+}
