@@ -335,7 +335,7 @@ func (m *Model) Encode(ids *torch.Tensor, lengths []int64) (Output, error) {
 		if m.cfg.EmbeddingDropout > 0 {
 			x = m.embedDrop.Forward(x)
 		}
-		packed, err := nn.PackPaddedSequence(x, lengths, true, false)
+		packed, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 		if err != nil {
 			ferr = err
 			return
@@ -350,7 +350,7 @@ func (m *Model) Encode(ids *torch.Tensor, lengths []int64) (Output, error) {
 				return
 			}
 		}
-		padded, _, err := nn.PadPackedSequence(packed, true, 0, shape[1])
+		padded, _, err := nn.PadPackedSequence(packed, nn.PadPackedOptions{BatchFirst: true, TotalLength: shape[1]})
 		if err != nil {
 			ferr = err
 			return

@@ -257,7 +257,7 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		x := keep(m.Embedding.Forward(ids))
 		var hn nn.State
 		if m.Config.Packed && padded(lengths, ids.Size(1)) {
-			packed, e := nn.PackPaddedSequence(x, lengths, true, false)
+			packed, e := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 			if e != nil {
 				ferr = e
 				return

@@ -290,7 +290,7 @@ func batchingEpoch(spec *batchingSpec, emb *torch.Tensor, batches []preparedBatc
 		x := torch.Embedding(emb, b.ids, -1)
 		var h *torch.Tensor
 		if packed {
-			p, err := nn.PackPaddedSequence(x, b.lengths, true, false)
+			p, err := nn.PackPaddedSequence(x, b.lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 			if err != nil {
 				return nil, err
 			}

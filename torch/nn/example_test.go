@@ -40,7 +40,7 @@ func NewClassifier(vocab, dim, hidden, layers, classes int64) (*Classifier, erro
 func (m *Classifier) Forward(tokens *torch.Tensor, lengths []int64) (*torch.Tensor, error) {
 	x := m.Embedding.Forward(tokens)
 	defer x.Close()
-	packed, err := nn.PackPaddedSequence(x, lengths, true, false)
+	packed, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func ExamplePackPaddedSequence() {
 		5, 2, 0,
 		0, 3, 0,
 	}, 3, 3)
-	p, err := nn.PackPaddedSequence(x, []int64{2, 3, 1}, false, false)
+	p, err := nn.PackPaddedSequence(x, []int64{2, 3, 1}, nn.PackPaddedOptions{NoEnforceSorted: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -154,14 +154,14 @@ func ExamplePackPaddedSequence() {
 	defer p.Close()
 	fmt.Println(p.Data.Float32s(), p.BatchSizes.Int64s(), p.SortedIndices.Int64s(), p.UnsortedIndices.Int64s())
 
-	padded, lengths, err := nn.PadPackedSequence(p, true, -1, 4)
+	padded, lengths, err := nn.PadPackedSequence(p, nn.PadPackedOptions{BatchFirst: true, PaddingValue: -1, TotalLength: 4})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(padded.Shape(), padded.Float32s(), lengths)
 
-	_, err = nn.PackPaddedSequence(x, []int64{2, 3, 1}, false, true)
+	_, err = nn.PackPaddedSequence(x, []int64{2, 3, 1}, nn.PackPaddedOptions{})
 	fmt.Println(err != nil)
 	// Output:
 	// [1 4 6 2 5 3] [3 2 1] [1 0 2] [1 0 2]
@@ -175,7 +175,7 @@ func ExamplePadSequence() {
 	a := torch.FromSlice([]int64{1, 2, 3})
 	b := torch.FromSlice([]int64{4, 5})
 	c := torch.FromSlice([]int64{6})
-	fmt.Println(nn.PadSequence([]*torch.Tensor{b, a, c}, true, 0).Int64s())
+	fmt.Println(nn.PadSequence([]*torch.Tensor{b, a, c}, nn.PadSequenceOptions{BatchFirst: true}).Int64s())
 	// Output:
 	// [4 5 0 1 2 3 6 0 0]
 }

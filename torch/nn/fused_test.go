@@ -124,7 +124,7 @@ func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 		var out *torch.Tensor
 		var hn State
 		if c.packed {
-			p, err := PackPaddedSequence(x, lengths, opts.BatchFirst, false)
+			p, err := PackPaddedSequence(x, lengths, PackPaddedOptions{BatchFirst: opts.BatchFirst, NoEnforceSorted: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, _, err = PadPackedSequence(po, opts.BatchFirst, 0, T)
+			out, _, err = PadPackedSequence(po, PadPackedOptions{BatchFirst: opts.BatchFirst, TotalLength: T})
 			if err != nil {
 				t.Fatal(err)
 			}

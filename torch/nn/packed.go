@@ -54,13 +54,51 @@ func invertPermutation(p []int64) []int64 {
 	return q
 }
 
+// The functions of torch.nn.utils.rnn take their keyword arguments as options structs whose
+// zero value is PyTorch's defaults (batch_first=False, enforce_sorted=True, padding_value=0,
+// total_length=None). A keyword whose default is True has a "No" field, as NoBias does for
+// bias=True.
+
+// PackPaddedOptions are pack_padded_sequence's keyword arguments.
+type PackPaddedOptions struct {
+	BatchFirst      bool // batch_first=True: the input is (B, T, *)
+	NoEnforceSorted bool // enforce_sorted=False: sort the batch by length (see PackPaddedSequence)
+}
+
+// PadPackedOptions are pad_packed_sequence's keyword arguments.
+type PadPackedOptions struct {
+	BatchFirst   bool    // batch_first=True: the result is (B, T, *)
+	PaddingValue float64 // padding_value
+	// TotalLength > 0 pads to that many steps (at least the longest length); 0 pads to the
+	// longest sequence (total_length=None).
+	TotalLength int64
+}
+
+// PadSequenceOptions are pad_sequence's keyword arguments.
+type PadSequenceOptions struct {
+	BatchFirst   bool    // batch_first=True: the result is (B, maxL, *)
+	PaddingValue float64 // padding_value
+}
+
+// PackSequenceOptions are pack_sequence's keyword arguments.
+type PackSequenceOptions struct {
+	NoEnforceSorted bool // enforce_sorted=False: the sequences need not be sorted by length
+}
+
+// UnpadSequenceOptions are unpad_sequence's keyword arguments.
+type UnpadSequenceOptions struct {
+	BatchFirst bool // batch_first=True: the padded input is (B, T, *)
+}
+
 // PackPaddedSequence packs a padded batch, as torch.nn.utils.rnn.pack_padded_sequence. x is
-// (T, B, *) or, with batchFirst, (B, T, *); lengths holds each sequence's length (each in
-// 1..T). With enforceSorted the lengths must be in decreasing order; otherwise the batch is
-// sorted by length with torch.sort (descending), as PyTorch does, and the permutation is kept
-// in SortedIndices/UnsortedIndices. The result is differentiable with respect to x.
-func PackPaddedSequence(x *torch.Tensor, lengths []int64, batchFirst, enforceSorted bool) (PackedSequence, error) {
+// (T, B, *) or, with o.BatchFirst, (B, T, *); lengths holds each sequence's length (each in
+// 1..T). By default (enforce_sorted) the lengths must be in decreasing order; with
+// o.NoEnforceSorted the batch is sorted by length with torch.sort (descending), as PyTorch
+// does, and the permutation is kept in SortedIndices/UnsortedIndices. The result is
+// differentiable with respect to x.
+func PackPaddedSequence(x *torch.Tensor, lengths []int64, o PackPaddedOptions) (PackedSequence, error) {
 	const op = "nn: PackPaddedSequence"
+	batchFirst, enforceSorted := o.BatchFirst, !o.NoEnforceSorted
 	if x.Closed() {
 		return PackedSequence{}, fmt.Errorf("%s: input is nil or closed", op)
 	}
@@ -154,12 +192,13 @@ func checkPacked(op string, p PackedSequence) error {
 }
 
 // PadPackedSequence unpacks p into a padded batch, as
-// torch.nn.utils.rnn.pad_packed_sequence: it returns (T, B, *) or, with batchFirst, (B, T, *)
-// filled with paddingValue past each sequence's end, and the lengths, both in the caller's
-// original batch order. totalLength > 0 pads to that many steps (it must be at least the
-// longest length); 0 pads to the longest sequence (PyTorch's total_length=None).
-func PadPackedSequence(p PackedSequence, batchFirst bool, paddingValue float64, totalLength int64) (padded *torch.Tensor, lengths []int64, err error) {
+// torch.nn.utils.rnn.pad_packed_sequence: it returns (T, B, *) or, with o.BatchFirst,
+// (B, T, *) filled with o.PaddingValue past each sequence's end, and the lengths, both in the
+// caller's original batch order. o.TotalLength > 0 pads to that many steps (it must be at
+// least the longest length); 0 pads to the longest sequence (PyTorch's total_length=None).
+func PadPackedSequence(p PackedSequence, o PadPackedOptions) (padded *torch.Tensor, lengths []int64, err error) {
 	const op = "nn: PadPackedSequence"
+	batchFirst, paddingValue, totalLength := o.BatchFirst, o.PaddingValue, o.TotalLength
 	if err := checkPacked(op, p); err != nil {
 		return nil, nil, err
 	}
@@ -201,10 +240,11 @@ func PadPackedSequence(p PackedSequence, batchFirst bool, paddingValue float64, 
 }
 
 // PadSequence stacks variable-length sequences (each (Lᵢ, *), same trailing dims, dtype and
-// device) into (maxL, B, *) or, with batchFirst, (B, maxL, *), filling with paddingValue, as
-// torch.nn.utils.rnn.pad_sequence. It is differentiable. An empty list or mismatched
+// device) into (maxL, B, *) or, with o.BatchFirst, (B, maxL, *), filling with o.PaddingValue,
+// as torch.nn.utils.rnn.pad_sequence. It is differentiable. An empty list or mismatched
 // trailing dims panic with *torch.Error (use torch.Try at a boundary).
-func PadSequence(seqs []*torch.Tensor, batchFirst bool, paddingValue float64) *torch.Tensor {
+func PadSequence(seqs []*torch.Tensor, o PadSequenceOptions) *torch.Tensor {
+	batchFirst, paddingValue := o.BatchFirst, o.PaddingValue
 	if len(seqs) == 0 {
 		panic(&torch.Error{Op: "nn.PadSequence", Msg: "received an empty list of sequences"})
 	}
@@ -242,8 +282,9 @@ func PadSequence(seqs []*torch.Tensor, batchFirst bool, paddingValue float64) *t
 }
 
 // PackSequence packs a list of variable-length sequences (each (Lᵢ, *)), as
-// torch.nn.utils.rnn.pack_sequence: PackPaddedSequence(PadSequence(seqs), lengths).
-func PackSequence(seqs []*torch.Tensor, enforceSorted bool) (PackedSequence, error) {
+// torch.nn.utils.rnn.pack_sequence: PackPaddedSequence(PadSequence(seqs), lengths). By
+// default (enforce_sorted) the sequences must come in decreasing length.
+func PackSequence(seqs []*torch.Tensor, o PackSequenceOptions) (PackedSequence, error) {
 	if len(seqs) == 0 {
 		return PackedSequence{}, fmt.Errorf("nn: PackSequence: received an empty list of sequences")
 	}
@@ -253,13 +294,13 @@ func PackSequence(seqs []*torch.Tensor, enforceSorted bool) (PackedSequence, err
 		for i, s := range seqs {
 			lengths[i] = s.Size(0)
 		}
-		padded = PadSequence(seqs, false, 0)
+		padded = PadSequence(seqs, PadSequenceOptions{})
 	})
 	if err != nil {
 		return PackedSequence{}, fmt.Errorf("nn: PackSequence: %w", err)
 	}
 	defer padded.Close()
-	p, err := PackPaddedSequence(padded, lengths, false, enforceSorted)
+	p, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{NoEnforceSorted: o.NoEnforceSorted})
 	if err != nil {
 		return PackedSequence{}, fmt.Errorf("nn: PackSequence: %w", err)
 	}
@@ -267,9 +308,11 @@ func PackSequence(seqs []*torch.Tensor, enforceSorted bool) (PackedSequence, err
 }
 
 // UnpadSequence splits a padded batch back into its sequences, as
-// torch.nn.utils.rnn.unpad_sequence. The caller owns the returned tensors (views of padded).
-func UnpadSequence(padded *torch.Tensor, lengths []int64, batchFirst bool) ([]*torch.Tensor, error) {
+// torch.nn.utils.rnn.unpad_sequence: padded is (T, B, *) or, with o.BatchFirst, (B, T, *).
+// The caller owns the returned tensors (views of padded).
+func UnpadSequence(padded *torch.Tensor, lengths []int64, o UnpadSequenceOptions) ([]*torch.Tensor, error) {
 	const op = "nn: UnpadSequence"
+	batchFirst := o.BatchFirst
 	if padded.Closed() {
 		return nil, fmt.Errorf("%s: input is nil or closed", op)
 	}
@@ -309,12 +352,12 @@ func UnpadSequence(padded *torch.Tensor, lengths []int64, batchFirst bool) ([]*t
 // UnpackSequence splits a packed batch back into its sequences in the original order, as
 // torch.nn.utils.rnn.unpack_sequence. The caller owns the returned tensors.
 func UnpackSequence(p PackedSequence) ([]*torch.Tensor, error) {
-	padded, lengths, err := PadPackedSequence(p, true, 0, 0)
+	padded, lengths, err := PadPackedSequence(p, PadPackedOptions{BatchFirst: true})
 	if err != nil {
 		return nil, fmt.Errorf("nn: UnpackSequence: %w", err)
 	}
 	defer padded.Close()
-	seqs, err := UnpadSequence(padded, lengths, true)
+	seqs, err := UnpadSequence(padded, lengths, UnpadSequenceOptions{BatchFirst: true})
 	if err != nil {
 		return nil, fmt.Errorf("nn: UnpackSequence: %w", err)
 	}

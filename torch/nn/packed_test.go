@@ -55,7 +55,7 @@ func TestPadSequence(t *testing.T) {
 		{"tensor sequences", []*torch.Tensor{torch.FromSlice([]int64{7, 6}, 1, 2), torch.FromSlice([]int64{-7, -1}, 1, 2)}, false, 0, []int64{7, 6, -7, -1}, []int64{1, 2, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := PadSequence(tc.seqs, tc.batchFirst, tc.pad)
+			got := PadSequence(tc.seqs, PadSequenceOptions{BatchFirst: tc.batchFirst, PaddingValue: tc.pad})
 			if !slices.Equal(got.Shape(), tc.shape) || got.DType() != torch.Int64 || !slices.Equal(got.Int64s(), tc.want) {
 				t.Errorf("PadSequence = %v %v, want %v %v", got, got.Int64s(), tc.shape, tc.want)
 			}
@@ -76,7 +76,7 @@ func TestPadSequence(t *testing.T) {
 			}
 			rng.Shuffle(len(seqs), func(i, j int) { seqs[i], seqs[j] = seqs[j], seqs[i] })
 			for _, bf := range []bool{true, false} {
-				padded := PadSequence(seqs, bf, 0)
+				padded := PadSequence(seqs, PadSequenceOptions{BatchFirst: bf})
 				want := append([]int64{int64(len(seqs)), maxlen * maxlen, 5}, seqs[0].Shape()[2:]...)
 				if !bf {
 					want[0], want[1] = want[1], want[0]
@@ -88,7 +88,7 @@ func TestPadSequence(t *testing.T) {
 			}
 		})
 	}
-	if err := torch.Try(func() { PadSequence(nil, false, 0) }); err == nil {
+	if err := torch.Try(func() { PadSequence(nil, PadSequenceOptions{}) }); err == nil {
 		t.Error("PadSequence(nil) did not fail")
 	}
 }
@@ -98,7 +98,7 @@ func TestPadSequenceGradient(t *testing.T) {
 	torchtest.Scope(t)
 	a := torch.FromSlice([]float32{1, 2, 3}).SetRequiresGrad(true)
 	b := torch.FromSlice([]float32{4}).SetRequiresGrad(true)
-	PadSequence([]*torch.Tensor{a, b}, true, 0).MulScalar(2).Sum().Backward()
+	PadSequence([]*torch.Tensor{a, b}, PadSequenceOptions{BatchFirst: true}).MulScalar(2).Sum().Backward()
 	if g := a.Grad().Float32s(); !near32(g, []float32{2, 2, 2}, 0) {
 		t.Errorf("grad a = %v", g)
 	}
@@ -125,7 +125,7 @@ func TestPackSequence(t *testing.T) {
 		{"enforce sorted", []*torch.Tensor{a, b, c}, true, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := PackSequence(tc.seqs, tc.enforceSorted)
+			p, err := PackSequence(tc.seqs, PackSequenceOptions{NoEnforceSorted: !tc.enforceSorted})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +151,7 @@ func TestPackSequence(t *testing.T) {
 		})
 	}
 	t.Run("enforce sorted error", func(t *testing.T) {
-		_, err := PackSequence([]*torch.Tensor{b, c, a}, true)
+		_, err := PackSequence([]*torch.Tensor{b, c, a}, PackSequenceOptions{})
 		wantErr(t, err, "must be sorted in decreasing order")
 		wantErr(t, err, "You can pass `enforce_sorted=False`")
 	})
@@ -161,20 +161,20 @@ func TestPackSequence(t *testing.T) {
 	const maxlen = 9
 	compat := func(t *testing.T, seqs []*torch.Tensor, lengths []int64, batchFirst, enforceSorted bool) {
 		t.Helper()
-		padded := PadSequence(seqs, batchFirst, 0)
-		packed, err := PackSequence(seqs, enforceSorted)
+		padded := PadSequence(seqs, PadSequenceOptions{BatchFirst: batchFirst})
+		packed, err := PackSequence(seqs, PackSequenceOptions{NoEnforceSorted: !enforceSorted})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer packed.Close()
-		unpacked, _, err := PadPackedSequence(packed, batchFirst, 0, 0)
+		unpacked, _, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: batchFirst})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !near32(f32(unpacked), f32(padded), 0) {
 			t.Error("pad_packed_sequence(pack_sequence(s)) != pad_sequence(s)")
 		}
-		pp, err := PackPaddedSequence(padded, lengths, batchFirst, enforceSorted)
+		pp, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{BatchFirst: batchFirst, NoEnforceSorted: !enforceSorted})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +281,7 @@ func TestPackPaddedSequence(t *testing.T) {
 				if batchFirst {
 					src = padded.Transpose(0, 1)
 				}
-				packed, err := PackPaddedSequence(src, lengths, batchFirst, !tc.shuffle)
+				packed, err := PackPaddedSequence(src, lengths, PackPaddedOptions{BatchFirst: batchFirst, NoEnforceSorted: tc.shuffle})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -300,7 +300,7 @@ func TestPackPaddedSequence(t *testing.T) {
 					t.Error("unexpected unsorted indices")
 				}
 				// inverse
-				unpacked, unpackedLen, err := PadPackedSequence(packed, batchFirst, 0, 0)
+				unpacked, unpackedLen, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: batchFirst})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -340,7 +340,7 @@ func TestPackPaddedSequenceErrors(t *testing.T) {
 	closed.Close()
 	a := torch.Ones([]int64{25, 300})
 	b := torch.Ones([]int64{22, 300})
-	bA := PadSequence([]*torch.Tensor{b, a}, false, 0)
+	bA := PadSequence([]*torch.Tensor{b, a}, PadSequenceOptions{})
 	for _, tc := range []struct {
 		name          string
 		x             *torch.Tensor
@@ -363,7 +363,7 @@ func TestPackPaddedSequenceErrors(t *testing.T) {
 		{"closed", closed, []int64{1, 1}, false, true, "input is nil or closed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := PackPaddedSequence(tc.x, tc.lengths, tc.batchFirst, tc.enforceSorted)
+			p, err := PackPaddedSequence(tc.x, tc.lengths, PackPaddedOptions{BatchFirst: tc.batchFirst, NoEnforceSorted: !tc.enforceSorted})
 			if p.Data != nil {
 				t.Error("data returned with an error")
 			}
@@ -395,7 +395,7 @@ func intPadded(rng *rand.Rand) (*torch.Tensor, []int64) {
 		}
 		seqs[i] = torch.FromSlice(v)
 	}
-	padded := PadSequence(seqs, false, 0)
+	padded := PadSequence(seqs, PadSequenceOptions{})
 	closeAll(seqs)
 	return padded, lengths
 }
@@ -406,26 +406,26 @@ func TestTotalLength(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	padded, lengths := intPadded(rng)
 	maxLength := lengths[0]
-	packed, err := PackPaddedSequence(padded, lengths, false, true)
+	packed, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer packed.Close()
 	for _, total := range []int64{-1, maxLength - 1} {
 		for _, bf := range []bool{true, false} {
-			_, _, err := PadPackedSequence(packed, bf, 0, total)
+			_, _, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
 			wantErr(t, err, "expected total_length to be at least the length of the longest sequence in input")
 		}
 	}
 	for _, bf := range []bool{true, false} {
-		noExtra, _, err := PadPackedSequence(packed, bf, 0, 0)
+		noExtra, _, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, delta := range []int64{0, 1, 8} {
 			t.Run(fmt.Sprintf("batch_first=%v/delta=%d", bf, delta), func(t *testing.T) {
 				total := maxLength + delta
-				unpacked, got, err := PadPackedSequence(packed, bf, 0, total)
+				unpacked, got, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -459,7 +459,7 @@ func TestPackedTo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, enforceSorted := range []bool{true, false} {
 		padded, lengths := intPadded(rng)
-		a, err := PackPaddedSequence(padded, lengths, false, enforceSorted)
+		a, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{NoEnforceSorted: !enforceSorted})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -487,9 +487,9 @@ func TestPackedTo(t *testing.T) {
 func TestPadPackedSequenceErrors(t *testing.T) {
 	torchtest.CheckLive(t)
 	torchtest.Scope(t)
-	_, _, err := PadPackedSequence(PackedSequence{}, false, 0, 0)
+	_, _, err := PadPackedSequence(PackedSequence{}, PadPackedOptions{})
 	wantErr(t, err, "nil or closed")
-	_, _, err = PadPackedSequence(PackedSequence{Data: torch.Zeros([]int64{3}), BatchSizes: torch.FromSlice([]float32{3})}, false, 0, 0)
+	_, _, err = PadPackedSequence(PackedSequence{Data: torch.Zeros([]int64{3}), BatchSizes: torch.FromSlice([]float32{3})}, PadPackedOptions{})
 	wantErr(t, err, "batch_sizes must be a non-empty 1-D int64 tensor")
 }
 
@@ -499,8 +499,8 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 	seqs := []*torch.Tensor{torch.FromSlice([]int64{1, 2, 3}), torch.FromSlice([]int64{4, 5}), torch.FromSlice([]int64{6})}
 	lengths := []int64{3, 2, 1}
 	for _, bf := range []bool{true, false} {
-		padded := PadSequence(seqs, bf, 0)
-		got, err := UnpadSequence(padded, lengths, bf)
+		padded := PadSequence(seqs, PadSequenceOptions{BatchFirst: bf})
+		got, err := UnpadSequence(padded, lengths, UnpadSequenceOptions{BatchFirst: bf})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -522,7 +522,7 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 			many = append(many, torch.Rand(shape))
 		}
 		rng.Shuffle(len(many), func(i, j int) { many[i], many[j] = many[j], many[i] })
-		p, err := PackSequence(many, false)
+		p, err := PackSequence(many, PackSequenceOptions{NoEnforceSorted: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -538,8 +538,8 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 		}
 		closeAll(got)
 	}
-	_, err := UnpadSequence(seqs[0], []int64{3}, false)
+	_, err := UnpadSequence(seqs[0], []int64{3}, UnpadSequenceOptions{})
 	wantErr(t, err, "at least 2 dims")
-	_, err = UnpadSequence(PadSequence(seqs, true, 0), []int64{3, 9, 1}, true)
+	_, err = UnpadSequence(PadSequence(seqs, PadSequenceOptions{BatchFirst: true}), []int64{3, 9, 1}, UnpadSequenceOptions{BatchFirst: true})
 	wantErr(t, err, "lengths[1] = 9 is outside 0..3")
 }

@@ -111,7 +111,7 @@ func BenchmarkLSTMForwardBackward(b *testing.B) { benchLSTM(b, true, padded) }
 func BenchmarkLSTMForwardPackedBackward(b *testing.B) {
 	lengths := benchLengths()
 	benchLSTM(b, true, func(lstm *nn.RNNBase, x *torch.Tensor) (nn.State, error) {
-		p, err := nn.PackPaddedSequence(x, lengths, true, false)
+		p, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 		if err != nil {
 			return nn.State{}, err
 		}
@@ -133,7 +133,7 @@ func BenchmarkPackPaddedSequence(b *testing.B) {
 	live := torch.Live()
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := nn.PackPaddedSequence(x, lengths, true, false)
+		p, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func BenchmarkPackPaddedSequenceSorted(b *testing.B) {
 	live := torch.Live()
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := nn.PackPaddedSequence(x, lengths, true, true)
+		p, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func BenchmarkPadPackedSequence(b *testing.B) {
 	_ = torch.SetNumThreads(1)
 	x := torch.Randn([]int64{benchBatch, benchSeq, benchIn})
 	defer x.Close()
-	p, err := nn.PackPaddedSequence(x, benchLengths(), true, false)
+	p, err := nn.PackPaddedSequence(x, benchLengths(), nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func BenchmarkPadPackedSequence(b *testing.B) {
 	live := torch.Live()
 	b.ReportAllocs()
 	for b.Loop() {
-		out, _, err := nn.PadPackedSequence(p, true, 0, benchSeq)
+		out, _, err := nn.PadPackedSequence(p, nn.PadPackedOptions{BatchFirst: true, TotalLength: benchSeq})
 		if err != nil {
 			b.Fatal(err)
 		}

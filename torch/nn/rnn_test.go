@@ -99,7 +99,7 @@ func TestRNNShapes(t *testing.T) {
 			}
 
 			lengths := []int64{3, 5}
-			p, err := PackPaddedSequence(x, lengths, c.batchFirst, false)
+			p, err := PackPaddedSequence(x, lengths, PackPaddedOptions{BatchFirst: c.batchFirst, NoEnforceSorted: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +121,7 @@ func TestRNNShapes(t *testing.T) {
 			if (phn.C != nil) != (c.kind == "lstm") {
 				t.Errorf("packed C = %v for %s", phn.C, c.kind)
 			}
-			padded, lens, err := PadPackedSequence(pout, c.batchFirst, 0, 0)
+			padded, lens, err := PadPackedSequence(pout, PadPackedOptions{BatchFirst: c.batchFirst})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestPackedMatchesSingleSequences(t *testing.T) {
 				if c.batchFirst {
 					src = x.Transpose(0, 1)
 				}
-				p, err := PackPaddedSequence(src, lengths, c.batchFirst, false)
+				p, err := PackPaddedSequence(src, lengths, PackPaddedOptions{BatchFirst: c.batchFirst, NoEnforceSorted: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -174,7 +174,7 @@ func TestPackedMatchesSingleSequences(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer pout.Close()
-				out, _, err := PadPackedSequence(pout, false, 0, 0)
+				out, _, err := PadPackedSequence(pout, PadPackedOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -237,7 +237,7 @@ func TestPaddedMatchesPackedUnidirectional(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := PackPaddedSequence(x, lengths, false, true)
+			p, err := PackPaddedSequence(x, lengths, PackPaddedOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -431,7 +431,7 @@ func TestRNNForwardPackedErrors(t *testing.T) {
 	}
 	defer Close(lstm)
 	x := torch.Randn([]int64{5, 2, 3})
-	p, err := PackPaddedSequence(x, []int64{5, 3}, false, false)
+	p, err := PackPaddedSequence(x, []int64{5, 3}, PackPaddedOptions{NoEnforceSorted: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func registerRNN(seed uint64, a rnnArgs) {
 			var out *torch.Tensor
 			var hn nn.State
 			if a.Packed {
-				p, err := nn.PackPaddedSequence(x, in.MustGet("lengths").Int64s(), a.BatchFirst, false)
+				p, err := nn.PackPaddedSequence(x, in.MustGet("lengths").Int64s(), nn.PackPaddedOptions{BatchFirst: a.BatchFirst, NoEnforceSorted: true})
 				if err != nil {
 					return 0, err
 				}
@@ -150,7 +150,7 @@ func registerRNN(seed uint64, a rnnArgs) {
 					return 0, err
 				}
 				hn = h
-				if out, _, err = nn.PadPackedSequence(po, a.BatchFirst, 0, 0); err != nil {
+				if out, _, err = nn.PadPackedSequence(po, nn.PadPackedOptions{BatchFirst: a.BatchFirst}); err != nil {
 					return 0, err
 				}
 			} else if out, hn, err = r.Forward(x, state); err != nil {
