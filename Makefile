@@ -1,6 +1,6 @@
 # seqtorch — see README.md. `make libtorch` once, then `make test`.
 SHELL := /bin/bash
-BUILD := build
+BUILD ?= build
 GO ?= go
 PYTHON ?= $(if $(TORCH_PYTHON),$(TORCH_PYTHON),/usr/bin/python3)
 export OPENBLAS_NUM_THREADS ?= 1
@@ -10,8 +10,8 @@ export SEQTORCH_PYTHON ?= $(PYTHON)
 .PHONY: libtorch test gotest parity vet wordnet data bench clean
 
 libtorch:
-	@third_party/find-libtorch.sh $(BUILD)/libtorch.mk
-	@$(MAKE) -s --no-print-directory -f third_party/shim.mk BUILD=$(BUILD)
+	@bash torch/csrc/find-libtorch.sh $(BUILD)/libtorch.mk
+	@$(MAKE) -s --no-print-directory -f torch/csrc/shim.mk BUILD=$(BUILD)
 	@$(BUILD)/bin/st-info "$$(sed -n 's/^TORCH_SOURCE := //p' $(BUILD)/libtorch.mk)"
 
 $(BUILD)/lib/libseqtorch.so:

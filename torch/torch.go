@@ -1,7 +1,14 @@
 // Package torch is seqtorch's Go binding to libtorch, PyTorch's C++ core.
 //
-// It calls a small C shim of our own (csrc/shim.h), built into build/lib/libseqtorch.so by
-// `make libtorch`; Go never compiles libtorch headers.
+// It calls a small C shim of our own (csrc/shim.h) over the libtorch C++ API, compiled on its own
+// into libseqtorch.so and loaded at run time (see Load); Go never compiles libtorch headers, and
+// `go build` needs no libtorch. Build the shim once per machine and libtorch:
+//
+//	go run github.com/seqtorch/seqtorch/torch/cmd/seqtorch setup
+//
+// (in a seqtorch checkout, `make libtorch` builds it into build/lib). The shim's sources are
+// embedded in this package, so setup works from the read-only module cache, and a shim built
+// from other sources is refused when loaded.
 //
 // Ownership: every function that returns a *Tensor returns a new tensor owned by the caller.
 // Release it with Close, or open a Scope, which closes every tensor created while it is the
@@ -17,7 +24,6 @@ package torch
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/csrc
-#cgo LDFLAGS: -L${SRCDIR}/../build/lib -lseqtorch -Wl,-rpath,${SRCDIR}/../build/lib
 #include <stdlib.h>
 #include "shim.h"
 */
@@ -79,10 +85,6 @@ func Try(f func()) (err error) {
 	}()
 	f()
 	return nil
-}
-
-func init() {
-	check("init", C.st_init())
 }
 
 // Version is the version of the libtorch the shim was built against, e.g. "1.13.0".

@@ -5,7 +5,9 @@
  *     caller frees with st_free_err. C++ exceptions never cross this boundary.
  *   - Results are written into caller-provided slots. A returned st_tensor is a new,
  *     owned handle; the caller releases it with st_free.
- *   - dtype codes are c10::ScalarType values; device types: 0 = CPU, 1 = CUDA.
+ *   - int arguments that select a dtype, device type, recurrent cell or loss reduction take
+ *     the values of the enums below (shim.cpp checks them against libtorch's with
+ *     static_assert); Go uses these names, never bare numbers.
  *   - Optional tensor arguments are NULL when absent.
  */
 #ifndef SEQTORCH_SHIM_H
@@ -24,10 +26,31 @@ extern "C" {
 typedef struct st_tensor_s *st_tensor;
 typedef char *st_err;
 
+/* ---- enumerations (passed as int) ---- */
+/* dtype codes: the c10::ScalarType values of the dtypes seqtorch uses (st_to takes -1 for
+ * "keep the tensor's dtype") */
+enum st_scalar_type { ST_UINT8 = 0, ST_INT32 = 3, ST_INT64 = 4, ST_FLOAT16 = 5, ST_FLOAT32 = 6,
+                      ST_FLOAT64 = 7, ST_BOOL = 11 };
+/* device types: c10::DeviceType values */
+enum st_device_type { ST_CPU = 0, ST_CUDA = 1 };
+/* the recurrent cell of st_rnn and st_rnn_packed (torch.nn.RNNBase's mode strings) */
+enum st_rnn_mode { ST_RNN_TANH = 0, ST_RNN_RELU = 1, ST_LSTM = 2, ST_GRU = 3 };
+/* loss reductions: at::Reduction::Reduction values */
+enum st_reduction { ST_REDUCTION_NONE = 0, ST_REDUCTION_MEAN = 1, ST_REDUCTION_SUM = 2 };
+
 void st_free_err(st_err e);
 void st_free(st_tensor t);
 /* st_free_many frees n handles (a scope closing) in one call */
 void st_free_many(const st_tensor *ts, int n);
+
+/* ---- identity (abi.cpp) ----
+ * st_abi returns the hash of the seqtorch sources this shim was built from (a static string,
+ * not freed): sha256 over `sha256sum` of csrc's *.h and *.cpp files in name order. Package torch
+ * compares it with the sources it embeds and refuses a shim built from other sources.
+ * st_build_origin: where the shim's libtorch came from (make libtorch's "source" text) and the
+ * path of the libtorch library file the process loaded. */
+const char *st_abi(void);
+st_err st_build_origin(char **source, char **torch_library);
 
 /* ---- runtime ---- */
 st_err st_init(void);
@@ -133,7 +156,7 @@ st_err st_normal_(st_tensor t, double mean, double std);
 /* ---- neural network functions ---- */
 st_err st_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor *out);
 st_err st_embedding(st_tensor w, st_tensor idx, int64_t padding_idx, st_tensor *out);
-/* mode: 0 RNN_TANH, 1 RNN_RELU, 2 LSTM, 3 GRU. params: per layer and direction
+/* mode: enum st_rnn_mode. params: per layer and direction
  * w_ih, w_hh[, b_ih, b_hh]. hx: h0 (and c0 for LSTM). *c_n is NULL except for LSTM.
  * fused: run an LSTM or GRU on CPU tensors with seqtorch's fused kernels (rnn_cpu.h) instead
  * of at::lstm / at::gru; RNN modes and other devices ignore it. */
@@ -149,7 +172,7 @@ st_err st_pack_padded(st_tensor input, st_tensor lengths, int batch_first, st_te
 st_err st_pad_packed(st_tensor data, st_tensor batch_sizes, int batch_first, double padding_value,
                      int64_t total_length, st_tensor *padded, st_tensor *lengths);
 
-/* ---- losses (reduction: 0 none, 1 mean, 2 sum) ---- */
+/* ---- losses (reduction: enum st_reduction) ---- */
 st_err st_cross_entropy(st_tensor input, st_tensor target, st_tensor weight, int reduction,
                         int64_t ignore_index, double label_smoothing, st_tensor *out);
 st_err st_nll_loss(st_tensor input, st_tensor target, st_tensor weight, int reduction,

@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # find-libtorch.sh OUT.mk — locate (or, on Debian/Ubuntu, install) libtorch and write the
 # make variables the shim build needs. Order: LIBTORCH=dir, TORCH_PYTHON=python, distro packages.
-# Re-running with the same choice and an existing result is a no-op (fast path for `make libtorch`).
+# Re-running with the same choice and the same libtorch files is a no-op (fast path for `make
+# libtorch`); a libtorch replaced at the same path (a package upgrade) changes TORCH_IDENTITY,
+# which rewrites OUT.mk and so rebuilds the shim.
 set -euo pipefail
 out=${1:?usage: find-libtorch.sh OUT.mk}
 key="LIBTORCH=${LIBTORCH:-} TORCH_PYTHON=${TORCH_PYTHON:-}"
 
+identity() { # size and mtime of the libtorch libraries in $1
+  local f ids=()
+  for f in "$1"/libtorch.so "$1"/libtorch_cpu.so "$1"/libc10.so "$1"/libtorch_cuda.so; do
+    [[ -e $f ]] && ids+=("$(stat -L -c '%s:%Y' "$f")")
+  done
+  echo "${ids[*]}"
+}
+
 if [[ -f $out ]] && grep -qxF "# key: $key" "$out"; then
   libdir=$(sed -n 's/^TORCH_LIBDIR := //p' "$out")
-  if [[ -e $libdir/libtorch.so ]]; then exit 0; fi
+  if [[ -e $libdir/libtorch.so ]] && grep -qxF "TORCH_IDENTITY := $(identity "$libdir")" "$out"; then exit 0; fi
 fi
 
-die() { echo "make libtorch: $*" >&2; exit 1; }
+# ST_SETUP_NAME: the command the user ran, for messages (torch.Setup sets "seqtorch setup").
+who=${ST_SETUP_NAME:-make libtorch}
+die() { echo "$who: $*" >&2; exit 1; }
 
 abi_from_cmake() { # prints 0/1 from a TorchConfig.cmake, default 1
   local f=$1
@@ -40,16 +52,23 @@ else
     [[ -f /usr/include/torch/csrc/api/include/torch/torch.h && -e /usr/lib/$multiarch/libtorch.so ]] &&
       ls /usr/lib/"$multiarch"/libopenblas*.so* >/dev/null 2>&1
   }
-  if ! debian_ok || ! dpkg -s python3-torch >/dev/null 2>&1; then
+  installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+  # Debian's CUDA build (libtorch-cuda-dev, python3-torch-cuda) replaces the CPU packages; never
+  # swap one for the other behind the user's back.
+  pkgs=(libtorch-dev libopenblas0-pthread python3-torch)
+  if installed libtorch-cuda-dev || installed python3-torch-cuda; then
+    pkgs=(libtorch-cuda-dev libopenblas0-pthread python3-torch-cuda)
+  fi
+  if ! debian_ok || ! { installed python3-torch || installed python3-torch-cuda; }; then
     if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
-      echo "make libtorch: installing Debian packages libtorch-dev libopenblas0-pthread python3-torch" >&2
+      echo "$who: installing Debian packages ${pkgs[*]}" >&2
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq >/dev/null
-      apt-get install -y -qq --no-install-recommends libtorch-dev libopenblas0-pthread python3-torch >/dev/null
+      apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
     fi
   fi
-  debian_ok || die "no libtorch found. Use one of: LIBTORCH=/path/to/unpacked/libtorch make libtorch; \
-TORCH_PYTHON=python3 make libtorch (the libtorch inside an installed PyTorch); \
+  debian_ok || die "no libtorch found. Use one of: LIBTORCH=/path/to/unpacked/libtorch $who; \
+TORCH_PYTHON=python3 $who (the libtorch inside an installed PyTorch); \
 or on Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-pthread python3-torch"
   source_name="debian packages"
   incs=("/usr/include/torch/csrc/api/include")
@@ -75,5 +94,6 @@ tmp=$(mktemp "$out.XXXXXX")
   echo "TORCH_ABI := $abi"
   echo "TORCH_CUDA := $cuda"
   echo "TORCH_CUDA_LIBS := $cudalibs"
+  echo "TORCH_IDENTITY := $(identity "$libdir")"
 } >"$tmp"
 mv "$tmp" "$out"
