@@ -7,6 +7,9 @@
 #include <torch/torch.h>
 #include <torch/cuda.h>
 #include <torch/serialize.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+#include <caffe2/serialize/inline_container.h>
 
 #include <dlfcn.h>
 #include <link.h>
@@ -21,6 +24,26 @@
 struct st_tensor_s {
   at::Tensor t;
 };
+
+// The enums of shim.h are libtorch's values: a libtorch that renumbered them fails to compile
+// here instead of computing with the wrong dtype, device or reduction.
+#define ST_SAME(ours, theirs) static_assert(static_cast<int>(ours) == static_cast<int>(theirs), #ours " != " #theirs)
+ST_SAME(ST_UINT8, c10::ScalarType::Byte);
+ST_SAME(ST_INT32, c10::ScalarType::Int);
+ST_SAME(ST_INT64, c10::ScalarType::Long);
+ST_SAME(ST_FLOAT16, c10::ScalarType::Half);
+ST_SAME(ST_FLOAT32, c10::ScalarType::Float);
+ST_SAME(ST_FLOAT64, c10::ScalarType::Double);
+ST_SAME(ST_BOOL, c10::ScalarType::Bool);
+ST_SAME(ST_CPU, c10::DeviceType::CPU);
+ST_SAME(ST_CUDA, c10::DeviceType::CUDA);
+ST_SAME(ST_REDUCTION_NONE, at::Reduction::None);
+ST_SAME(ST_REDUCTION_MEAN, at::Reduction::Mean);
+ST_SAME(ST_REDUCTION_SUM, at::Reduction::Sum);
+#undef ST_SAME
+// The recurrent cells have no libtorch number (PyTorch passes mode strings): the switches
+// below name each one, and the values stay the four distinct codes Go sends.
+static_assert(ST_RNN_TANH == 0 && ST_RNN_RELU == 1 && ST_LSTM == 2 && ST_GRU == 3, "st_rnn_mode renumbered");
 
 namespace {
 
@@ -63,7 +86,7 @@ std::vector<at::Tensor> list(const st_tensor *ts, int n) {
   return v;
 }
 at::TensorOptions options(int dtype, int dev_type, int dev_index) {
-  auto dev = dev_type == 1 ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dev_index)) : at::Device(at::kCPU);
+  auto dev = dev_type == ST_CUDA ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dev_index)) : at::Device(at::kCPU);
   return at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)).device(dev);
 }
 
@@ -78,6 +101,30 @@ int find_blas(struct dl_phdr_info *info, size_t, void *data) {
     }
   }
   return 0;
+}
+
+// torch_save_bytes serializes d as Python's torch.save does (a zip archive: data.pkl, one
+// data/N record per tensor storage, version), like torch::pickle_save but without TorchScript's
+// type tags: pickle_save wraps the dict in torch.jit._pickle.restore_type_tag, which PyTorch >= 2.6
+// refuses when it loads with its default weights_only=True. torch::pickle_load reads both.
+std::vector<char> torch_save_bytes(const c10::Dict<std::string, at::Tensor> &d) {
+  std::vector<char> pickled;
+  torch::jit::Pickler pickler([&](const char *buf, size_t len) { pickled.insert(pickled.end(), buf, buf + len); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
+                              /*memoized_class_types=*/nullptr, /*get_tensor_id=*/nullptr,
+                              /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(d);
+  pickler.stop();
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void *buf, size_t len) {
+    const char *b = static_cast<const char *>(buf);
+    out.insert(out.end(), b, b + len);
+    return len;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return out;
 }
 
 }  // namespace
@@ -154,7 +201,7 @@ st_err st_dtype(st_tensor t, int *dtype) { return guard([&] { *dtype = static_ca
 st_err st_device(st_tensor h, int *type, int *index) {
   return guard([&] {
     auto d = T(h).device();
-    *type = d.is_cuda() ? 1 : 0;
+    *type = d.is_cuda() ? ST_CUDA : ST_CPU;
     *index = d.has_index() ? d.index() : 0;
   });
 }
@@ -429,24 +476,24 @@ st_err st_rnn(int mode, st_tensor input, const st_tensor *hx, int nhx, const st_
     bool hb = has_biases != 0, tr = train != 0, bd = bidi != 0, bf = batch_first != 0;
     *c_n = nullptr;
     auto &x = T(input);
-    if ((mode == 2 || mode == 3) && fused != 0 && x.dim() == 3) {
-      auto cell = mode == 2 ? st::FusedCell::LSTM : st::FusedCell::GRU;
+    if ((mode == ST_LSTM || mode == ST_GRU) && fused != 0 && x.dim() == 3) {
+      auto cell = mode == ST_LSTM ? st::FusedCell::LSTM : st::FusedCell::GRU;
       if (st::rnn_fusable(cell, x, x.size(bf ? 0 : 1), h, p, hb, layers, bd)) {
         auto r = st::rnn_fused(cell, x, h, p, hb, layers, dropout, tr, bd, bf);
         wrap_rnn(r, output, h_n, c_n);
         return;
       }
     }
-    if (mode == 2) {
+    if (mode == ST_LSTM) {
       wrap_rnn(at::lstm(x, h, p, hb, layers, dropout, tr, bd, bf), output, h_n, c_n);
       return;
     }
     TORCH_CHECK(nhx == 1, "rnn: expected one initial state tensor, got ", nhx);
     std::tuple<at::Tensor, at::Tensor> r;
     switch (mode) {
-      case 0: r = at::rnn_tanh(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
-      case 1: r = at::rnn_relu(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
-      case 3: r = at::gru(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
+      case ST_RNN_TANH: r = at::rnn_tanh(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
+      case ST_RNN_RELU: r = at::rnn_relu(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
+      case ST_GRU: r = at::gru(x, h[0], p, hb, layers, dropout, tr, bd, bf); break;
       default: TORCH_CHECK(false, "rnn: unknown mode ", mode);
     }
     *output = wrap(std::get<0>(r));
@@ -464,24 +511,24 @@ st_err st_rnn_packed(int mode, st_tensor data, st_tensor batch_sizes, const st_t
     auto &d = T(data);
     auto &bs = T(batch_sizes);
     *c_n = nullptr;
-    if ((mode == 2 || mode == 3) && fused != 0 && st::packed_steps_valid(d, bs)) {
-      auto cell = mode == 2 ? st::FusedCell::LSTM : st::FusedCell::GRU;
+    if ((mode == ST_LSTM || mode == ST_GRU) && fused != 0 && st::packed_steps_valid(d, bs)) {
+      auto cell = mode == ST_LSTM ? st::FusedCell::LSTM : st::FusedCell::GRU;
       if (st::rnn_fusable(cell, d, bs[0].item<int64_t>(), h, p, hb, layers, bd)) {
         auto r = st::rnn_fused_packed(cell, d, bs, h, p, hb, layers, dropout, tr, bd);
         wrap_rnn(r, output, h_n, c_n);
         return;
       }
     }
-    if (mode == 2) {
+    if (mode == ST_LSTM) {
       wrap_rnn(at::lstm(d, bs, h, p, hb, layers, dropout, tr, bd), output, h_n, c_n);
       return;
     }
     TORCH_CHECK(nhx == 1, "rnn: expected one initial state tensor, got ", nhx);
     std::tuple<at::Tensor, at::Tensor> r;
     switch (mode) {
-      case 0: r = at::rnn_tanh(d, bs, h[0], p, hb, layers, dropout, tr, bd); break;
-      case 1: r = at::rnn_relu(d, bs, h[0], p, hb, layers, dropout, tr, bd); break;
-      case 3: r = at::gru(d, bs, h[0], p, hb, layers, dropout, tr, bd); break;
+      case ST_RNN_TANH: r = at::rnn_tanh(d, bs, h[0], p, hb, layers, dropout, tr, bd); break;
+      case ST_RNN_RELU: r = at::rnn_relu(d, bs, h[0], p, hb, layers, dropout, tr, bd); break;
+      case ST_GRU: r = at::gru(d, bs, h[0], p, hb, layers, dropout, tr, bd); break;
       default: TORCH_CHECK(false, "rnn: unknown mode ", mode);
     }
     *output = wrap(std::get<0>(r));
@@ -545,7 +592,7 @@ st_err st_save_dict(const char *path, const char *const *names, const st_tensor 
   return guard([&] {
     c10::Dict<std::string, at::Tensor> d;
     for (int i = 0; i < n; i++) d.insert(names[i], T(ts[i]));
-    auto bytes = torch::pickle_save(d);
+    auto bytes = torch_save_bytes(d);
     std::ofstream f(path, std::ios::binary);
     TORCH_CHECK(f.good(), "cannot open ", path, " for writing");
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
