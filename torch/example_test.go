@@ -62,3 +62,20 @@ func ExampleParseDevice() {
 	fmt.Println(d, err)
 	// Output: cpu <nil>
 }
+
+func ExampleScope_Escape() {
+	outer := torch.NewScope()
+	defer outer.Close()
+	// sumOfSquares runs in a scope of its own: its intermediates are freed when it returns,
+	// and its result escapes into the caller's scope.
+	sumOfSquares := func(x *torch.Tensor) *torch.Tensor {
+		s := torch.NewScope()
+		defer s.Close()
+		sq := x.Mul(x) // freed by s.Close
+		return s.Escape(sq.Sum())
+	}
+	before := torch.Live()
+	y := sumOfSquares(torch.FromSlice([]float32{1, 2, 3}))
+	fmt.Println(y.Item(), torch.Live()-before) // the input and y: both belong to outer
+	// Output: 14 2
+}

@@ -102,7 +102,16 @@ func unary(op string, f func(out *C.st_tensor) C.st_err) *Tensor {
 // ---- scopes ----
 
 // Scope frees, on Close, every tensor created while it was the innermost open scope, except
-// the tensors passed to Keep. Scopes nest; open and close them on one goroutine.
+// the tensors handed out of it with Keep or Escape. Scopes nest; open and close them on one
+// goroutine.
+//
+// Ownership of a tensor created while a scope is open:
+//   - by default the scope owns it: Close frees it;
+//   - Escape(t) hands it to the enclosing scope (the one that was innermost when this scope
+//     was opened), which frees it when it closes: a function can run in a scope of its own and
+//     return its result into its caller's scope, as if it had made no scope at all;
+//   - Keep(t) (or Unscope(t)) takes it out of every scope: the caller owns it and must Close
+//     it (modules own their parameters and optimizers their state this way).
 type Scope struct {
 	tensors []*Tensor
 	parent  *Scope
@@ -138,16 +147,68 @@ func NewScope() *Scope {
 }
 
 // Keep removes ts from the scope: they survive its Close and the caller owns them and must
-// Close them. They do not move to an enclosing scope, so state created lazily inside a step
-// (an optimizer's moments, say) can outlive every scope around it.
+// Close them. They do not move to an enclosing scope (Escape does that), so state created
+// lazily inside a step (an optimizer's moments, say) can outlive every scope around it.
+// Tensors that are not this scope's are left as they are.
 func (s *Scope) Keep(ts ...*Tensor) {
 	for _, t := range ts {
 		if t != nil && t.scope == s {
-			t.scope = nil
-			if !t.watched && t.h != nil {
-				t.watch()
-			}
+			unscope(t)
 		}
+	}
+}
+
+// Escape hands t from s to the scope that encloses s (the innermost open one when s was
+// opened), so that t survives s's Close and is freed when that scope closes; it returns t.
+// With no enclosing scope t leaves scopes altogether, as with Keep, and the caller owns it.
+// A tensor that is not s's (nil, closed, created outside s, or already kept) is left as it
+// is: it outlives s already. Typical use, a function returning its result into its caller's
+// scope while every intermediate it made is freed:
+//
+//	func (m *Model) Forward(x *torch.Tensor) *torch.Tensor {
+//		s := torch.NewScope()
+//		defer s.Close()
+//		h := m.Hidden.Forward(x).Relu() // freed by s.Close
+//		return s.Escape(m.Out.Forward(h))
+//	}
+func (s *Scope) Escape(t *Tensor) *Tensor {
+	if t == nil || t.h == nil || t.scope != s {
+		return t
+	}
+	scopes.mu.Lock()
+	p := s.parent
+	for p != nil && p.closed {
+		p = p.parent
+	}
+	if p != nil {
+		t.scope = p
+		p.tensors = append(p.tensors, t)
+	}
+	scopes.mu.Unlock()
+	if p == nil {
+		unscope(t)
+	}
+	return t
+}
+
+// Unscope takes each tensor out of whatever scope holds it, if any: it survives every
+// scope's Close and its owner must Close it. Modules use it for their parameters and
+// optimizers for their state, which belong to them and not to the scope that happened to be
+// open when they were created.
+func Unscope(ts ...*Tensor) {
+	for _, t := range ts {
+		if t != nil && t.scope != nil {
+			unscope(t)
+		}
+	}
+}
+
+// unscope detaches t from its scope and gives it the leak net that tensors outside scopes
+// have (see newTensor).
+func unscope(t *Tensor) {
+	t.scope = nil
+	if !t.watched && t.h != nil {
+		t.watch()
 	}
 }
 

@@ -422,6 +422,76 @@ func TestScope(t *testing.T) {
 	nilT.Close()
 }
 
+func TestScopeEscape(t *testing.T) {
+	checkLive(t)
+	start := Live()
+	outer := NewScope()
+	inner := NewScope()
+	tmp := Zeros([]int64{2})
+	res := inner.Escape(tmp.AddScalar(1))
+	if got := inner.Escape(nil); got != nil {
+		t.Errorf("Escape(nil) = %v", got)
+	}
+	inner.Close()
+	if !tmp.Closed() || res.Closed() {
+		t.Fatalf("inner close: tmp closed %v (want true), escaped result closed %v (want false)", tmp.Closed(), res.Closed())
+	}
+	if res.scope != outer {
+		t.Fatalf("the escaped tensor belongs to %p, want the outer scope %p", res.scope, outer)
+	}
+	// Escaping twice in a row moves a result up two scopes, as nested calls would.
+	mid := NewScope()
+	deep := NewScope()
+	up := mid.Escape(deep.Escape(Ones([]int64{1})))
+	deep.Close()
+	mid.Close()
+	if up.Closed() || up.scope != outer {
+		t.Fatalf("twice-escaped tensor: closed %v, in outer %v", up.Closed(), up.scope == outer)
+	}
+	// A tensor of another scope, or one already kept, is left alone.
+	other := NewScope()
+	if other.Escape(res) != res || res.scope != outer {
+		t.Error("Escape moved a tensor that was not the scope's")
+	}
+	other.Close()
+	outer.Close()
+	if !res.Closed() || !up.Closed() {
+		t.Error("closing the outer scope left escaped tensors open")
+	}
+	// With no enclosing scope Escape is Keep: the caller owns the tensor, with the leak net.
+	top := NewScope()
+	owned := top.Escape(Ones([]int64{1}))
+	top.Close()
+	if owned.Closed() || owned.scope != nil || !owned.watched {
+		t.Errorf("escape from the outermost scope: closed %v, scoped %v, watched %v", owned.Closed(), owned.scope != nil, owned.watched)
+	}
+	owned.Close()
+	if got := Live(); got != start {
+		t.Errorf("Live = %d, want %d", got, start)
+	}
+}
+
+func TestUnscope(t *testing.T) {
+	checkLive(t)
+	start := Live()
+	var a, b *Tensor
+	WithScope(func(*Scope) {
+		WithScope(func(*Scope) {
+			a, b = Zeros([]int64{1}), Zeros([]int64{1})
+			Unscope(a, nil)
+		})
+		Unscope(b) // already freed by the inner scope: nothing to do
+	})
+	if a.Closed() || !b.Closed() || a.scope != nil || !a.watched {
+		t.Fatalf("a closed %v scoped %v watched %v; b closed %v", a.Closed(), a.scope != nil, a.watched, b.Closed())
+	}
+	Unscope(a) // unscoped already: no change
+	a.Close()
+	if got := Live(); got != start {
+		t.Errorf("Live = %d, want %d", got, start)
+	}
+}
+
 func TestDevice(t *testing.T) {
 	cases := []struct {
 		in      string
