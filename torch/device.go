@@ -1,5 +1,10 @@
 package torch
 
+/*
+#include "shim.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"strconv"
@@ -20,8 +25,10 @@ const (
 	Uint8
 )
 
-// c10::ScalarType codes.
-var dtypeCodes = [...]int{Float32: 6, Float64: 7, Int64: 4, Int32: 3, Bool: 11, Float16: 5, Uint8: 0}
+// dtypeCodes are the shim's dtype codes (enum st_scalar_type in shim.h, c10::ScalarType's
+// values, which shim.cpp checks with static_assert).
+var dtypeCodes = [...]int{Float32: C.ST_FLOAT32, Float64: C.ST_FLOAT64, Int64: C.ST_INT64, Int32: C.ST_INT32,
+	Bool: C.ST_BOOL, Float16: C.ST_FLOAT16, Uint8: C.ST_UINT8}
 
 func (d DType) code() int { return dtypeCodes[d] }
 
@@ -58,10 +65,10 @@ func (d DType) String() string {
 // DeviceType is CPU or CUDA.
 type DeviceType int8
 
-// Device types.
+// Device types, with the shim's codes (enum st_device_type, c10::DeviceType's values).
 const (
-	CPUDevice DeviceType = iota
-	CUDADevice
+	CPUDevice  DeviceType = C.ST_CPU
+	CUDADevice DeviceType = C.ST_CUDA
 )
 
 // Device names where a tensor lives. The zero value is the CPU.

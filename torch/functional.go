@@ -31,16 +31,44 @@ func Embedding(w, idx *Tensor, paddingIdx int64) *Tensor {
 	})
 }
 
-// RNNMode selects the recurrent cell of RNNForward.
+// RNNMode selects the recurrent cell of RNNForward, as the mode argument of
+// torch.nn.RNNBase.
 type RNNMode int
 
-// Recurrent cells, as the mode strings of torch.nn.RNNBase.
+// Recurrent cells: Mode followed by PyTorch's mode string ('RNN_TANH', 'RNN_RELU', 'LSTM',
+// 'GRU'). The values are the shim's (enum st_rnn_mode in shim.h).
 const (
-	RNNTanh RNNMode = iota
-	RNNReLU
-	LSTMMode
-	GRUMode
+	ModeRNNTanh RNNMode = C.ST_RNN_TANH
+	ModeRNNReLU RNNMode = C.ST_RNN_RELU
+	ModeLSTM    RNNMode = C.ST_LSTM
+	ModeGRU     RNNMode = C.ST_GRU
 )
+
+// String returns PyTorch's mode string: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU".
+func (m RNNMode) String() string {
+	switch m {
+	case ModeRNNTanh:
+		return "RNN_TANH"
+	case ModeRNNReLU:
+		return "RNN_RELU"
+	case ModeLSTM:
+		return "LSTM"
+	case ModeGRU:
+		return "GRU"
+	}
+	return fmt.Sprintf("RNNMode(%d)", int(m))
+}
+
+// Class returns the name of the torch.nn class that runs the mode: "RNN", "LSTM" or "GRU".
+func (m RNNMode) Class() string {
+	switch m {
+	case ModeLSTM:
+		return "LSTM"
+	case ModeGRU:
+		return "GRU"
+	}
+	return "RNN"
+}
 
 // RNNConfig carries the settings torch.nn.RNNBase passes to its kernels.
 type RNNConfig struct {
@@ -121,15 +149,15 @@ const (
 	ReductionNone
 )
 
-// code maps to at::Reduction (None 0, Mean 1, Sum 2).
+// code maps to the shim's enum st_reduction (at::Reduction's values).
 func (r Reduction) code() C.int {
 	switch r {
 	case ReductionNone:
-		return 0
+		return C.ST_REDUCTION_NONE
 	case ReductionSum:
-		return 2
+		return C.ST_REDUCTION_SUM
 	}
-	return 1
+	return C.ST_REDUCTION_MEAN
 }
 
 // CrossEntropy is torch.nn.functional.cross_entropy over class logits (weight may be nil;

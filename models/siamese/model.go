@@ -167,9 +167,12 @@ func (c Config) FeatureDim() int {
 
 // Model is the shared sentence encoder, an nn.Module. With Config.Scale == ScaleLearned it
 // owns one parameter, "scale" (α of the MaLSTM score, first in the state dict as in PyTorch).
-// Its children, in PyTorch's registration order, are "embedding" (nn.Embedding.from_pretrained, frozen), the LSTM(s) ("lstm", or
-// "lstm_1", "lstm_2", ...) and, when Config.SimilarityHidden is set, "similarity" (the
-// Tai et al. head, see TaiSimilarity). Dropout modules have no parameters.
+// Its children, in PyTorch's registration order, are "embedding"
+// (nn.Embedding.from_pretrained, frozen), the LSTM(s) ("lstm", or "lstm_1", "lstm_2", ...)
+// and, when Config.SimilarityHidden is set, "similarity" (the Tai et al. head, see
+// TaiSimilarity); then the three dropouts "embedding_dropout", "dropout" and
+// "feature_dropout", which have no parameters (the state dict is PyTorch's) and follow
+// SetTraining.
 type Model struct {
 	nn.Modules
 	cfg Config
@@ -200,24 +203,17 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 	}
 	cfg.Hidden = slices.Clone(cfg.Hidden)
 	m := &Model{cfg: cfg}
-	var nerr error
+	// Modules own their parameters (outside any scope); the scope frees the temporary table.
 	err := torch.Try(func() {
-		s := torch.NewScope() // parameters are kept, everything else freed
+		s := torch.NewScope()
 		defer s.Close()
-		keep := func(mod nn.Module) {
-			for _, p := range mod.NamedParameters() {
-				s.Keep(p.Value)
-			}
-		}
 		if cfg.Scale == ScaleLearned {
-			m.Scale = torch.Ones([]int64{1}).SetRequiresGrad(true)
-			s.Keep(m.Scale)
+			m.Scale = nn.NewParameter(torch.Ones([]int64{1}))
 			m.AddParameter("scale", m.Scale)
 		}
 		w := torch.FromSlice(embedding, int64(cfg.VocabSize), int64(cfg.EmbedDim))
 		pad := cfg.PaddingIdx
 		m.Embedding = nn.EmbeddingFromPretrained(w, true, &pad)
-		keep(m.Embedding)
 		m.Add("embedding", m.Embedding)
 		m.embedDrop = nn.NewDropout(cfg.EmbeddingDropout)
 		m.layerDrop = nn.NewDropout(cfg.Dropout)
@@ -229,23 +225,13 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 		opts := nn.RNNOptions{BatchFirst: true, Bidirectional: cfg.Bidirectional}
 		if same {
 			opts.NumLayers, opts.Dropout = int64(len(cfg.Hidden)), cfg.Dropout
-			l, err := nn.NewLSTM(int64(cfg.EmbedDim), int64(cfg.Hidden[0]), opts)
-			if err != nil {
-				nerr = err
-				return
-			}
-			keep(l)
+			l := nn.NewLSTM(int64(cfg.EmbedDim), int64(cfg.Hidden[0]), opts)
 			m.LSTMs = append(m.LSTMs, l)
 			m.Add("lstm", l)
 		} else {
 			in := cfg.EmbedDim
 			for i, h := range cfg.Hidden {
-				l, err := nn.NewLSTM(int64(in), int64(h), opts)
-				if err != nil {
-					nerr = err
-					return
-				}
-				keep(l)
+				l := nn.NewLSTM(int64(in), int64(h), opts)
 				m.LSTMs = append(m.LSTMs, l)
 				m.Add(fmt.Sprintf("lstm_%d", i+1), l)
 				in = h * cfg.Directions()
@@ -253,11 +239,15 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 		}
 		if cfg.SimilarityHidden > 0 {
 			m.Similarity = NewTaiSimilarity(int64(cfg.FeatureDim()), int64(cfg.SimilarityHidden))
-			keep(m.Similarity)
 			m.Add("similarity", m.Similarity)
 		}
+		// The dropouts have no parameters; registered last, they leave the state dict as
+		// PyTorch's and follow SetTraining.
+		m.Add("embedding_dropout", m.embedDrop)
+		m.Add("dropout", m.layerDrop)
+		m.Add("feature_dropout", m.featDrop)
 	})
-	if err = errors.Join(err, nerr); err != nil {
+	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("siamese: new model: %w", err)
 	}
@@ -280,15 +270,6 @@ func (m *Model) ScoreScale() (alpha *torch.Tensor, factor float64) {
 		factor = 1 / float64(m.cfg.FeatureDim())
 	}
 	return m.Scale, factor
-}
-
-// SetTraining switches dropout on (training) or off (evaluation) in every part of the model,
-// as module.train(b).
-func (m *Model) SetTraining(train bool) {
-	m.Modules.SetTraining(train)
-	for _, d := range []*nn.Dropout{m.embedDrop, m.layerDrop, m.featDrop} {
-		d.SetTraining(train)
-	}
 }
 
 // Device returns the device holding the parameters.

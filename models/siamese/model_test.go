@@ -142,6 +142,9 @@ func TestParamsNames(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := newTestModel(t, c.cfg)
+			if err := nn.CheckRegistered(m); err != nil {
+				t.Error(err)
+			}
 			names, _ := nn.StateDict(m)
 			if !slices.Equal(names, c.names) {
 				t.Errorf("state dict keys\n%v\nwant\n%v", names, c.names)

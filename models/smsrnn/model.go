@@ -173,49 +173,35 @@ func New(cfg Config) (m *Model, err error) {
 		return nil, err
 	}
 	m = &Model{Config: cfg}
-	var rerr error
-	terr := torch.Try(func() {
-		s := torch.NewScope()
-		defer s.Close()
+	// The modules own their parameters (they belong to no scope); constructors panic with
+	// *torch.Error on invalid sizes, which Validate has excluded.
+	err = torch.Try(func() {
 		pad := int64(0)
 		m.Embedding = nn.NewEmbedding(cfg.Vocab, cfg.Embed, nn.EmbeddingOptions{PaddingIdx: &pad})
-		s.Keep(m.Embedding.Weight)
 		m.Add("embedding", m.Embedding)
 		opts := nn.RNNOptions{NumLayers: cfg.Layers, BatchFirst: true, Dropout: cfg.RNNDropout, Bidirectional: cfg.Bidirectional}
 		switch cfg.Cell {
 		case "rnn":
 			opts.Nonlinearity = cfg.Nonlinearity
-			m.RNN, rerr = nn.NewRNN(cfg.Embed, cfg.Hidden, opts)
+			m.RNN = nn.NewRNN(cfg.Embed, cfg.Hidden, opts)
 		case "lstm":
-			m.RNN, rerr = nn.NewLSTM(cfg.Embed, cfg.Hidden, opts)
+			m.RNN = nn.NewLSTM(cfg.Embed, cfg.Hidden, opts)
 		case "gru":
-			m.RNN, rerr = nn.NewGRU(cfg.Embed, cfg.Hidden, opts)
+			m.RNN = nn.NewGRU(cfg.Embed, cfg.Hidden, opts)
 		}
-		if rerr != nil {
-			return
-		}
-		keepParams(s, m.RNN)
 		m.Add("rnn", m.RNN)
 		m.FC1 = nn.NewLinear(cfg.Hidden*cfg.Directions(), cfg.Dense, nn.LinearOptions{})
-		keepParams(s, m.FC1)
 		m.Add("fc1", m.FC1)
 		m.Drop = nn.NewDropout(cfg.Dropout)
 		m.Add("dropout", m.Drop)
 		m.Out = nn.NewLinear(cfg.Dense, cfg.Classes, nn.LinearOptions{})
-		keepParams(s, m.Out)
 		m.Add("out", m.Out)
 	})
-	if err = errors.Join(terr, rerr); err != nil {
+	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("smsrnn: new model: %w", err)
 	}
 	return m, nil
-}
-
-func keepParams(s *torch.Scope, m nn.Module) {
-	for _, p := range m.NamedParameters() {
-		s.Keep(p.Value)
-	}
 }
 
 // Close frees the model's parameters.
@@ -230,8 +216,9 @@ func (m *Model) Close() {
 // (1..T). With Config.Packed the RNN reads a PackedSequence and stops at each row's end (a
 // batch whose rows all have length T runs unpacked: the same computation without sorting,
 // packing and unsorting); otherwise it reads the padding too (PyTorch's behaviour without
-// packing). Tensors made on the way are closed; the caller owns the result. Shape errors are
-// returned, not panicked.
+// packing). Tensors made on the way are freed before it returns; the logits join the
+// caller's innermost scope (with none open, the caller owns them). Shape errors are returned,
+// not panicked.
 func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tensor, err error) {
 	if ids.Closed() {
 		return nil, fmt.Errorf("smsrnn: forward: ids tensor is nil or closed")
@@ -245,16 +232,10 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 	}
 	var ferr error // an error returned (not panicked) inside
 	terr := torch.Try(func() {
-		// Intermediates are closed here; only logits is left to the caller (and so joins the
-		// caller's innermost scope, if any).
-		tmp := make([]*torch.Tensor, 0, 8)
-		defer func() {
-			for _, t := range tmp {
-				t.Close()
-			}
-		}()
-		keep := func(t *torch.Tensor) *torch.Tensor { tmp = append(tmp, t); return t }
-		x := keep(m.Embedding.Forward(ids))
+		// Intermediates belong to this scope; only the logits escape into the caller's.
+		s := torch.NewScope()
+		defer s.Close()
+		x := m.Embedding.Forward(ids)
 		var hn nn.State
 		if m.Config.Packed && padded(lengths, ids.Size(1)) {
 			packed, e := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
@@ -262,42 +243,35 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 				ferr = e
 				return
 			}
-			defer packed.Close()
-			out, h, e := m.RNN.ForwardPacked(packed, nil)
-			if e != nil {
+			if _, hn, e = m.RNN.ForwardPacked(packed, nil); e != nil {
 				ferr = e
 				return
 			}
-			out.Close()
-			hn = h
 		} else {
-			out, h, e := m.RNN.Forward(x, nil)
-			if e != nil {
+			var e error
+			if _, hn, e = m.RNN.Forward(x, nil); e != nil {
 				ferr = e
 				return
 			}
-			out.Close()
-			hn = h
 		}
-		defer hn.Close()
 		d := m.Config.Directions()
 		var feat *torch.Tensor // (B, D·H): the last layer's final state, fwd ‖ bwd
 		switch {
 		case d == 1 && m.Config.Layers == 1: // hn.H is (1, B, H)
-			feat = keep(hn.H.Reshape(b, m.Config.Hidden))
+			feat = hn.H.Reshape(b, m.Config.Hidden)
 		case d == 1:
-			feat = keep(keep(hn.H.Narrow(0, m.Config.Layers-1, 1)).Reshape(b, m.Config.Hidden))
+			feat = hn.H.Narrow(0, m.Config.Layers-1, 1).Reshape(b, m.Config.Hidden)
 		default:
-			last := keep(hn.H.Narrow(0, (m.Config.Layers-1)*d, d)) // (D, B, H)
-			feat = keep(keep(last.Transpose(0, 1)).Reshape(b, d*m.Config.Hidden))
+			last := hn.H.Narrow(0, (m.Config.Layers-1)*d, d) // (D, B, H)
+			feat = last.Transpose(0, 1).Reshape(b, d*m.Config.Hidden)
 		}
-		z := keep(m.FC1.Forward(feat))
+		z := m.FC1.Forward(feat)
 		if m.Config.Activation == "tanh" {
-			z = keep(z.Tanh())
+			z = z.Tanh()
 		} else {
-			z = keep(z.Relu())
+			z = z.Relu()
 		}
-		logits = m.Out.Forward(keep(m.Drop.Forward(z)))
+		logits = s.Escape(m.Out.Forward(m.Drop.Forward(z)))
 	})
 	if err = errors.Join(terr, ferr); err != nil {
 		logits.Close()

@@ -40,6 +40,9 @@ func TestParamsMatchFormula(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			if err := nn.CheckRegistered(m); err != nil {
+				t.Error(err)
+			}
 			got := m.NamedParameters()
 			want := ParamShapes(cfg)
 			if len(got) != len(want) {
@@ -115,6 +118,57 @@ func TestForward(t *testing.T) {
 				}
 				nn.ZeroGrad(m)
 			})
+		})
+	}
+}
+
+// TestForwardOwnership: Forward frees everything it makes but the logits, which join the
+// caller's innermost scope, or belong to the caller when no scope is open; the model's
+// parameters belong to no scope, even when it is built inside one.
+func TestForwardOwnership(t *testing.T) {
+	torchtest.CheckLive(t)
+	ids := torch.FromSlice([]int64{5, 6, 7, 9, 3, 0}, 2, 3)
+	defer ids.Close()
+	lengths := []int64{3, 2}
+	for name, cfg := range configs() {
+		t.Run(name, func(t *testing.T) {
+			var m *Model
+			torch.WithScope(func(*torch.Scope) {
+				var err error
+				if m, err = New(cfg); err != nil {
+					t.Fatal(err)
+				}
+			})
+			defer m.Close()
+			for _, p := range m.NamedParameters() {
+				if p.Value.Closed() {
+					t.Fatalf("%s was freed by the scope open while the model was built", p.Name)
+				}
+			}
+			start := torch.Live()
+			logits, err := m.Forward(ids, lengths) // no scope open: the caller owns the logits
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := torch.Live(); got != start+1 {
+				t.Errorf("Live after Forward = %d, want %d (the logits only)", got, start+1)
+			}
+			logits.Close()
+			var inScope *torch.Tensor
+			torch.WithScope(func(*torch.Scope) {
+				if inScope, err = m.Forward(ids, lengths); err != nil {
+					t.Fatal(err)
+				}
+				if got := torch.Live(); got != start+1 {
+					t.Errorf("Live after Forward in a scope = %d, want %d", got, start+1)
+				}
+			})
+			if !inScope.Closed() {
+				t.Error("the logits outlived the caller's scope")
+			}
+			if got := torch.Live(); got != start {
+				t.Errorf("Live = %d, want %d", got, start)
+			}
 		})
 	}
 }

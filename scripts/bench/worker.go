@@ -347,12 +347,13 @@ type seqModel struct {
 	head *nn.Linear
 }
 
-func newSeqModel(in, hidden int64) (*seqModel, error) {
-	lstm, err := nn.NewLSTM(in, hidden, nn.RNNOptions{BatchFirst: true})
-	if err != nil {
+func newSeqModel(in, hidden int64) (m *seqModel, err error) {
+	if err := torch.Try(func() {
+		m = &seqModel{lstm: nn.NewLSTM(in, hidden, nn.RNNOptions{BatchFirst: true}), head: nn.NewLinear(hidden, 1, nn.LinearOptions{})}
+	}); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	return &seqModel{lstm: lstm, head: nn.NewLinear(hidden, 1, nn.LinearOptions{})}, nil
+	return m, nil
 }
 
 func (m *seqModel) params() []*torch.Tensor {

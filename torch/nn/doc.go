@@ -3,13 +3,40 @@
 // LSTM, GRU), packed sequences (torch.nn.utils.rnn), losses, and state dicts that move between
 // Go and Python (safetensors and torch.save's format).
 //
-// Ownership: a module owns its parameter tensors; free them with Close. Every Forward and loss
-// returns new tensors owned by the caller (a torch.Scope frees them in bulk). Intermediate
-// tensors are closed by the functions that create them, so results register with the caller's
-// innermost scope.
+// # Options
 //
-// Errors: recurrent layers and packing check their inputs in Go and return errors that name the
-// layer and the offending sizes, as PyTorch's own checks do. Simple ops (Linear.Forward, the
-// losses) behave like the torch package's ops: a libtorch failure panics with *torch.Error,
-// which torch.Try turns into an error at a boundary.
+// Keyword arguments are options structs whose zero value is PyTorch's defaults
+// (RNNOptions{}, PackPaddedOptions{}, ...). A keyword whose default is True has a field named
+// "No" + the keyword (NoBias for bias=True, NoEnforceSorted for enforce_sorted=True); an
+// optional value whose absence is not zero is a pointer (EmbeddingOptions.PaddingIdx).
+//
+// # Ownership
+//
+// A module owns its parameter tensors: they belong to no torch.Scope, whatever scope is open
+// when the module is built (NewParameter), and Close frees them. Every Forward and loss
+// returns new tensors owned by the caller; they register with the caller's innermost scope,
+// which frees them in bulk. A model's Forward can run in a scope of its own and hand its
+// result to its caller's scope with torch.Scope.Escape (see the Modules example).
+//
+// # Errors
+//
+// Constructors (NewLinear, NewEmbedding, EmbeddingFromPretrained, NewDropout, NewRNN,
+// NewLSTM, NewGRU, NewParameter) panic with *torch.Error on invalid arguments (negative sizes,
+// an unknown nonlinearity, a dropout outside [0, 1]), as PyTorch's constructors raise: the
+// arguments are the program's, not data. A model built from user configuration validates it
+// first (as models/smsrnn's Config.Validate) or builds inside torch.Try, which turns the panic
+// into an error. Modules.Add panics the same way on a duplicate or invalid name.
+//
+// Forward passes of recurrent layers and the packing functions check their inputs in Go and
+// return errors that name the layer and the offending sizes, as PyTorch's own checks do: their
+// inputs are data. Simple ops (Linear.Forward, the losses) behave like the torch package's
+// ops: a libtorch failure panics with *torch.Error. Everything that reads or writes files
+// returns an error.
+//
+// # Registration
+//
+// A model embeds Modules and registers each submodule with Add (and each parameter of its own
+// with AddParameter); only registered parts appear in NamedParameters, the state dict, the
+// optimizer's Trainable list and SetTraining. CheckRegistered finds struct fields that hold a
+// module or a trainable tensor but were never registered; call it in a model's tests.
 package nn

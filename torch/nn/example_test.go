@@ -19,49 +19,42 @@ type Classifier struct {
 	LinearOut *nn.Linear
 }
 
-func NewClassifier(vocab, dim, hidden, layers, classes int64) (*Classifier, error) {
-	rnn, err := nn.NewRNN(dim, hidden, nn.RNNOptions{NumLayers: layers, BatchFirst: true})
-	if err != nil {
-		return nil, err
-	}
+// NewClassifier builds the model. Constructors panic with *torch.Error on invalid sizes
+// (a programming error; validate user input first, or build inside torch.Try).
+func NewClassifier(vocab, dim, hidden, layers, classes int64) *Classifier {
 	pad := int64(0)
 	m := &Classifier{
 		Embedding: nn.NewEmbedding(vocab, dim, nn.EmbeddingOptions{PaddingIdx: &pad}),
-		RNN:       rnn,
+		RNN:       nn.NewRNN(dim, hidden, nn.RNNOptions{NumLayers: layers, BatchFirst: true}),
 		LinearOut: nn.NewLinear(hidden, classes, nn.LinearOptions{}),
 	}
 	m.Add("embedding", m.Embedding)
 	m.Add("rnn", m.RNN)
 	m.Add("linear_out", m.LinearOut)
-	return m, nil
+	return m
 }
 
 // Forward returns class logits for a padded batch of token ids (batch, seq) with lengths.
+// Everything it makes on the way belongs to its own scope and is freed on return; the logits
+// escape into the caller's scope (or, with none open, to the caller).
 func (m *Classifier) Forward(tokens *torch.Tensor, lengths []int64) (*torch.Tensor, error) {
+	s := torch.NewScope()
+	defer s.Close()
 	x := m.Embedding.Forward(tokens)
-	defer x.Close()
 	packed, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 	if err != nil {
 		return nil, err
 	}
-	defer packed.Close()
-	out, hn, err := m.RNN.ForwardPacked(packed, nil)
+	_, hn, err := m.RNN.ForwardPacked(packed, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer out.Close()
-	defer hn.Close()
 	last := hn.H.Narrow(0, hn.H.Size(0)-1, 1).SqueezeDim(0) // the top layer's final state
-	defer last.Close()
-	return m.LinearOut.Forward(last), nil
+	return s.Escape(m.LinearOut.Forward(last)), nil
 }
 
 func ExampleModules() {
-	m, err := NewClassifier(100, 8, 16, 2, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	m := NewClassifier(100, 8, 16, 2, 2)
 	defer nn.Close(m)
 	for _, p := range m.NamedParameters() {
 		fmt.Println(p.Name, p.Value.Shape())
@@ -85,11 +78,7 @@ func ExampleModules() {
 
 func ExampleRNNBase_ForwardPacked() {
 	torch.ManualSeed(0)
-	m, err := NewClassifier(100, 8, 16, 2, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	m := NewClassifier(100, 8, 16, 2, 2)
 	defer nn.Close(m)
 	s := torch.NewScope()
 	defer s.Close()
@@ -111,11 +100,7 @@ func ExampleRNNBase_ForwardPacked() {
 }
 
 func ExampleNewLSTM() {
-	lstm, err := nn.NewLSTM(300, 50, nn.RNNOptions{NumLayers: 2, Bidirectional: true, BatchFirst: true})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	lstm := nn.NewLSTM(300, 50, nn.RNNOptions{NumLayers: 2, Bidirectional: true, BatchFirst: true})
 	defer nn.Close(lstm)
 	s := torch.NewScope()
 	defer s.Close()
@@ -189,17 +174,17 @@ func ExampleSaveSafetensors() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "model.safetensors")
 
-	a, _ := NewClassifier(10, 4, 3, 1, 2)
+	a := NewClassifier(10, 4, 3, 1, 2)
 	defer nn.Close(a)
 	if err := nn.SaveSafetensors(path, a, map[string]string{"epoch": "7"}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	b, _ := NewClassifier(10, 4, 3, 1, 2)
+	b := NewClassifier(10, 4, 3, 1, 2)
 	defer nn.Close(b)
 	fmt.Println(nn.LoadSafetensors(path, b))
 
-	bigger, _ := NewClassifier(10, 4, 5, 1, 2)
+	bigger := NewClassifier(10, 4, 5, 1, 2)
 	defer nn.Close(bigger)
 	err = nn.LoadSafetensors(path, bigger)
 	var se *nn.StateDictError

@@ -84,10 +84,7 @@ func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 	if c.gru {
 		newRNN = NewGRU
 	}
-	r, err := newRNN(in, hidden, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRNN(in, hidden, opts)
 	defer Close(r)
 	if c.dtype != torch.Float32 {
 		for _, p := range Parameters(r) {
@@ -138,6 +135,7 @@ func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 			}
 			hn = st
 		} else {
+			var err error
 			out, hn, err = r.Forward(x, h0)
 			if err != nil {
 				t.Fatal(err)

@@ -7,10 +7,19 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-// newParam returns a float32 CPU tensor of the given shape that requires gradients. Its
-// values are placeholders for the caller's initialisation (torch.empty in PyTorch).
+// newParam returns a float32 CPU tensor of the given shape that requires gradients and
+// belongs to no scope (the module owns it). Its values are placeholders for the caller's
+// initialisation (torch.empty in PyTorch).
 func newParam(shape ...int64) *torch.Tensor {
-	return torch.Zeros(shape).SetRequiresGrad(true)
+	return NewParameter(torch.Zeros(shape))
+}
+
+// NewParameter makes t a parameter, as torch.nn.Parameter(t): it sets requires_grad and
+// takes t out of any open scope (torch.Unscope), so that t lives as long as the module that
+// registers it (Modules.AddParameter) and is freed by that module's Close. It returns t.
+func NewParameter(t *torch.Tensor) *torch.Tensor {
+	torch.Unscope(t)
+	return t.SetRequiresGrad(true)
 }
 
 func checkSizes(op string, sizes ...int64) {
@@ -140,6 +149,7 @@ func EmbeddingFromPretrained(w *torch.Tensor, freeze bool, paddingIdx *int64) *E
 	s := w.Shape()
 	pad := normPadding("nn.EmbeddingFromPretrained", s[0], paddingIdx)
 	weight := w.Detach().SetRequiresGrad(!freeze)
+	torch.Unscope(weight) // the module owns it
 	return &Embedding{NumEmbeddings: s[0], EmbeddingDim: s[1], Weight: weight, PaddingIdx: pad}
 }
 

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -19,10 +20,7 @@ type seedModel struct {
 
 func newSeedModel(t *testing.T) *seedModel {
 	t.Helper()
-	rnn, err := NewRNN(4, 5, RNNOptions{NumLayers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rnn := NewRNN(4, 5, RNNOptions{NumLayers: 2})
 	pad := int64(0)
 	m := &seedModel{Emb: NewEmbedding(10, 4, EmbeddingOptions{PaddingIdx: &pad}), RNN: rnn, LinearOut: NewLinear(5, 2, LinearOptions{})}
 	m.Add("emb", m.Emb)
@@ -172,6 +170,91 @@ func TestZeroGradToClose(t *testing.T) {
 	for _, p := range m.NamedParameters() {
 		if !p.Value.Closed() {
 			t.Errorf("%s not closed", p.Name)
+		}
+	}
+}
+
+// registration cases for CheckRegistered.
+type (
+	inner struct {
+		Modules
+		Lin    *Linear
+		hidden *Linear // unexported and not registered
+	}
+	outer struct {
+		Modules
+		Config struct{ Sizes []int64 } // plain data: not walked
+		Emb    *Embedding
+		Inner  *inner
+		Layers []*Linear
+		Drop   Dropout // held by value, registered as &Drop
+		Alpha  *torch.Tensor
+		Frozen *torch.Tensor // no gradient: a buffer, not a parameter
+		Any    Module
+		Short  *Linear // a shortcut to a module registered deeper (Inner.Lin)
+		Data   []float32
+	}
+)
+
+func newOuter() *outer {
+	in := &inner{Lin: NewLinear(2, 2, LinearOptions{}), hidden: NewLinear(2, 2, LinearOptions{})}
+	in.Add("lin", in.Lin)
+	m := &outer{Emb: NewEmbedding(5, 2, EmbeddingOptions{}), Inner: in,
+		Layers: []*Linear{NewLinear(2, 3, LinearOptions{}), NewLinear(3, 2, LinearOptions{})},
+		Alpha:  NewParameter(torch.Ones([]int64{1})), Frozen: torch.Ones([]int64{1}),
+		Any: NewDropout(0.1), Short: in.Lin, Data: make([]float32, 1000)}
+	m.AddParameter("alpha", m.Alpha)
+	m.Add("emb", m.Emb)
+	m.Add("inner", m.Inner)
+	m.Add("layers_0", m.Layers[0])
+	m.Add("drop", &m.Drop)
+	m.Add("any", m.Any)
+	return m
+}
+
+func (m *outer) close() {
+	Close(m)
+	Close(m.Inner.hidden)
+	Close(m.Layers[1])
+	m.Frozen.Close()
+}
+
+func TestCheckRegistered(t *testing.T) {
+	torchtest.CheckLive(t)
+	m := newOuter()
+	defer m.close()
+	err := CheckRegistered(m)
+	want := []string{
+		"nn: *nn.outer.Inner.hidden (*nn.Linear) is not registered (Modules.Add)",
+		"nn: *nn.outer.Layers[1] (*nn.Linear) is not registered (Modules.Add)",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("CheckRegistered = %v, want\n%s", err, strings.Join(want, "\n"))
+	}
+
+	// What the check is for: a layer left out of Add is missing from the state dict and from
+	// the optimizer's list, silently.
+	names, _ := StateDict(m)
+	if slices.Contains(names, "layers_1.weight") || slices.Contains(Trainable(m), m.Layers[1].Weight) {
+		t.Fatalf("an unregistered layer is in the state dict %v or in Trainable", names)
+	}
+
+	// Registering the missing parts settles it; a trainable tensor left out is found too.
+	m.Inner.Add("hidden", m.Inner.hidden)
+	m.Add("layers_1", m.Layers[1])
+	if err := CheckRegistered(m); err != nil {
+		t.Fatalf("all registered: %v", err)
+	}
+	m.Frozen.SetRequiresGrad(true)
+	wantErr(t, CheckRegistered(m), "nn: *nn.outer.Frozen (a tensor that requires grad) is not a registered parameter (Modules.AddParameter)")
+	m.Frozen.SetRequiresGrad(false)
+
+	// Leaf modules and the seed model are fine.
+	seed := newSeedModel(t)
+	defer Close(seed)
+	for _, mod := range []Module{seed, seed.RNN, seed.LinearOut, &Dropout{}} {
+		if err := CheckRegistered(mod); err != nil {
+			t.Errorf("CheckRegistered(%T) = %v", mod, err)
 		}
 	}
 }

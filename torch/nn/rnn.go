@@ -54,69 +54,64 @@ type RNNBase struct {
 	eval                  bool
 }
 
-// NewRNN returns an Elman RNN with tanh or ReLU nonlinearity, as torch.nn.RNN.
-func NewRNN(inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+// NewRNN returns an Elman RNN with tanh or ReLU nonlinearity, as torch.nn.RNN. Invalid
+// arguments panic with *torch.Error (see the package documentation).
+func NewRNN(inputSize, hiddenSize int64, opts RNNOptions) *RNNBase {
 	switch opts.Nonlinearity {
 	case "", "tanh":
 		opts.Nonlinearity = "tanh"
-		return newRNNBase(torch.RNNTanh, inputSize, hiddenSize, opts)
+		return newRNNBase(torch.ModeRNNTanh, inputSize, hiddenSize, opts)
 	case "relu":
-		return newRNNBase(torch.RNNReLU, inputSize, hiddenSize, opts)
+		return newRNNBase(torch.ModeRNNReLU, inputSize, hiddenSize, opts)
 	}
-	return nil, fmt.Errorf("nn: NewRNN: unknown nonlinearity %q; select from 'tanh' or 'relu'", opts.Nonlinearity)
+	panic(&torch.Error{Op: "nn.NewRNN", Msg: fmt.Sprintf("unknown nonlinearity %q; select from 'tanh' or 'relu'", opts.Nonlinearity)})
 }
 
 // NewLSTM returns a long short-term memory network, as torch.nn.LSTM (proj_size is not
-// supported).
-func NewLSTM(inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+// supported). Invalid arguments panic with *torch.Error (see the package documentation).
+func NewLSTM(inputSize, hiddenSize int64, opts RNNOptions) *RNNBase {
 	if opts.Nonlinearity != "" {
-		return nil, fmt.Errorf("nn: NewLSTM: Nonlinearity is an RNN option, got %q", opts.Nonlinearity)
+		panic(&torch.Error{Op: "nn.NewLSTM", Msg: fmt.Sprintf("Nonlinearity is an RNN option, got %q", opts.Nonlinearity)})
 	}
-	return newRNNBase(torch.LSTMMode, inputSize, hiddenSize, opts)
+	return newRNNBase(torch.ModeLSTM, inputSize, hiddenSize, opts)
 }
 
-// NewGRU returns a gated recurrent unit network, as torch.nn.GRU.
-func NewGRU(inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
+// NewGRU returns a gated recurrent unit network, as torch.nn.GRU. Invalid arguments panic
+// with *torch.Error (see the package documentation).
+func NewGRU(inputSize, hiddenSize int64, opts RNNOptions) *RNNBase {
 	if opts.Nonlinearity != "" {
-		return nil, fmt.Errorf("nn: NewGRU: Nonlinearity is an RNN option, got %q", opts.Nonlinearity)
+		panic(&torch.Error{Op: "nn.NewGRU", Msg: fmt.Sprintf("Nonlinearity is an RNN option, got %q", opts.Nonlinearity)})
 	}
-	return newRNNBase(torch.GRUMode, inputSize, hiddenSize, opts)
-}
-
-func modeName(m torch.RNNMode) string {
-	switch m {
-	case torch.LSTMMode:
-		return "LSTM"
-	case torch.GRUMode:
-		return "GRU"
-	}
-	return "RNN"
+	return newRNNBase(torch.ModeGRU, inputSize, hiddenSize, opts)
 }
 
 func gates(m torch.RNNMode) int64 {
 	switch m {
-	case torch.LSTMMode:
+	case torch.ModeLSTM:
 		return 4
-	case torch.GRUMode:
+	case torch.ModeGRU:
 		return 3
 	}
 	return 1
 }
 
-func newRNNBase(mode torch.RNNMode, inputSize, hiddenSize int64, opts RNNOptions) (*RNNBase, error) {
-	name := modeName(mode)
+func newRNNBase(mode torch.RNNMode, inputSize, hiddenSize int64, opts RNNOptions) *RNNBase {
+	name := mode.Class()
 	if opts.NumLayers == 0 {
 		opts.NumLayers = 1
 	}
+	fail := func(format string, a ...any) {
+		panic(&torch.Error{Op: "nn.New" + name, Msg: fmt.Sprintf(format, a...)})
+	}
 	switch {
 	case inputSize < 0:
-		return nil, fmt.Errorf("nn: New%s: input_size must be non-negative, got %d", name, inputSize)
+		fail("input_size must be non-negative, got %d", inputSize)
 	case hiddenSize <= 0:
-		return nil, fmt.Errorf("nn: New%s: hidden_size must be greater than zero, got %d", name, hiddenSize)
+		fail("hidden_size must be greater than zero, got %d", hiddenSize)
 	case opts.NumLayers < 0:
-		return nil, fmt.Errorf("nn: New%s: num_layers must be greater than zero, got %d", name, opts.NumLayers)
+		fail("num_layers must be greater than zero, got %d", opts.NumLayers)
 	case !(opts.Dropout >= 0 && opts.Dropout <= 1):
-		return nil, fmt.Errorf("nn: New%s: dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got %v", name, opts.Dropout)
+		fail("dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got %v", opts.Dropout)
 	}
 	r := &RNNBase{Mode: mode, InputSize: inputSize, HiddenSize: hiddenSize, Options: opts}
 	g := gates(mode) * hiddenSize
@@ -142,7 +137,7 @@ func newRNNBase(mode torch.RNNMode, inputSize, hiddenSize int64, opts RNNOptions
 		}
 	}
 	r.ResetParameters()
-	return r, nil
+	return r
 }
 
 // ResetParameters draws every parameter from U(−1/√H, 1/√H) in parameter order, as
@@ -163,7 +158,7 @@ func (r *RNNBase) numDirections() int64 {
 }
 
 // Name returns PyTorch's class name for the module: "RNN", "LSTM" or "GRU".
-func (r *RNNBase) Name() string { return modeName(r.Mode) }
+func (r *RNNBase) Name() string { return r.Mode.Class() }
 
 // NamedParameters returns the parameters in PyTorch's order (see RNNBase).
 func (r *RNNBase) NamedParameters() []NamedParameter {
@@ -239,7 +234,7 @@ func (r *RNNBase) checkInput(x *torch.Tensor, wantDims int, dimNames string) err
 // tensors after validation. The returned tensors flagged as owned must be closed by the caller.
 func (r *RNNBase) hidden(h0 *State, batch int64, x *torch.Tensor) (hx []*torch.Tensor, owned bool, err error) {
 	want := []int64{r.Options.NumLayers * r.numDirections(), batch, r.HiddenSize}
-	isLSTM := r.Mode == torch.LSTMMode
+	isLSTM := r.Mode == torch.ModeLSTM
 	if h0 == nil {
 		opts := []torch.Option{torch.WithDType(x.DType()), torch.WithDevice(x.Device())}
 		hx = []*torch.Tensor{torch.Zeros(want, opts...)}

@@ -32,10 +32,7 @@ func benchModel(b *testing.B, libtorch bool) (*nn.RNNBase, *nn.Linear, *torch.Te
 	b.Helper()
 	_ = torch.SetNumThreads(1)
 	torch.ManualSeed(0)
-	lstm, err := nn.NewLSTM(benchIn, benchHidden, nn.RNNOptions{BatchFirst: true, LibtorchKernel: libtorch})
-	if err != nil {
-		b.Fatal(err)
-	}
+	lstm := nn.NewLSTM(benchIn, benchHidden, nn.RNNOptions{BatchFirst: true, LibtorchKernel: libtorch})
 	head := nn.NewLinear(benchHidden, 1, nn.LinearOptions{})
 	x := torch.Randn([]int64{benchBatch, benchSeq, benchIn})
 	y := torch.Randn([]int64{benchBatch, 1})

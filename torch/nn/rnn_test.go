@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -38,23 +39,16 @@ func rnnCases() []rnnCase {
 func newRNNCase(t *testing.T, c rnnCase, in, hidden int64) *RNNBase {
 	t.Helper()
 	opts := RNNOptions{NumLayers: c.layers, Bidirectional: c.bi, BatchFirst: c.batchFirst}
-	var r *RNNBase
-	var err error
 	switch c.kind {
-	case "tanh":
-		r, err = NewRNN(in, hidden, opts)
 	case "relu":
 		opts.Nonlinearity = "relu"
-		r, err = NewRNN(in, hidden, opts)
+		return NewRNN(in, hidden, opts)
 	case "lstm":
-		r, err = NewLSTM(in, hidden, opts)
+		return NewLSTM(in, hidden, opts)
 	case "gru":
-		r, err = NewGRU(in, hidden, opts)
+		return NewGRU(in, hidden, opts)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return NewRNN(in, hidden, opts)
 }
 
 func TestRNNShapes(t *testing.T) {
@@ -262,10 +256,7 @@ func TestPaddedMatchesPackedUnidirectional(t *testing.T) {
 
 func TestLSTMParameterNames(t *testing.T) {
 	torchtest.CheckLive(t)
-	r, err := NewLSTM(10, 20, RNNOptions{NumLayers: 2, Bidirectional: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := NewLSTM(10, 20, RNNOptions{NumLayers: 2, Bidirectional: true})
 	defer Close(r)
 	// list(dict(nn.LSTM(10, 20, num_layers=2, bidirectional=True).named_parameters()).items())
 	want := []struct {
@@ -289,10 +280,7 @@ func TestLSTMParameterNames(t *testing.T) {
 	if r.Parameter("bias_hh_l1_reverse") != ps[15].Value || r.Parameter("nope") != nil {
 		t.Error("Parameter lookup")
 	}
-	gru, err := NewGRU(3, 5, RNNOptions{NoBias: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gru := NewGRU(3, 5, RNNOptions{NoBias: true})
 	defer Close(gru)
 	names, _ := StateDict(gru)
 	if !slices.Equal(names, []string{"weight_ih_l0", "weight_hh_l0"}) || !slices.Equal(gru.Parameter("weight_ih_l0").Shape(), []int64{15, 3}) {
@@ -304,10 +292,7 @@ func TestRNNInit(t *testing.T) {
 	torchtest.CheckLive(t)
 	torchtest.Scope(t)
 	torch.ManualSeed(42)
-	r, err := NewLSTM(6, 9, RNNOptions{NumLayers: 2, Bidirectional: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := NewLSTM(6, 9, RNNOptions{NumLayers: 2, Bidirectional: true})
 	defer Close(r)
 	stdv := 1 / math.Sqrt(9)
 	// reset_parameters draws every parameter from U(-stdv, stdv) in parameter order.
@@ -327,10 +312,7 @@ func TestRNNInit(t *testing.T) {
 func TestRNNDropoutFollowsTrainingMode(t *testing.T) {
 	torchtest.CheckLive(t)
 	torchtest.Scope(t)
-	r, err := NewGRU(4, 16, RNNOptions{NumLayers: 2, Dropout: 0.5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := NewGRU(4, 16, RNNOptions{NumLayers: 2, Dropout: 0.5})
 	defer Close(r)
 	x := torch.Randn([]int64{6, 3, 4})
 	run := func() []float32 {
@@ -352,21 +334,26 @@ func TestRNNDropoutFollowsTrainingMode(t *testing.T) {
 func TestRNNConstructorErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		f    func() (*RNNBase, error)
+		f    func() *RNNBase
 		want string
 	}{
-		{"hidden 0", func() (*RNNBase, error) { return NewLSTM(3, 0, RNNOptions{}) }, "hidden_size must be greater than zero"},
-		{"negative input", func() (*RNNBase, error) { return NewGRU(-1, 2, RNNOptions{}) }, "input_size must be non-negative"},
-		{"negative layers", func() (*RNNBase, error) { return NewRNN(3, 2, RNNOptions{NumLayers: -2}) }, "num_layers must be greater than zero"},
-		{"dropout", func() (*RNNBase, error) { return NewRNN(3, 2, RNNOptions{Dropout: 1.5}) }, "dropout should be a number in range [0, 1]"},
-		{"nonlinearity", func() (*RNNBase, error) { return NewRNN(3, 2, RNNOptions{Nonlinearity: "sigmoid"}) }, `unknown nonlinearity "sigmoid"`},
-		{"lstm nonlinearity", func() (*RNNBase, error) { return NewLSTM(3, 2, RNNOptions{Nonlinearity: "relu"}) }, "Nonlinearity is an RNN option"},
+		{"hidden 0", func() *RNNBase { return NewLSTM(3, 0, RNNOptions{}) }, "nn.NewLSTM: hidden_size must be greater than zero"},
+		{"negative input", func() *RNNBase { return NewGRU(-1, 2, RNNOptions{}) }, "nn.NewGRU: input_size must be non-negative"},
+		{"negative layers", func() *RNNBase { return NewRNN(3, 2, RNNOptions{NumLayers: -2}) }, "nn.NewRNN: num_layers must be greater than zero"},
+		{"dropout", func() *RNNBase { return NewRNN(3, 2, RNNOptions{Dropout: 1.5}) }, "dropout should be a number in range [0, 1]"},
+		{"nonlinearity", func() *RNNBase { return NewRNN(3, 2, RNNOptions{Nonlinearity: "sigmoid"}) }, `unknown nonlinearity "sigmoid"`},
+		{"lstm nonlinearity", func() *RNNBase { return NewLSTM(3, 2, RNNOptions{Nonlinearity: "relu"}) }, "nn.NewLSTM: Nonlinearity is an RNN option"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			torchtest.CheckLive(t)
-			r, err := tc.f()
+			var r *RNNBase
+			err := torch.Try(func() { r = tc.f() })
 			if r != nil {
 				t.Errorf("got a module with error %v", err)
+			}
+			var te *torch.Error
+			if !errors.As(err, &te) {
+				t.Errorf("error %v is not a *torch.Error", err)
 			}
 			wantErr(t, err, tc.want)
 		})
@@ -376,15 +363,9 @@ func TestRNNConstructorErrors(t *testing.T) {
 func TestRNNForwardErrors(t *testing.T) {
 	torchtest.CheckLive(t)
 	torchtest.Scope(t)
-	lstm, err := NewLSTM(300, 50, RNNOptions{NumLayers: 2, BatchFirst: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lstm := NewLSTM(300, 50, RNNOptions{NumLayers: 2, BatchFirst: true})
 	defer Close(lstm)
-	gru, err := NewGRU(3, 5, RNNOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gru := NewGRU(3, 5, RNNOptions{})
 	defer Close(gru)
 	good := torch.Zeros([]int64{4, 7, 300})
 	h := func(shape ...int64) *torch.Tensor { return torch.Zeros(shape) }
@@ -425,10 +406,7 @@ func TestRNNForwardErrors(t *testing.T) {
 func TestRNNForwardPackedErrors(t *testing.T) {
 	torchtest.CheckLive(t)
 	torchtest.Scope(t)
-	lstm, err := NewLSTM(3, 4, RNNOptions{Bidirectional: true, NumLayers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lstm := NewLSTM(3, 4, RNNOptions{Bidirectional: true, NumLayers: 2})
 	defer Close(lstm)
 	x := torch.Randn([]int64{5, 2, 3})
 	p, err := PackPaddedSequence(x, []int64{5, 3}, PackPaddedOptions{NoEnforceSorted: true})

@@ -73,10 +73,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 func TestStrictLoadErrors(t *testing.T) {
 	torchtest.CheckLive(t)
 	dir := t.TempDir()
-	small, err := NewLSTM(3, 4, RNNOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	small := NewLSTM(3, 4, RNNOptions{})
 	defer Close(small)
 	st := filepath.Join(dir, "small.safetensors")
 	pt := filepath.Join(dir, "small.pt")
@@ -86,9 +83,9 @@ func TestStrictLoadErrors(t *testing.T) {
 	if err := SaveTorch(pt, small); err != nil {
 		t.Fatal(err)
 	}
-	wider, _ := NewLSTM(3, 5, RNNOptions{})
-	bi, _ := NewLSTM(3, 4, RNNOptions{Bidirectional: true})
-	noBias, _ := NewLSTM(3, 4, RNNOptions{NoBias: true})
+	wider := NewLSTM(3, 5, RNNOptions{})
+	bi := NewLSTM(3, 4, RNNOptions{Bidirectional: true})
+	noBias := NewLSTM(3, 4, RNNOptions{NoBias: true})
 	defer Close(wider)
 	defer Close(bi)
 	defer Close(noBias)

@@ -33,14 +33,16 @@ type RefRNN struct {
 // default generator) in PyTorch's order.
 func NewRefRNN(inputDim, hiddenDim, numLayers int64) (*RefRNN, error) {
 	m := &RefRNN{HiddenDim: hiddenDim, NumLayers: numLayers}
-	rnn, err := nn.NewRNN(inputDim, hiddenDim, nn.RNNOptions{NumLayers: numLayers, BatchFirst: true})
+	err := torch.Try(func() {
+		m.RNN = nn.NewRNN(inputDim, hiddenDim, nn.RNNOptions{NumLayers: numLayers, BatchFirst: true})
+		m.Add("rnn", m.RNN)
+		m.LinearOut = nn.NewLinear(hiddenDim, 1, nn.LinearOptions{})
+		m.Add("linear_out", m.LinearOut)
+	})
 	if err != nil {
+		nn.Close(m)
 		return nil, fmt.Errorf("RefRNN: %w", err)
 	}
-	m.RNN = rnn
-	m.Add("rnn", rnn)
-	m.LinearOut = nn.NewLinear(hiddenDim, 1, nn.LinearOptions{})
-	m.Add("linear_out", m.LinearOut)
 	return m, nil
 }
 

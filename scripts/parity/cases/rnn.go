@@ -23,20 +23,25 @@ type rnnArgs struct {
 }
 
 // newRNN builds the Go layer a case describes.
-func newRNN(a rnnArgs) (*nn.RNNBase, error) {
+func newRNN(a rnnArgs) (r *nn.RNNBase, err error) {
 	o := nn.RNNOptions{NumLayers: a.Layers, NoBias: a.NoBias, BatchFirst: a.BatchFirst, Bidirectional: a.Bidirectional}
-	switch a.Mode {
-	case "RNN_TANH":
-		return nn.NewRNN(a.InputSize, a.HiddenSize, o)
-	case "RNN_RELU":
-		o.Nonlinearity = "relu"
-		return nn.NewRNN(a.InputSize, a.HiddenSize, o)
-	case "LSTM":
-		return nn.NewLSTM(a.InputSize, a.HiddenSize, o)
-	case "GRU":
-		return nn.NewGRU(a.InputSize, a.HiddenSize, o)
+	err = torch.Try(func() {
+		switch a.Mode {
+		case "RNN_TANH":
+			r = nn.NewRNN(a.InputSize, a.HiddenSize, o)
+		case "RNN_RELU":
+			o.Nonlinearity = "relu"
+			r = nn.NewRNN(a.InputSize, a.HiddenSize, o)
+		case "LSTM":
+			r = nn.NewLSTM(a.InputSize, a.HiddenSize, o)
+		case "GRU":
+			r = nn.NewGRU(a.InputSize, a.HiddenSize, o)
+		}
+	})
+	if err == nil && r == nil {
+		err = fmt.Errorf("unknown recurrent mode %q", a.Mode)
 	}
-	return nil, fmt.Errorf("unknown recurrent mode %q", a.Mode)
+	return r, err
 }
 
 // The grid's sizes: a batch of 3 sequences of at most 5 steps, lengths unsorted.
