@@ -3,7 +3,7 @@
 # after `make libtorch`. Prints a Markdown table with the Go/Python ratio.
 set -euo pipefail
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-py=${SEQTORCH_PYTHON:-/usr/bin/python3}
+py=${SEQTORCH_PYTHON:-${TORCH_PYTHON:-/usr/bin/python3}} # modelparity.Python's rule
 go test -c -o build/torch.test ./torch >/dev/null
 declare -A goNs pyNs
 for rep in 1 2 3; do # alternate Go and Python runs

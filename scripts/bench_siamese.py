@@ -2,11 +2,12 @@
 
     bench_siamese.py DIR [--threads N] [--device cpu|cuda]
 
-DIR is a folder written by `go run ./train/siamese bench -dir DIR` (config.json, init.pt,
-batches.json: see scripts/siamese_ref.py). This trains scripts/siamese_ref.py's SiameseLSTM for
-one epoch over those batches on the given device, keeping losses on the device until the epoch
-ends (one host sync per epoch), and prints one line "BENCH {json}" with epoch_s (seconds of the
-training steps), steps and loss_mean. Only the MaLSTM loss is supported (the bench's setting).
+DIR is a folder written by `go run ./scripts/bench siamese-inputs -dir DIR` (config.json,
+init.pt, batches.json: see scripts/siamese_ref.py). This trains scripts/siamese_ref.py's
+SiameseLSTM for one epoch over those batches on the given device, keeping losses on the device
+until the epoch ends (one host sync per epoch), and prints one line "BENCH {json}" with epoch_s
+(seconds of the training steps), steps and loss_mean. Only the MaLSTM loss is supported (the
+bench's setting).
 """
 import argparse
 import json

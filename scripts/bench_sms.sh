@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export SEQTORCH_MIRROR="${SEQTORCH_MIRROR:-$(cd .. && pwd)/shared/data}"
-exec go run ./scripts/smsparity/cmd/smsbench "$@"
+exec go run ./scripts/smsbench "$@"

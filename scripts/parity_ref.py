@@ -287,15 +287,6 @@ def statedict_case(args, inp):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@handler("sms")
-def sms_case(args, inp):
-    """The SMS classifier's first training steps (scripts/sms_ref.py)."""
-    import sms_ref  # beside this script
-
-    losses = sms_ref.parity(os.path.join(args["_dir"], args["sub"]))
-    return {"losses": torch.tensor(losses, dtype=torch.float64)}
-
-
 # ---- driver -------------------------------------------------------------------------------
 
 def run_case(d):

@@ -5,12 +5,12 @@ Two uses:
 
   parity   python3 scripts/sms_ref.py parity DIR
            DIR holds spec.json, init.pt (initial state dict) and batches.pt, written by the Go
-           package scripts/smsparity. Trains the same model from the same weights on the same
+           package scripts/modelparity. Trains the same model from the same weights on the same
            batches and writes DIR/py_losses.json (one loss per step).
 
   bench    python3 scripts/sms_ref.py bench DIR [--threads N]
            DIR holds spec.json, batches.pt and optionally init.pt (written by `sms bench
-           inputs --dir DIR` or scripts/smsparity/cmd/smsbench). Trains spec["epochs"] epochs
+           inputs --dir DIR` or scripts/smsbench). Trains spec["epochs"] epochs
            over those batches, doing per step what Go's training loop does (cross entropy,
            Adam, the batch's correct count; loss and count summed on the device, read once per
            epoch), and prints one line "BENCH {json}" with epoch_s (the first epoch),
@@ -78,9 +78,25 @@ def load_batches(d, n):
 
 def make_optimizer(spec, model):
     params = [p for p in model.parameters() if p.requires_grad]
-    if spec.get("optimizer", "adam") == "adam":
+    name = spec.get("optimizer") or "adam"
+    if name == "adam":
         return torch.optim.Adam(params, lr=spec["lr"])
-    raise ValueError("optimizer %r" % spec["optimizer"])
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=spec["lr"])
+    raise ValueError("optimizer %r (want adam or adadelta)" % name)
+
+
+def step(model, opt, ids, lengths, labels, clip):
+    """One training step: cross entropy on the logits, backward, optional gradient-norm
+    clipping, optimizer step. Returns (loss, logits)."""
+    logits = model(ids, lengths)
+    loss = F.cross_entropy(logits, labels)
+    opt.zero_grad()
+    loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss, logits
 
 
 def train_steps(model, opt, batches, seeds, clip):
@@ -89,13 +105,7 @@ def train_steps(model, opt, batches, seeds, clip):
     for i, (ids, lengths, labels) in enumerate(batches):
         if seeds:
             torch.manual_seed(seeds[i])
-        logits = model(ids, lengths)
-        loss = F.cross_entropy(logits, labels)
-        opt.zero_grad()
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
+        loss, _ = step(model, opt, ids, lengths, labels, clip)
         losses.append(loss.item())
     return losses
 
@@ -124,13 +134,7 @@ def bench_epoch(model, opt, batches, clip, device="cpu"):
     n = 0
     t0 = time.perf_counter()
     for ids, lengths, labels in batches:
-        logits = model(ids, lengths)
-        loss = F.cross_entropy(logits, labels)
-        opt.zero_grad()
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
+        loss, logits = step(model, opt, ids, lengths, labels, clip)
         correct = logits.argmax(1).eq(labels).sum()
         b = labels.shape[0]
         loss_sum.add_(loss.detach(), alpha=b)

@@ -80,8 +80,9 @@ var siameseItems = []string{"(b) Siamese BiLSTM (MaLSTM) training epoch, SICK tr
 // siamese measures one SICK training epoch. Go: the real command,
 // `siamese --epochs 1 --layers 1 --scale one --pooling last --tsne 0 --threads N` (its train_seconds: the training
 // steps of epoch 1, without validation). Python: scripts/bench_siamese.py (siamese_ref.py's
-// model) on the initial weights and batches that `siamese bench -dir` writes: the same model,
-// initial weights, optimizer and number and size of batches; only the shuffle order differs.
+// model) on the initial weights and batches that `bench siamese-inputs` (this binary) writes:
+// the same model, initial weights, optimizer and number and size of batches; only the shuffle
+// order differs.
 func (b *bench) siamese(ctx context.Context) []row {
 	targets := []string{"≤ 0.8", "≤ 0.7"}
 	for _, f := range []string{"scripts/siamese_ref.py", "scripts/bench_siamese.py", "train/siamese"} {
@@ -97,11 +98,11 @@ func (b *bench) siamese(ctx context.Context) []row {
 	if err := os.MkdirAll(ref, 0o755); err != nil {
 		return notMeasured(err.Error(), siameseItems, targets)
 	}
-	fmt.Fprintln(b.stderr, "bench: siamese: writing the shared initial weights and batches (siamese bench -rounds 1)")
-	prep := exec.CommandContext(ctx, bin, "bench", "-rounds", "1", "-dir", ref)
+	fmt.Fprintln(b.stderr, "bench: siamese: writing the shared initial weights and batches (bench siamese-inputs)")
+	prep := exec.CommandContext(ctx, b.self, "siamese-inputs", "-dir", ref)
 	prep.Env = b.jobEnv(1)
 	if out, err := prep.CombinedOutput(); err != nil {
-		return notMeasured(fmt.Sprintf("siamese bench -dir failed: %v: %s", err, tail(string(out), 300)), siameseItems, targets)
+		return notMeasured(fmt.Sprintf("bench siamese-inputs failed: %v: %s", err, tail(string(out), 300)), siameseItems, targets)
 	}
 	var rows []row
 	for _, th := range b.cfg.threads {

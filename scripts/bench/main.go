@@ -10,8 +10,10 @@
 // Usage:
 //
 //	go run ./scripts/bench [-reps 5] [-threads 1,2] [-only lstm-step,ops,batching,sms,siamese] [-out bench.json]
+//	go run ./scripts/bench siamese-inputs -dir DIR   the Siamese item's PyTorch inputs alone
 //
-// SEQTORCH_PYTHON names the Python interpreter (default /usr/bin/python3).
+// The Python interpreter is modelparity.Python(): $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
+// /usr/bin/python3.
 package main
 
 import (
@@ -24,6 +26,8 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+
+	"github.com/seqtorch/seqtorch/scripts/modelparity"
 )
 
 func main() {
@@ -50,6 +54,9 @@ func (c *config) want(name string) bool { return len(c.only) == 0 || c.only[name
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "worker" {
 		return runWorker(args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "siamese-inputs" {
+		return runSiameseInputs(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,10 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			cfg.only[s] = true
 		}
 	}
-	cfg.python = os.Getenv("SEQTORCH_PYTHON")
-	if cfg.python == "" {
-		cfg.python = "/usr/bin/python3"
-	}
+	cfg.python = modelparity.Python()
 	if _, err := os.Stat("scripts/bench_workloads.py"); err != nil {
 		return errors.New("run from the repository root (scripts/bench_workloads.py not found)")
 	}

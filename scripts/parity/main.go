@@ -1,16 +1,17 @@
 // Command parity runs seqtorch's PyTorch parity suite: every case builds its inputs and initial
 // weights in Go, PyTorch (scripts/parity_ref.py, one Python process for all cases) computes
-// reference results from them, and Go computes its own and compares. It prints one row per
-// case (name, largest absolute difference, PASS/FAIL) and a final "N passed, N failed" line,
-// and exits with status 1 when a case fails.
+// reference results from them, and Go computes its own and compares. The model/* cases, whole
+// training runs of the two models, run their own reference scripts through
+// scripts/modelparity instead. It prints one row per case (name, largest absolute difference,
+// PASS/FAIL) and a final "N passed, N failed" line, and exits with status 1 when a case fails.
 //
 // Usage (from the repository root; make parity does this):
 //
 //	go run ./scripts/parity [-run REGEXP] [-v] [-keep] [-list]
 //
-// The Python interpreter is $SEQTORCH_PYTHON (default /usr/bin/python3); it needs PyTorch,
-// ideally the same version as the libtorch the shim links. Cases live in
-// scripts/parity/cases; see that package's documentation to add one.
+// The Python interpreter is modelparity.Python(): $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
+// /usr/bin/python3; it needs PyTorch, ideally the same version as the libtorch the shim links.
+// Cases live in scripts/parity/cases; see that package's documentation to add one.
 package main
 
 import (
@@ -27,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seqtorch/seqtorch/scripts/modelparity"
 	"github.com/seqtorch/seqtorch/scripts/parity/cases"
 	"github.com/seqtorch/seqtorch/torch"
 )
@@ -98,10 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	python := os.Getenv("SEQTORCH_PYTHON")
-	if python == "" {
-		python = "/usr/bin/python3"
-	}
+	python := modelparity.Python()
 	if err := torch.SetNumThreads(1); err != nil {
 		return err
 	}

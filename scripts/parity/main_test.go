@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/seqtorch/seqtorch/scripts/modelparity"
 )
 
 func TestListAndFlags(t *testing.T) {
@@ -24,19 +24,12 @@ func TestListAndFlags(t *testing.T) {
 	}
 }
 
-// TestEndToEnd runs a few cases against PyTorch when $SEQTORCH_PYTHON (or /usr/bin/python3)
-// can import torch.
+// TestEndToEnd runs a few cases against PyTorch when modelparity.Python() can import torch.
 func TestEndToEnd(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	python := os.Getenv("SEQTORCH_PYTHON")
-	if python == "" {
-		python = "/usr/bin/python3"
-	}
-	cmd := exec.Command(python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)")
-	cmd.Dir = t.TempDir()
-	if err := cmd.Run(); err != nil {
-		t.Skipf("%s cannot import torch: %v", python, err)
+	if err := modelparity.HavePyTorch(modelparity.Python()); err != nil {
+		t.Skip(err)
 	}
 	var out, errb strings.Builder
 	err := run(context.Background(), []string{"-run", `^(clip/|loss/mse/mean|embedding/padding-idx-0)`}, &out, &errb)

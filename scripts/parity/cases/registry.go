@@ -33,6 +33,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/seqtorch/seqtorch/scripts/modelparity"
 	"github.com/seqtorch/seqtorch/torch"
 )
 
@@ -344,10 +345,10 @@ func (c *Cmp) Result(requireAll bool) (float64, error) {
 	return c.max, errors.Join(c.errs...)
 }
 
-// MaxAbsDiff returns max |got − want| over all elements (+Inf where exactly one is NaN or
-// they disagree on an infinity). Shapes must match.
+// MaxAbsDiff returns max |got − want| over all elements with modelparity.MaxAbsDiff: +Inf
+// where either holds a NaN (even where both do) or they disagree on an infinity. Shapes must
+// match.
 func MaxAbsDiff(got, want *torch.Tensor) (float64, error) {
-	var d float64
 	var gs, ws []int64
 	var g, w []float64
 	err := torch.Try(func() {
@@ -363,17 +364,7 @@ func MaxAbsDiff(got, want *torch.Tensor) (float64, error) {
 	if !slices.Equal(gs, ws) {
 		return 0, fmt.Errorf("shape %v, PyTorch has %v", gs, ws)
 	}
-	for i := range g {
-		x := math.Abs(g[i] - w[i])
-		switch {
-		case math.IsNaN(g[i]) && math.IsNaN(w[i]), g[i] == w[i]:
-			x = 0
-		case math.IsNaN(x):
-			x = math.Inf(1)
-		}
-		d = math.Max(d, x)
-	}
-	return d, nil
+	return modelparity.MaxAbsDiff(g, w)
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

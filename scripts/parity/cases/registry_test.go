@@ -22,7 +22,7 @@ func TestMaxAbsDiff(t *testing.T) {
 	}{
 		{"equal", []float32{1, 2}, []float32{1, 2}, 0},
 		{"differ", []float32{1, 2}, []float32{1.5, 1}, 1},
-		{"both NaN", []float32{nan, 2}, []float32{nan, 2}, 0},
+		{"both NaN", []float32{nan, 2}, []float32{nan, 2}, math.Inf(1)},
 		{"one NaN", []float32{nan, 2}, []float32{1, 2}, math.Inf(1)},
 		{"inf vs inf", []float32{float32(math.Inf(1))}, []float32{float32(math.Inf(1))}, 0},
 	} {

@@ -1,20 +1,11 @@
-// Package smsparity checks the SMS classifier (models/smsrnn) against PyTorch end to end: Go
-// writes a model's initial weights and a fixed list of batches, trains a number of Adam steps
-// and records the losses; scripts/sms_ref.py trains the same Python class from the same
-// weights on the same batches; the two loss sequences must agree to within Tol.
-//
-// Each step is seeded with the same seed on both sides (loop.StepSeed), so the comparison
-// holds with dropout too.
-package smsparity
+package modelparity
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -26,15 +17,16 @@ import (
 	"github.com/seqtorch/seqtorch/train/loop"
 )
 
-// Tol is the largest accepted absolute difference between a Go and a PyTorch loss.
-const Tol = 1e-4
-
-// Spec is one parity case: the model, the optimizer and the batches.
-type Spec struct {
-	Name      string        `json:"name"`
+// SMSSpec is the SMS classifier (models/smsrnn) trained against scripts/sms_ref.py: Go
+// writes the model's initial weights and a fixed list of random batches, trains Steps steps
+// and records the losses; sms_ref.py trains the same Python class from the same weights on
+// the same batches. Each step is seeded with the same seed on both sides (loop.StepSeed), so
+// the comparison holds with dropout too.
+type SMSSpec struct {
+	Label     string        `json:"name"` // the case's name without "sms/"
 	Model     smsrnn.Config `json:"model"`
 	LR        float64       `json:"lr"`
-	Optimizer string        `json:"optimizer"` // "adam"
+	Optimizer string        `json:"optimizer"` // adam or adadelta (NewOptimizer)
 	Clip      float64       `json:"clip"`      // gradient norm clip (0: off)
 	Steps     int           `json:"steps"`     // batches to train on
 	Batch     int           `json:"batch"`     // batch size
@@ -43,19 +35,23 @@ type Spec struct {
 	Seeds     []uint64      `json:"seeds"`     // per-step libtorch seeds (filled by Build)
 }
 
-// Specs are the cases the parity suite runs: the study's baseline (simple RNN, packed) and a
-// two-layer bidirectional LSTM with dropout and clipping; a GRU over padded batches.
-func Specs() []Spec {
+// Name returns "sms/" and the spec's label.
+func (s SMSSpec) Name() string { return "sms/" + s.Label }
+
+// Specs are the SMS cases: the study's baseline (simple RNN, packed); a two-layer
+// bidirectional LSTM with dropout and clipping; a GRU over padded batches, trained with
+// Adadelta.
+func Specs() []SMSSpec {
 	rnn := smsrnn.DefaultConfig(60)
 	rnn.Embed, rnn.Hidden, rnn.Dense = 16, 12, 10
 	lstm := rnn
 	lstm.Cell, lstm.Layers, lstm.Bidirectional, lstm.Dropout, lstm.RNNDropout = "lstm", 2, true, 0.3, 0.2
 	gru := rnn
 	gru.Cell, gru.Packed, gru.Activation = "gru", false, "tanh"
-	return []Spec{
-		{Name: "sms/rnn-packed", Model: rnn, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 1},
-		{Name: "sms/bilstm2-dropout-clip", Model: lstm, LR: 0.01, Optimizer: "adam", Clip: 0.5, Steps: 20, Batch: 8, MaxLen: 12, Seed: 2},
-		{Name: "sms/gru-padded", Model: gru, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 3},
+	return []SMSSpec{
+		{Label: "rnn-packed", Model: rnn, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 1},
+		{Label: "bilstm2-dropout-clip", Model: lstm, LR: 0.01, Optimizer: "adam", Clip: 0.5, Steps: 20, Batch: 8, MaxLen: 12, Seed: 2},
+		{Label: "gru-padded-adadelta", Model: gru, LR: 1, Optimizer: "adadelta", Steps: 20, Batch: 8, MaxLen: 12, Seed: 3},
 	}
 }
 
@@ -68,7 +64,7 @@ type batch struct {
 }
 
 // makeBatches draws spec.Steps batches of random ids (padded with 0 at the end).
-func makeBatches(s Spec) []batch {
+func makeBatches(s SMSSpec) []batch {
 	r := rand.New(rand.NewPCG(s.Seed, 99))
 	out := make([]batch, s.Steps)
 	for i := range out {
@@ -91,7 +87,7 @@ func makeBatches(s Spec) []batch {
 
 // Build writes dir/spec.json, dir/init.pt (the initial state dict, torch.load-able) and
 // dir/batches.pt for scripts/sms_ref.py.
-func Build(dir string, s Spec) error {
+func (s SMSSpec) Build(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -134,15 +130,16 @@ func Build(dir string, s Spec) error {
 	return torch.SaveDict(filepath.Join(dir, "batches.pt"), names, ts)
 }
 
-// GoLosses trains the case in Go from dir/init.pt and returns the loss of every step.
-func GoLosses(dir string) ([]float64, error) {
+// GoLosses trains the case Build wrote in dir in Go, from dir/init.pt, with the spec saved in
+// dir/spec.json (the receiver's fields are not used), and returns the loss of every step.
+func (SMSSpec) GoLosses(dir string) ([]float64, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b, err := os.ReadFile(filepath.Join(dir, "spec.json"))
 	if err != nil {
 		return nil, err
 	}
-	var s Spec
+	var s SMSSpec
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
@@ -155,11 +152,11 @@ func GoLosses(dir string) ([]float64, error) {
 		return nil, err
 	}
 	params := nn.Trainable(m)
-	opt, err := optim.NewAdam(params, optim.AdamOptions{LR: s.LR})
+	opt, err := NewOptimizer(s.Optimizer, s.LR, params)
 	if err != nil {
 		return nil, err
 	}
-	defer opt.Close()
+	defer closeOptimizer(opt)
 	m.SetTraining(true)
 	var losses []float64
 	var ferr error
@@ -190,47 +187,18 @@ func GoLosses(dir string) ([]float64, error) {
 	return losses, ferr
 }
 
-// PyLosses runs `python scriptPath parity dir` and returns the losses it wrote.
-func PyLosses(ctx context.Context, python, script, dir string) ([]float64, error) {
+// PyLosses runs `python scripts/sms_ref.py parity dir` and returns the losses it wrote.
+func (SMSSpec) PyLosses(ctx context.Context, python, dir string) ([]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, script, "parity", dir)
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w\n%s", python, script, err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "py_losses.json"))
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	var l []float64
-	return l, json.Unmarshal(b, &l)
-}
-
-// Compare returns the largest |a[i] − b[i]|, or an error if the lengths differ.
-func Compare(a, b []float64) (float64, error) {
-	if len(a) != len(b) {
-		return math.Inf(1), fmt.Errorf("%d Go losses, %d PyTorch losses", len(a), len(b))
+	if err := runScript(ctx, python, "sms_ref.py", abs, "parity", abs); err != nil {
+		return nil, err
 	}
-	d := 0.0
-	for i := range a {
-		d = max(d, math.Abs(a[i]-b[i]))
-	}
-	return d, nil
-}
-
-// Run builds the case in dir, trains it in Go and in PyTorch and returns the largest loss
-// difference and both loss sequences.
-func Run(ctx context.Context, python, script, dir string, s Spec) (diff float64, goL, pyL []float64, err error) {
-	if err := Build(dir, s); err != nil {
-		return 0, nil, nil, fmt.Errorf("%s: build: %w", s.Name, err)
-	}
-	if goL, err = GoLosses(dir); err != nil {
-		return 0, nil, nil, fmt.Errorf("%s: Go: %w", s.Name, err)
-	}
-	if pyL, err = PyLosses(ctx, python, script, dir); err != nil {
-		return 0, nil, nil, fmt.Errorf("%s: PyTorch: %w", s.Name, err)
-	}
-	diff, err = Compare(goL, pyL)
-	return diff, goL, pyL, err
+	var l floats
+	err = readPyJSON(filepath.Join(abs, "py_losses.json"), &l)
+	return l, err
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
+	"github.com/seqtorch/seqtorch/scripts/modelparity"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/torch/optim"
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	batch := fs.Int("batch", 32, "batch size")
 	rounds := fs.Int("rounds", 3, "alternating Go/PyTorch rounds")
 	threads := fs.Int("threads", 1, "libtorch threads on both sides")
-	python := fs.String("python", envOr("SEQTORCH_PYTHON", "/usr/bin/python3"), "Python with PyTorch")
+	python := fs.String("python", modelparity.Python(), "Python with PyTorch")
 	script := fs.String("script", "scripts/sms_ref.py", "the PyTorch reference script")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -113,13 +114,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mg, mp := median(goT), median(pyT)
 	fmt.Fprintf(stdout, "median epoch: Go %.3fs, PyTorch %.3fs, Go/PyTorch = %.3f\n", mg, mp, mg/mp)
 	return nil
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func median(v []float64) float64 {
