@@ -7,7 +7,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export SEQTORCH_MIRROR ?= $(abspath ../shared/data)
 export SEQTORCH_PYTHON ?= $(PYTHON)
 
-.PHONY: libtorch test gotest parity vet wordnet data bench clean
+.PHONY: libtorch test gotest parity vet wordnet data bench clean compat
 
 libtorch:
 	@bash torch/csrc/find-libtorch.sh $(BUILD)/libtorch.mk
@@ -45,3 +45,8 @@ bench: $(BUILD)/lib/libseqtorch.so
 
 clean:
 	rm -rf $(BUILD)
+
+# libtorch 2.6 (Debian 13 in a debootstrap chroot): make libtorch && make test inside, and the
+# shim compiled and linked against Debian 13's CUDA build. Needs root; see scripts/compat.sh.
+compat:
+	@bash scripts/compat.sh

@@ -14,9 +14,9 @@
 #                                  each job with --device cuda beside its PyTorch script on the
 #                                  same GPU; print a summary (also gpu-carry/out/summary.md).
 #
-# The Go binaries were linked here against build/lib/libseqtorch.so by absolute rpath; on the
-# device machine the shim is rebuilt in that checkout's build/lib and found via LD_LIBRARY_PATH
-# (searched before the binaries' RUNPATH). Environment knobs for `run`: TORCH_PYTHON (default
+# The Go binaries do not link the shim: they load it at run time and refuse one built from
+# other sources. On the device machine the shim is rebuilt in that checkout's build/lib from the
+# same sources and named by SEQTORCH_LIB. Environment knobs for `run`: TORCH_PYTHON (default
 # python3), GPU_CHECK_TEST_TIMEOUT (seconds per test binary, default 240), GPU_CHECK_EPOCHS
 # (training epochs per job, default 1), GPU_CHECK_DEVICE (default cuda).
 set -euo pipefail
@@ -205,12 +205,12 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.t*")):
     die "make libtorch failed (log $out/libtorch.log)"
   fi
   note "shim: $(tail -1 "$out/libtorch.log")"
-  local torchlib
-  torchlib=$(sed -n 's/^TORCH_LIBDIR := //p' build/libtorch.mk)
-  export LD_LIBRARY_PATH=$root/build/lib:$torchlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # The Go binaries load the shim at run time (package torch's Load): SEQTORCH_LIB names the one
+  # just rebuilt, which carries the same source hash as the binaries.
+  export SEQTORCH_LIB=$root/build/lib/libseqtorch.so
   export SEQTORCH_PYTHON=$py SEQTORCH_MIRROR=$root/$carry/data OPENBLAS_NUM_THREADS=1
   export SEQTORCH_DATA=$out/data-cache
-  note "binaries load: $(ldd "$bin/parity" 2>/dev/null | grep -o 'libseqtorch.so => [^ ]*' || echo 'parity not carried')"
+  note "binaries load: $SEQTORCH_LIB"
 
   # 2. Go test binaries (each from its package folder, as go test does)
   run_tests

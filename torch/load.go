@@ -145,7 +145,7 @@ func load() (LoadInfo, error) {
 		if !c.bare {
 			if _, err := os.Stat(c.path); err != nil {
 				if c.explicit {
-					return LoadInfo{}, fmt.Errorf("%w: SEQTORCH_LIB=%s: %v", ErrNotLoaded, os.Getenv("SEQTORCH_LIB"), err)
+					return LoadInfo{}, notLoaded(fmt.Sprintf("SEQTORCH_LIB: %v", err))
 				}
 				continue
 			}
@@ -155,7 +155,7 @@ func load() (LoadInfo, error) {
 			return info, nil
 		}
 		if c.explicit {
-			return LoadInfo{}, fmt.Errorf("%w: SEQTORCH_LIB: %v", ErrNotLoaded, err)
+			return LoadInfo{}, notLoaded("SEQTORCH_LIB: " + err.Error())
 		}
 		if c.bare && strings.Contains(err.Error(), "cannot open shared object file") {
 			continue // not on the loader's path: nothing to report
@@ -166,7 +166,11 @@ func load() (LoadInfo, error) {
 	if len(reasons) > 0 {
 		why = strings.Join(reasons, "; ")
 	}
-	return LoadInfo{}, fmt.Errorf("%w (%s): build it with `%s` (in a seqtorch checkout: make libtorch)",
+	return LoadInfo{}, notLoaded(why)
+}
+
+func notLoaded(why string) error {
+	return fmt.Errorf("%w (%s): build it with `%s` (in a seqtorch checkout: make libtorch)",
 		ErrNotLoaded, why, SetupCommand)
 }
 
@@ -211,7 +215,7 @@ func open(p string) (LoadInfo, error) {
 	// RTLD_GLOBAL: the shim looks libtorch's BLAS up by name (openblas_set_num_threads).
 	lib := C.dlopen(cp, C.RTLD_NOW|C.RTLD_GLOBAL)
 	if lib == nil {
-		return LoadInfo{}, fmt.Errorf("%s: %s", p, firstLine(C.GoString(C.dlerror())))
+		return LoadInfo{}, errors.New(firstLine(C.GoString(C.dlerror()))) // dlerror names p
 	}
 	abi := C.st__abi_of(lib)
 	if abi == nil {

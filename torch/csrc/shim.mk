@@ -41,9 +41,10 @@ $(BUILD)/obj/%.o: $(CSRC)/%.cpp $(HDR) $(BUILD)/libtorch.mk
 	@echo "  CXX $<"
 	@$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# V=1 prints the link command (make compat shows the CUDA build's).
 $(BUILD)/lib/libseqtorch.so: $(OBJ)
 	@mkdir -p $(dir $@)
-	@$(CXX) -shared -o $@.tmp $(OBJ) $(LIBS) && mv $@.tmp $@
+	@$(if $(V),echo "$(CXX) -shared -o $@ $(OBJ) $(LIBS)";)$(CXX) -shared -o $@.tmp $(OBJ) $(LIBS) && mv $@.tmp $@
 
 $(BUILD)/bin/st-info: $(CSRC)/info/st-info.c $(BUILD)/lib/libseqtorch.so
 	@mkdir -p $(dir $@)
