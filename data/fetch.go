@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -101,20 +102,64 @@ type FetchOptions struct {
 	Progress  io.Writer    // download progress bar output; nil for none
 }
 
+// errNoURL is wrapped by the error for a file that only a mirror has.
+var errNoURL = errors.New("has no download URL")
+
 // DefaultMirror is the mirror folder used when $SEQTORCH_MIRROR is unset and the folder
-// exists: a shared data folder beside the checkout, relative to the working directory (the
-// repository root for `go run ./train/...`), as the Makefile also assumes.
+// exists, relative to the root of a seqtorch checkout (the folder holding this module's
+// go.mod): a shared data folder beside the checkout, as the Makefile also assumes. See
+// [DefaultMirrorDir].
 const DefaultMirror = "../shared/data"
 
+// modulePath is this module's path, as go.mod names it.
+const modulePath = "github.com/seqtorch/seqtorch"
+
+// DefaultMirrorDir returns DefaultMirror resolved against the seqtorch checkout that holds
+// the working directory (found by walking up from it to the folder whose go.mod declares
+// this module), if that folder exists; otherwise "". So `go test ./data` and `go run
+// ./train/sms` find the same mirror from any folder of the checkout.
+func DefaultMirrorDir() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if isModuleRoot(dir) {
+			m := filepath.Join(dir, filepath.FromSlash(DefaultMirror))
+			if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+				return m
+			}
+			return ""
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
+}
+
+// isModuleRoot reports whether dir holds the go.mod of this module.
+func isModuleRoot(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == modulePath {
+			return true
+		}
+	}
+	return false
+}
+
 // DefaultFetchOptions reads the environment: the cache is $SEQTORCH_DATA or
-// os.UserCacheDir()/seqtorch, the mirror is $SEQTORCH_MIRROR (or DefaultMirror when
-// that folder exists), and progress goes to standard error.
+// os.UserCacheDir()/seqtorch, the mirror is $SEQTORCH_MIRROR if set (even to "", which
+// turns the mirror off), else [DefaultMirrorDir], and progress goes to standard error.
 func DefaultFetchOptions() (FetchOptions, error) {
 	opt := FetchOptions{CacheDir: os.Getenv("SEQTORCH_DATA"), MirrorDir: os.Getenv("SEQTORCH_MIRROR"), Progress: os.Stderr}
 	if _, set := os.LookupEnv("SEQTORCH_MIRROR"); !set {
-		if fi, err := os.Stat(DefaultMirror); err == nil && fi.IsDir() {
-			opt.MirrorDir = DefaultMirror
-		}
+		opt.MirrorDir = DefaultMirrorDir()
 	}
 	if opt.CacheDir == "" {
 		dir, err := os.UserCacheDir()
@@ -180,7 +225,7 @@ func ensureFile(ds Dataset, f File, dir string, opt FetchOptions) error {
 		}
 	}
 	if f.URL == "" {
-		return fmt.Errorf("data: %s has no download URL; set SEQTORCH_MIRROR to a folder that holds %s (or put the file in %s)", display, display, dir)
+		return fmt.Errorf("data: %s %w; set SEQTORCH_MIRROR to a folder that holds %s (or put the file in %s)", display, errNoURL, display, dir)
 	}
 	client := opt.Client
 	if client == nil {

@@ -2,6 +2,9 @@ package data
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"io"
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -61,34 +64,89 @@ func checkVectors(t *testing.T, v *Vectors) {
 			t.Fatalf("Lookup(%q) failed", w)
 		}
 	}
+	for i, x := range v.Data {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			t.Fatalf("value %d of %q is %v", i%v.Dim+1, v.Words[i/v.Dim], x)
+		}
+	}
 }
 
-func FuzzWord2VecText(f *testing.F) {
-	f.Fuzz(func(t *testing.T, in []byte, keepOnlyFirst bool) {
+// checkRoundTrip writes v in every format, plain and gzip-compressed, and
+// checks that [ReadVectors] reads the same vectors back. It skips vectors
+// that a format cannot hold: none, words with white space or newlines
+// (binary files can have them), and one dimension (a GloVe row "3 5" reads
+// as a header).
+func checkRoundTrip(t *testing.T, v *Vectors) {
+	if v.Len() == 0 || v.Dim == 1 {
+		return
+	}
+	for _, w := range v.Words {
+		if strings.ContainsAny(w, " \t\n") {
+			return
+		}
+	}
+	for _, file := range [][]byte{vectorsText(v, true), vectorsText(v, false), vectorsBinary(t, v)} {
+		for _, in := range [][]byte{file, gzipped(t, file)} {
+			got, err := ReadVectors(bytes.NewReader(in), "rt", VectorOptions{})
+			if err != nil {
+				t.Fatalf("%v reading back\n%q", err, in)
+			}
+			sameVectors(t, got, v)
+		}
+	}
+}
+
+// fuzzVectors is the body of the vector readers' fuzz targets: errors name
+// the file (and line or row), and what is read is consistent, finite, and
+// reads back the same from every format.
+func fuzzVectors(read func(io.Reader, string, VectorOptions) (*Vectors, error)) func(*testing.T, []byte, bool) {
+	return func(t *testing.T, in []byte, keepOnlyFirst bool) {
 		opt := VectorOptions{}
 		if keepOnlyFirst {
 			opt.Keep = KeepSet([]string{"the", "asian"})
 		}
-		v, err := ReadWord2VecText(bytes.NewReader(in), "f", opt)
+		v, err := read(bytes.NewReader(in), "f", opt)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "f:") {
-				t.Fatalf("error without file:line: %v", err)
+				t.Fatalf("error without file name: %v", err)
 			}
 			return
 		}
 		checkVectors(t, v)
-	})
+		checkRoundTrip(t, v)
+	}
 }
 
-func FuzzWord2VecBinary(f *testing.F) {
-	f.Fuzz(func(t *testing.T, in []byte, keepOnlyFirst bool) {
-		opt := VectorOptions{}
-		if keepOnlyFirst {
-			opt.Keep = KeepSet([]string{"the", "asian"})
-		}
-		v, err := ReadWord2VecBinary(bytes.NewReader(in), "f", opt)
+func FuzzWord2VecText(f *testing.F) { f.Fuzz(fuzzVectors(ReadWord2VecText)) }
+
+func FuzzWord2VecBinary(f *testing.F) { f.Fuzz(fuzzVectors(ReadWord2VecBinary)) }
+
+func FuzzGloVeText(f *testing.F) {
+	f.Add([]byte("the 0.1 0.2\nAsian 1 2\n. . . 3 4\n"), true)
+	f.Add([]byte("a 1 NaN\n"), false)
+	f.Fuzz(fuzzVectors(ReadGloVeText))
+}
+
+// FuzzReadVectors feeds any bytes to format and compression detection.
+func FuzzReadVectors(f *testing.F) {
+	v := sampleVectors(f)
+	for _, b := range [][]byte{vectorsText(v, true), vectorsText(v, false), vectorsBinary(f, v)} {
+		f.Add(b, false)
+		f.Add(gzipped(f, b), true)
+	}
+	f.Fuzz(fuzzVectors(ReadVectors))
+}
+
+// FuzzVectorsZip feeds any bytes, and any member name, to the zip path of
+// LoadVectors.
+func FuzzVectorsZip(f *testing.F) {
+	v := sampleVectors(f)
+	f.Add(zipped(f, "v.txt", string(vectorsText(v, false))), "")
+	f.Add(zipped(f, "a.txt", "a 1\n", "v.bin.gz", string(gzipped(f, vectorsBinary(f, v)))), "v.bin.gz")
+	f.Fuzz(func(t *testing.T, in []byte, member string) {
+		v, _, err := readVectorsAt(bytes.NewReader(in), int64(len(in)), "f.zip", member, VectorOptions{}, sha256.New())
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "f: ") {
+			if !strings.HasPrefix(err.Error(), "f.zip:") {
 				t.Fatalf("error without file name: %v", err)
 			}
 			return

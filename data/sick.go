@@ -152,18 +152,8 @@ func readSICK(r io.Reader, name string, header []string, split Split) ([]Pair, e
 	full := len(header) == len(sickFullHeader)
 	sawHeader := false
 	var out []Pair
-	for {
-		s, err := lr.next()
-		if err == io.EOF {
-			break
-		}
+	for s, err := range lr.lines(skipEmpty | validUTF8) {
 		if err != nil {
-			return nil, err
-		}
-		if s == "" {
-			continue
-		}
-		if err := lr.checkUTF8(s); err != nil {
 			return nil, err
 		}
 		cols := strings.Split(s, "\t")

@@ -30,18 +30,8 @@ type SMS struct {
 func ReadSMS(r io.Reader, name string) ([]SMS, error) {
 	lr := newLineReader(r, name)
 	var out []SMS
-	for {
-		s, err := lr.next()
-		if err == io.EOF {
-			return out, nil
-		}
+	for s, err := range lr.lines(skipEmpty | validUTF8) {
 		if err != nil {
-			return nil, err
-		}
-		if s == "" {
-			continue
-		}
-		if err := lr.checkUTF8(s); err != nil {
 			return nil, err
 		}
 		cols := strings.Split(s, "\t")
@@ -59,6 +49,7 @@ func ReadSMS(r io.Reader, name string) ([]SMS, error) {
 		}
 		out = append(out, SMS{Label: label, Text: html.UnescapeString(cols[1]), Line: lr.line})
 	}
+	return out, nil
 }
 
 // LoadSMS reads the SMS Spam Collection file at path (see [ReadSMS]).

@@ -22,14 +22,8 @@ func TestReadSMS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ReadSMS(strings.NewReader(tc.in), "f")
-			if tc.err != "" {
-				if err == nil || err.Error() != tc.err {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			if checkErr(t, err, tc.err, false) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d records, want %d", len(got), len(tc.want))

@@ -1,16 +1,8 @@
 package data
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 )
 
@@ -21,20 +13,52 @@ const (
 	maxWordBytes = 1 << 12
 )
 
-// Vectors holds word vectors read from a word2vec-format file. Only the rows
-// selected by VectorOptions.Keep are held, so memory scales with the kept
-// words, not with the file.
+// VectorFormat is the layout of a word vectors file.
+type VectorFormat int
+
+// The formats the vector readers take. [LoadVectors] and [ReadVectors] tell
+// them apart by content (see [VectorOptions.Format]).
+const (
+	// FormatAuto detects the format from the content.
+	FormatAuto VectorFormat = iota
+	// Word2VecText is word2vec's text format: a header "N D" (rows,
+	// dimension), then lines "word v1 ... vD" (fastText's .vec files too).
+	Word2VecText
+	// Word2VecBinary is word2vec's binary format (GoogleNews-vectors-negative300.bin):
+	// a header line "N D", then per row the word, a space and D little-endian
+	// float32 values.
+	Word2VecBinary
+	// GloVeText is GloVe's text format: lines "word v1 ... vD" and no header;
+	// D is the first row's count of values.
+	GloVeText
+)
+
+var formatNames = [...]string{FormatAuto: "auto", Word2VecText: "word2vec text", Word2VecBinary: "word2vec binary", GloVeText: "GloVe text"}
+
+// String returns the format's name, e.g. "GloVe text".
+func (f VectorFormat) String() string {
+	if f < 0 || int(f) >= len(formatNames) {
+		return fmt.Sprintf("VectorFormat(%d)", int(f))
+	}
+	return formatNames[f]
+}
+
+// Vectors holds word vectors read from a file. Only the rows selected by
+// VectorOptions.Keep are held, so memory scales with the kept words, not
+// with the file.
 type Vectors struct {
-	Dim   int       // vector dimension (from the header)
-	Rows  int       // number of rows in the file (from the header)
-	Words []string  // kept words, in file order
-	Data  []float32 // len(Words)*Dim values, row-major
+	Dim    int          // vector dimension (the header's D, or GloVe's first row's)
+	Rows   int          // number of rows in the file (the header's N, or counted)
+	Words  []string     // kept words, in file order
+	Data   []float32    // len(Words)*Dim values, row-major, all finite
+	Format VectorFormat // the format read
+	Source VectorSource // the file read; set by [LoadVectors] only
 
 	index map[string]int // exact word -> row
 	lower map[string]int // lowercased word -> first row in file order
 }
 
-// VectorOptions controls the word2vec readers.
+// VectorOptions controls the vector readers.
 type VectorOptions struct {
 	// Keep, if non-nil, selects the words to hold. A row is kept if its word
 	// is in Keep or, unless NoCaseFallback, if its lowercased form is (so
@@ -43,6 +67,9 @@ type VectorOptions struct {
 	// NoCaseFallback turns off the lowercase -> cased fallback in Keep and
 	// in [Vectors.Lookup].
 	NoCaseFallback bool
+	// Format, for [LoadVectors] and [ReadVectors], names the file's format
+	// instead of detecting it. Compression is always detected.
+	Format VectorFormat
 }
 
 // KeepSet returns a set of words for VectorOptions.Keep, e.g. from
@@ -55,25 +82,23 @@ func KeepSet(words []string) map[string]bool {
 	return m
 }
 
-func newVectors(rows, dim int, opt VectorOptions) *Vectors {
-	v := &Vectors{Rows: rows, Dim: dim, index: map[string]int{}, lower: map[string]int{}}
+func newVectors(rows, dim int, format VectorFormat, opt VectorOptions) *Vectors {
+	v := &Vectors{Rows: rows, Dim: dim, Format: format, index: map[string]int{}, lower: map[string]int{}}
 	if opt.Keep != nil {
-		// Room for the kept words (a few more may come from cased variants).
-		v.Data = make([]float32, 0, min(len(opt.Keep), rows)*dim)
+		// Room for the kept words (a few more may come from cased variants);
+		// rows is 0 when unknown (GloVe).
+		n := len(opt.Keep)
+		if rows > 0 {
+			n = min(n, rows)
+		}
+		v.Data = make([]float32, 0, n*dim)
 	}
 	return v
 }
 
-// wants reports whether the row for word should be kept.
-func (v *Vectors) wants(word string, opt VectorOptions) bool {
-	if opt.Keep == nil || opt.Keep[word] {
-		return true
-	}
-	return !opt.NoCaseFallback && opt.Keep[strings.ToLower(word)]
-}
-
-// wantsBytes is wants for a word held in a byte slice; it does not allocate
-// for the common case of a word that is already lowercase and not kept.
+// wantsBytes reports whether the row for word should be kept; it does not
+// allocate for the common case of a word that is already lowercase and not
+// kept.
 func (v *Vectors) wantsBytes(word []byte, opt VectorOptions) bool {
 	if opt.Keep == nil || opt.Keep[string(word)] {
 		return true
@@ -94,9 +119,6 @@ func (v *Vectors) add(word string, vec []float32, opt VectorOptions) {
 	if _, dup := v.index[word]; dup {
 		return
 	}
-	// The word is usually a slice of the whole line it was read from (300 numbers of text):
-	// keep a copy of its own so the line can be freed (6 MB for GloVe restricted to SICK).
-	word = strings.Clone(word)
 	row := len(v.Words)
 	v.index[word] = row
 	v.Words = append(v.Words, word)
@@ -128,213 +150,6 @@ func (v *Vectors) Lookup(word string) ([]float32, bool) {
 		return nil, false
 	}
 	return v.Data[row*v.Dim : (row+1)*v.Dim], true
-}
-
-// ReadWord2VecText reads the word2vec text format: a header "N D", then N
-// lines "word v1 ... vD" separated by spaces (tabs are accepted too). The
-// input is streamed; only rows selected by opt.Keep are parsed and held
-// (values of skipped rows are counted, not parsed). Errors name the line:
-// a header/row-count or dimension mismatch, a non-numeric value.
-func ReadWord2VecText(r io.Reader, name string, opt VectorOptions) (*Vectors, error) {
-	lr := newLineReader(r, name)
-	head, err := lr.next()
-	if err == io.EOF {
-		return nil, fmt.Errorf("%s:1: want header \"N D\", got an empty file", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	n, d, err := parseVectorHeader(head)
-	if err != nil {
-		return nil, lr.errorf("%v", err)
-	}
-	v := newVectors(n, d, opt)
-	vec := make([]float32, d)
-	rows := 0
-	for {
-		s, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		s = strings.TrimRight(s, " \t")
-		if s == "" {
-			continue
-		}
-		rows++
-		if rows > n {
-			return nil, lr.errorf("header says %d rows, but there are more", n)
-		}
-		word, rest, _ := strings.Cut(s, " ")
-		if w2, r2, ok := strings.Cut(word, "\t"); ok {
-			word, rest = w2, r2+" "+rest
-		}
-		if word == "" {
-			return nil, lr.errorf("want a word then %d values, got a line starting with a space", d)
-		}
-		if !v.wants(word, opt) {
-			if got := countFields(rest); got != d {
-				return nil, lr.errorf("want %d values after %q (header dimension), got %d", d, truncate(word, 40), got)
-			}
-			continue
-		}
-		i := 0
-		for f := range strings.FieldsSeq(rest) {
-			if i >= d {
-				i++
-				continue
-			}
-			x, err := strconv.ParseFloat(f, 32)
-			if err != nil && !errors.Is(err, strconv.ErrRange) {
-				return nil, lr.errorf("value %d of %q: want a number, got %q", i+1, truncate(word, 40), truncate(f, 40))
-			}
-			vec[i] = float32(x)
-			i++
-		}
-		if i != d {
-			return nil, lr.errorf("want %d values after %q (header dimension), got %d", d, truncate(word, 40), i)
-		}
-		v.add(word, vec, opt)
-	}
-	if rows != n {
-		return nil, fmt.Errorf("%s:%d: header says %d rows, got %d", name, lr.line, n, rows)
-	}
-	return v, nil
-}
-
-// countFields counts space/tab separated fields without allocating.
-func countFields(s string) int {
-	n := 0
-	in := false
-	for i := 0; i < len(s); i++ {
-		sp := s[i] == ' ' || s[i] == '\t'
-		if !sp && !in {
-			n++
-		}
-		in = !sp
-	}
-	return n
-}
-
-func parseVectorHeader(s string) (n, d int, err error) {
-	f := strings.Fields(s)
-	if len(f) != 2 {
-		return 0, 0, fmt.Errorf("want header \"N D\" (rows and dimension), got %q", truncate(s, 60))
-	}
-	n, err1 := strconv.Atoi(f[0])
-	d, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil || n < 0 || d < 1 {
-		return 0, 0, fmt.Errorf("want header \"N D\" with integers N >= 0 and D >= 1, got %q", truncate(s, 60))
-	}
-	if d > maxVectorDim {
-		return 0, 0, fmt.Errorf("want dimension D <= %d, got %d", maxVectorDim, d)
-	}
-	return n, d, nil
-}
-
-// ReadWord2VecBinary reads the binary word2vec format of the GoogleNews
-// vectors: a header line "N D\n", then per row the word's bytes up to a space,
-// D little-endian float32 values and an optional newline. The input is
-// streamed and only rows selected by opt.Keep are held. Errors name the row
-// (1-based) and the byte offset: truncated file, bad header, too many rows.
-func ReadWord2VecBinary(r io.Reader, name string, opt VectorOptions) (*Vectors, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	head, err := br.ReadString('\n')
-	if err != nil {
-		return nil, fmt.Errorf("%s: byte 0: want header \"N D\\n\", got %q and %v", name, truncate(head, 60), errOrEOF(err))
-	}
-	n, d, err := parseVectorHeader(head)
-	if err != nil {
-		return nil, fmt.Errorf("%s: header: %v", name, err)
-	}
-	off := int64(len(head))
-	v := newVectors(n, d, opt)
-	buf := make([]byte, 4*d)
-	vec := make([]float32, d)
-	var word []byte
-	for row := 1; row <= n; row++ {
-		// The word: skip leading newlines (the optional end of the previous
-		// row), then read to a space.
-		word = word[:0]
-		start := off
-		for {
-			c, err := br.ReadByte()
-			if err != nil {
-				return nil, fmt.Errorf("%s: row %d, byte %d: truncated file: want a word ending in a space, got %v", name, row, off, errOrEOF(err))
-			}
-			off++
-			if c == ' ' {
-				break
-			}
-			if c == '\n' && len(word) == 0 {
-				start = off
-				continue
-			}
-			word = append(word, c)
-			if len(word) > maxWordBytes {
-				return nil, fmt.Errorf("%s: row %d, byte %d: want a word of at most %d bytes followed by a space", name, row, start, maxWordBytes)
-			}
-		}
-		if len(word) == 0 {
-			return nil, fmt.Errorf("%s: row %d, byte %d: want a word, got an empty one", name, row, start)
-		}
-		vstart := off
-		if !v.wantsBytes(word, opt) {
-			k, err := br.Discard(4 * d)
-			off += int64(k)
-			if err != nil {
-				return nil, fmt.Errorf("%s: row %d (%q), byte %d: truncated file: want %d bytes of vector, got %d", name, row, truncate(string(word), 40), vstart, 4*d, k)
-			}
-			continue
-		}
-		w := string(word)
-		k, err := io.ReadFull(br, buf)
-		off += int64(k)
-		if err != nil {
-			return nil, fmt.Errorf("%s: row %d (%q), byte %d: truncated file: want %d bytes of vector, got %d", name, row, truncate(w, 40), vstart, 4*d, k)
-		}
-		for i := range vec {
-			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-		}
-		v.add(w, vec, opt)
-	}
-	// Only white space may follow the last row.
-	rest, err := br.Peek(1)
-	for err == nil && (rest[0] == '\n' || rest[0] == ' ' || rest[0] == '\r') {
-		br.ReadByte()
-		off++
-		rest, err = br.Peek(1)
-	}
-	if err == nil {
-		return nil, fmt.Errorf("%s: byte %d: header says %d rows, but more data follows", name, off, n)
-	}
-	if !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: byte %d: %w", name, off, err)
-	}
-	return v, nil
-}
-
-func errOrEOF(err error) string {
-	if errors.Is(err, io.EOF) {
-		return "end of file"
-	}
-	return err.Error()
-}
-
-// LoadWord2Vec reads a word2vec file, in the binary format if the name ends
-// in ".bin" and the text format otherwise.
-func LoadWord2Vec(path string, opt VectorOptions) (*Vectors, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	defer f.Close()
-	if strings.HasSuffix(path, ".bin") {
-		return ReadWord2VecBinary(f, baseName(path), opt)
-	}
-	return ReadWord2VecText(f, baseName(path), opt)
 }
 
 // Coverage reports how much of a tokenized corpus has vectors.
@@ -427,23 +242,38 @@ func (v *Vectors) Embedding(vocab *Vocab, opt EmbeddingOptions) (matrix []float3
 	return m, found
 }
 
-// WriteWord2VecBinary writes v in the binary word2vec format (used by tests
-// and benchmarks to make files).
-func WriteWord2VecBinary(w io.Writer, v *Vectors) error {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%d %d\n", len(v.Words), v.Dim)
-	var b [4]byte
-	for i, word := range v.Words {
-		if word == "" || bytes.ContainsAny([]byte(word), " \n") {
-			return fmt.Errorf("data: WriteWord2VecBinary: word %d: want no spaces or newlines, got %q", i, word)
-		}
-		bw.WriteString(word)
-		bw.WriteByte(' ')
-		for _, x := range v.Data[i*v.Dim : (i+1)*v.Dim] {
-			binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
-			bw.Write(b[:])
-		}
-		bw.WriteByte('\n')
+// VectorsRecord is what a run records about the word vectors it used: which
+// file, and how much of it served the corpus.
+type VectorsRecord struct {
+	File          string  `json:"file"`           // base name, "archive.zip:member" for a zip member
+	SHA256        string  `json:"sha256"`         // of the file as stored (the .gz or .zip itself)
+	Format        string  `json:"format"`         // e.g. "GloVe text, gzip"
+	Dim           int     `json:"dim"`            // vector dimension
+	Rows          int     `json:"rows"`           // rows in the file
+	RowsKept      int     `json:"rows_kept"`      // rows held (see VectorOptions.Keep)
+	Types         int     `json:"types"`          // distinct corpus tokens
+	TypeCoverage  float64 `json:"type_coverage"`  // share of Types with a vector
+	TokenCoverage float64 `json:"token_coverage"` // share of token occurrences with a vector
+}
+
+// Record describes v and the coverage c of a corpus by v (from
+// [Vectors.Coverage]) for a run's report.
+func (v *Vectors) Record(c Coverage) VectorsRecord {
+	return VectorsRecord{
+		File: v.Source.Name(), SHA256: v.Source.SHA256, Format: v.Source.Describe(v.Format),
+		Dim: v.Dim, Rows: v.Rows, RowsKept: v.Len(),
+		Types: c.Types, TypeCoverage: c.TypeRate(), TokenCoverage: c.TokenRate(),
 	}
-	return bw.Flush()
+}
+
+// String is one line for a report, e.g. "glove.6B.zip:glove.6B.50d.txt
+// (GloVe text, zip; sha256 3f1e…; 400000 rows of 50, 2301 kept; coverage:
+// types 97.12%, tokens 99.50%)".
+func (r VectorsRecord) String() string {
+	sum := r.SHA256
+	if sum == "" {
+		sum = "unknown"
+	}
+	return fmt.Sprintf("%s (%s; sha256 %s; %d rows of %d, %d kept; coverage: types %.2f%%, tokens %.2f%%)",
+		r.File, r.Format, sum, r.Rows, r.Dim, r.RowsKept, 100*r.TypeCoverage, 100*r.TokenCoverage)
 }

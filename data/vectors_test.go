@@ -34,14 +34,8 @@ func TestReadWord2VecText(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := ReadWord2VecText(strings.NewReader(tc.in), "v", tc.opt)
-			if tc.err != "" {
-				if err == nil || err.Error() != tc.err {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			if checkErr(t, err, tc.err, false) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if strings.Join(v.Words, " ") != strings.Join(tc.words, " ") || len(v.Data) != len(v.Words)*v.Dim {
 				t.Errorf("words = %q, want %q", v.Words, tc.words)
@@ -115,14 +109,8 @@ func TestReadWord2VecBinary(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := ReadWord2VecBinary(bytes.NewReader(tc.in), "v", tc.opt)
-			if tc.err != "" {
-				if err == nil || err.Error() != tc.err {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			if checkErr(t, err, tc.err, false) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if strings.Join(v.Words, " ") != tc.words {
 				t.Errorf("words = %q, want %q", v.Words, tc.words)

@@ -175,15 +175,8 @@ func (v *Vocab) Save(path string) error {
 func ReadVocab(r io.Reader, name string) (*Vocab, error) {
 	lr := newLineReader(r, name)
 	v := &Vocab{index: map[string]int{}}
-	for {
-		s, err := lr.next()
-		if err == io.EOF {
-			break
-		}
+	for s, err := range lr.lines(validUTF8) {
 		if err != nil {
-			return nil, err
-		}
-		if err := lr.checkUTF8(s); err != nil {
 			return nil, err
 		}
 		tok, cnt, hasCount := strings.Cut(s, "\t")

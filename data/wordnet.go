@@ -91,16 +91,9 @@ type IndexEntry struct {
 func ReadWordNetIndex(r io.Reader, name string) (map[string]IndexEntry, error) {
 	lr := newLineReader(r, name)
 	out := map[string]IndexEntry{}
-	for {
-		s, err := lr.next()
-		if err == io.EOF {
-			return out, nil
-		}
+	for s, err := range lr.lines(skipEmpty | skipLicense) {
 		if err != nil {
 			return nil, err
-		}
-		if s == "" || strings.HasPrefix(s, "  ") {
-			continue
 		}
 		f := strings.Fields(s)
 		if len(f) < 6 {
@@ -129,6 +122,7 @@ func ReadWordNetIndex(r io.Reader, name string) (map[string]IndexEntry, error) {
 		}
 		out[f[0]] = IndexEntry{Offsets: offs, TaggedSenses: tagged}
 	}
+	return out, nil
 }
 
 // ReadWordNetData reads a WordNet data.* file: per line "synset_offset
@@ -139,16 +133,9 @@ func ReadWordNetIndex(r io.Reader, name string) (map[string]IndexEntry, error) {
 func ReadWordNetData(r io.Reader, name string) ([]Synset, error) {
 	lr := newLineReader(r, name)
 	var out []Synset
-	for {
-		s, err := lr.next()
-		if err == io.EOF {
-			return out, nil
-		}
+	for s, err := range lr.lines(skipEmpty | skipLicense) {
 		if err != nil {
 			return nil, err
-		}
-		if s == "" || strings.HasPrefix(s, "  ") {
-			continue
 		}
 		syn, err := parseDataLine(s)
 		if err != nil {
@@ -156,6 +143,7 @@ func ReadWordNetData(r io.Reader, name string) ([]Synset, error) {
 		}
 		out = append(out, syn)
 	}
+	return out, nil
 }
 
 func parseDataLine(s string) (Synset, error) {
