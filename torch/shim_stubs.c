@@ -80,7 +80,7 @@ static struct {
 	st_err (*st_gather)(st_tensor a, int64_t dim, st_tensor index, st_tensor *out);
 	st_err (*st_narrow)(st_tensor a, int64_t dim, int64_t start, int64_t length, st_tensor *out);
 	st_err (*st_masked_fill)(st_tensor a, st_tensor mask, double value, st_tensor *out);
-	st_err (*st_set_requires_grad)(st_tensor t, int requires);
+	st_err (*st_set_requires_grad)(st_tensor t, int requires_grad);
 	st_err (*st_requires_grad)(st_tensor t, int *requires);
 	st_err (*st_backward)(st_tensor t, st_tensor grad, int retain_graph);
 	st_err (*st_grad)(st_tensor t, st_tensor *out);
@@ -567,9 +567,9 @@ st_err st_masked_fill(st_tensor a, st_tensor mask, double value, st_tensor *out)
 	return st__fn.st_masked_fill(a, mask, value, out);
 }
 
-st_err st_set_requires_grad(st_tensor t, int requires) {
+st_err st_set_requires_grad(st_tensor t, int requires_grad) {
 	st__ensure();
-	return st__fn.st_set_requires_grad(t, requires);
+	return st__fn.st_set_requires_grad(t, requires_grad);
 }
 
 st_err st_requires_grad(st_tensor t, int *requires) {

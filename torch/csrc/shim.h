@@ -132,7 +132,7 @@ st_err st_narrow(st_tensor a, int64_t dim, int64_t start, int64_t length, st_ten
 st_err st_masked_fill(st_tensor a, st_tensor mask, double value, st_tensor *out);
 
 /* ---- autograd ---- */
-st_err st_set_requires_grad(st_tensor t, int requires);
+st_err st_set_requires_grad(st_tensor t, int requires_grad);
 st_err st_requires_grad(st_tensor t, int *requires);
 st_err st_backward(st_tensor t, st_tensor grad, int retain_graph);
 /* *out is NULL when the gradient is undefined */
