@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# library-check.sh — seqtorch used as a library, the way a new user gets it: this checkout is
+# served as module version v0.1.0 from a file GOPROXY into empty module, build and user caches;
+# a module of its own (scripts/testdata/libuser) requires it and must
+#   1. build with plain `go build` (no libtorch, no environment variables),
+#   2. fail before setup with one line that names the setup command (exit 1),
+#   3. run after `go run github.com/seqtorch/seqtorch/torch/cmd/seqtorch setup`,
+#   4. pass `go mod verify`.
+# The dependencies of seqtorch come from the usual module proxy behind the file one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tmp=$(mktemp -d /tmp/seqtorch-library-check.XXXXXX)
+cleanup() { chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+say() { printf 'library-check: %s\n' "$*" >&2; }
+fail() { say "FAILED: $*"; exit 1; }
+
+mod=github.com/seqtorch/seqtorch
+ver=v0.1.0
+proxy=$tmp/proxy/$mod/@v
+mkdir -p "$proxy"
+echo "$ver" >"$proxy/list"
+printf '{"Version":"%s","Time":"%s"}\n' "$ver" "$(date -u +%FT%TZ)" >"$proxy/$ver.info"
+cp go.mod "$proxy/$ver.mod"
+# The module zip: the files git sees (tracked and untracked, not ignored), under module@version/.
+git ls-files -co --exclude-standard -z | python3 -c '
+import sys, zipfile
+names = [n for n in sys.stdin.buffer.read().decode().split("\0") if n]
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for n in sorted(names):
+        z.write(n, sys.argv[2] + "/" + n)
+' "$proxy/$ver.zip" "$mod@$ver"
+
+export GOMODCACHE=$tmp/modcache GOCACHE=$tmp/gocache XDG_CACHE_HOME=$tmp/usercache
+export GOPROXY="file://$tmp/proxy,$(go env GOPROXY)" GONOSUMDB=$mod GOFLAGS=-mod=mod
+unset SEQTORCH_LIB LD_LIBRARY_PATH
+app=$tmp/app
+mkdir -p "$app"
+cp scripts/testdata/libuser/main.go "$app/"
+cd "$app"
+go mod init example.com/libuser >/dev/null 2>&1
+go get "$mod@$ver" >/dev/null 2>&1 || fail "go get $mod@$ver"
+go mod tidy >/dev/null 2>&1 || fail "go mod tidy"
+
+say "1. plain go build"
+go build -o libuser . || fail "go build"
+say "2. run before setup"
+set +e
+out=$(./libuser 2>&1)
+rc=$?
+set -e
+echo "   exit $rc: $out"
+[[ $rc == 1 && $(wc -l <<<"$out") == 1 && $out == *"torch/cmd/seqtorch setup"* ]] ||
+  fail "want exit 1 and one line naming the setup command"
+say "3. setup, then run"
+go run "$mod/torch/cmd/seqtorch" setup | sed 's/^/   /' || fail "seqtorch setup"
+out=$(./libuser) || fail "run after setup"
+echo "   $out"
+[[ $out == output* ]] || fail "unexpected output"
+say "4. go mod verify"
+go mod verify | sed 's/^/   /' || fail "go mod verify"
+say "passed"

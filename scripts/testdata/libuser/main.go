@@ -1,0 +1,28 @@
+// A program that uses seqtorch from the module cache, as the README shows (built and run by
+// scripts/library-check.sh in a module of its own).
+package main
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
+)
+
+func main() {
+	if err := torch.Load(); err != nil { // optional: the first libtorch call would load it too
+		log.Fatal(err)
+	}
+	torch.ManualSeed(1)
+	lstm := nn.NewLSTM(10, 20, nn.RNNOptions{NumLayers: 2, BatchFirst: true})
+	defer nn.Close(lstm)
+	s := torch.NewScope()
+	defer s.Close()
+	x := torch.Randn([]int64{3, 5, 10}) // (batch, seq, feature)
+	out, hn, err := lstm.Forward(x, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("output", out.Shape(), "h_n", hn.H.Shape(), "libtorch", torch.Version())
+}
