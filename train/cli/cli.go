@@ -104,6 +104,15 @@ func oneLine(s string) string {
 	return strings.Join(lines, "; ")
 }
 
+// FlagError names the flag in err's message once: "--name: message", or "--message" when the
+// message already begins with the flag's name (as `device "tpu": want cpu, ...` does).
+func FlagError(name string, err error) error {
+	if strings.HasPrefix(err.Error(), name+" ") || strings.HasPrefix(err.Error(), name+":") {
+		return fmt.Errorf("--%w", err)
+	}
+	return fmt.Errorf("--%s: %w", name, err)
+}
+
 // NewFlagSet returns a flag set whose -h prints synopsis (the usage lines, without a final
 // newline) and then the flags to stderr.
 func NewFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -120,6 +129,17 @@ func NewFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 // returns flag.ErrHelp; any other problem is a one-line *UsageError (the flag package's own
 // message, without the usage text it would print).
 func Parse(fs *flag.FlagSet, args []string) error {
+	if err := ParseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return Usagef("unexpected argument %q (flags come first; -h lists them)", fs.Arg(0))
+	}
+	return nil
+}
+
+// ParseArgs is [Parse] for commands that take positional arguments (fs.Args()).
+func ParseArgs(fs *flag.FlagSet, args []string) error {
 	out := fs.Output()
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
@@ -130,8 +150,6 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		return flag.ErrHelp
 	case err != nil:
 		return Usagef("%v (-h lists the flags)", err)
-	case fs.NArg() > 0:
-		return Usagef("unexpected argument %q (flags come first; -h lists them)", fs.Arg(0))
 	}
 	return nil
 }

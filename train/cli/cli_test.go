@@ -366,3 +366,23 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("file does not hold the summary: %v", back)
 	}
 }
+
+func TestFlagError(t *testing.T) {
+	base := errors.New("base")
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"device", fmt.Errorf("device %q: want cpu, cuda, cuda:N or auto: %w", "tpu", base), `--device "tpu": want cpu, cuda, cuda:N or auto: base`},
+		{"device", fmt.Errorf("devices: %w", base), "--device: devices: base"},
+		{"loss", fmt.Errorf("unknown loss %q: %w", "hinge", base), `--loss: unknown loss "hinge": base`},
+		{"vectors", fmt.Errorf("vectors: %w", base), "--vectors: base"},
+	}
+	for _, tc := range tests {
+		err := FlagError(tc.name, tc.err)
+		if err.Error() != tc.want || !errors.Is(err, base) {
+			t.Errorf("FlagError(%q, %v) = %v, want %q wrapping the error", tc.name, tc.err, err, tc.want)
+		}
+	}
+}

@@ -34,7 +34,7 @@ func sickPath(flagPath string) (string, error) {
 	}
 	dir, err := data.Ensure("sick")
 	if err != nil {
-		return "", fmt.Errorf("SICK data: %w", err)
+		return "", err // "data: ..." names the data set
 	}
 	return filepath.Join(dir, "SICK.txt"), nil
 }
@@ -46,7 +46,7 @@ func vectorsPath(flagPath string) (string, error) {
 	}
 	dir, err := data.Ensure("glove-sick")
 	if err != nil {
-		return "", fmt.Errorf("word vectors: %w", err)
+		return "", err // "data: ..." names the data set
 	}
 	return filepath.Join(dir, "glove.840B.300d.sick-treelstm.w2v.txt"), nil
 }
@@ -92,7 +92,7 @@ func loadCorpus(sickFile, vectorsFile string, aug augmentSpec, seed uint64) (*co
 	vocab := data.BuildVocab(docs, data.VocabOptions{})
 	vec, err := data.LoadWord2Vec(vectorsFile, data.VectorOptions{Keep: data.KeepSet(vocab.Tokens())})
 	if err != nil {
-		return nil, fmt.Errorf("word vectors: %w", err)
+		return nil, err // it names the file
 	}
 	c.vectors = vec
 	// An augmented pair is kept only if every new word has a vector: a synonym without one

@@ -4,46 +4,47 @@
 // Usage:
 //
 //	go run ./train/siamese [flags]                          train; see -h
+//	go run ./train/siamese --resume DIR                     continue an interrupted run
 //	go run ./train/siamese similarity --model DIR "s1" "s2" relatedness of two sentences
 //	go run ./train/siamese report --out DIR                 the whole study as REPORT.md
 //
 // Training writes a run folder (--out): metrics.jsonl (one line per epoch), summary.json,
 // curves.png, params.txt, model.safetensors (the best TRIAL epoch's state dict, PyTorch names),
-// vocab.txt, config.json, tsne.png and tsne.html, and checkpoint/ for --resume.
+// vocab.txt, config.json (the model and the training settings), tsne.png and tsne.html, and
+// checkpoint/ for --resume.
+//
+// The command shell is train/sms's (train/cli): Ctrl-C writes a checkpoint, prints the command
+// that resumes the run and exits with status 130; --resume DIR continues a run with its own
+// settings (only --epochs, --device and --threads may change); --out refuses a folder that
+// holds another run unless --force; --json PATH also writes the summary to PATH (- for
+// standard output, the log then going to standard error); bad command-line input exits with
+// status 2 and one line.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
-	"github.com/seqtorch/seqtorch/train/loop"
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/train/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if errors.Is(err, errHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "siamese:", err)
-		if errors.Is(err, loop.ErrInterrupted) {
-			os.Exit(130)
-		}
-		os.Exit(1)
+// invocation is how the documentation and the messages call this command.
+const invocation = "go run ./train/siamese"
+
+func main() { cli.Main("siamese", run) }
+
+// run is the whole command: args without the program name; the default subcommand is
+// training. A libtorch failure that escapes the training loop's own boundary still ends here
+// as an error, never as a panic.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	if terr := torch.Try(func() { err = dispatch(ctx, args, stdout, stderr) }); terr != nil {
+		return terr
 	}
+	return err
 }
 
-// errHelp is returned after -h printed the usage.
-var errHelp = errors.New("help requested")
-
-// run dispatches to the subcommands; the default is training.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "similarity":
@@ -54,10 +55,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			args = args[1:]
 		}
 	}
-	o, err := parseTrainFlags(args, stderr)
-	if err != nil {
-		return err
-	}
-	_, err = train(ctx, o, stdout, stderr)
-	return err
+	return runTrain(ctx, args, stdout, stderr)
 }

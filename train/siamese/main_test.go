@@ -4,30 +4,49 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch/torchtest"
+	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/loop"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // tinyArgs trains on testdata's 40-pair SICK extract with 8-dimensional vectors.
 func tinyArgs(out string, extra ...string) []string {
 	return append([]string{"--sick", "testdata/sick_tiny.txt", "--vectors", "testdata/vectors_tiny.txt",
-		"--hidden", "4", "--batch", "8", "--epochs", "2", "--tsne", "0", "--out", out}, extra...)
+		"--hidden", "4", "--batch", "8", "--epochs", "2", "--tsne", "0", "--device", "cpu", "--out", out}, extra...)
 }
 
 func runCmd(args ...string) (stdout, stderr string, err error) {
+	return runCtx(context.Background(), args...)
+}
+
+func runCtx(ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	var so, se bytes.Buffer
-	err = run(context.Background(), args, &so, &se)
+	err = run(ctx, args, &so, &se)
 	return so.String(), se.String(), err
+}
+
+// interrupted is a context that Ctrl-C has already cancelled: a run stops before its first
+// step, having written its configuration and a checkpoint.
+func interrupted() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }
 
 func TestTrainAndSimilarity(t *testing.T) {
 	torchtest.CheckLive(t)
 	dir := t.TempDir()
-	so, se, err := runCmd(tinyArgs(dir, "--json", "--tsne", "0.5")...)
+	so, se, err := runCmd(tinyArgs(dir, "--json", "-", "--tsne", "0.5")...)
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, se)
 	}
@@ -83,31 +102,83 @@ func TestTrainAndSimilarity(t *testing.T) {
 	}
 }
 
-func TestBadTrainingInput(t *testing.T) {
+// TestBadInput checks exit statuses and the messages, each one line, against
+// testdata/errors.golden.
+func TestBadInput(t *testing.T) {
 	torchtest.CheckLive(t)
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing")
+	if _, se, err := runCtx(interrupted(), tinyArgs(existing)...); !errors.Is(err, loop.ErrInterrupted) {
+		t.Fatalf("interrupted run: %v\n%s", err, se)
+	}
+	sms := filepath.Join(dir, "sms-run")
+	if err := os.MkdirAll(sms, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sms, "config.json"), []byte(`{"kind": "smsrnn", "model": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
 	cases := []struct {
 		name string
 		args []string
-		want string
+		code int
 	}{
-		{"unknown loss", tinyArgs(t.TempDir(), "--loss", "hinge"), "unknown loss"},
-		{"unknown optimizer", tinyArgs(t.TempDir(), "--optimizer", "sgd"), "unknown --optimizer"},
-		{"unknown augment", tinyArgs(t.TempDir(), "--augment", "backtranslate"), "unknown --augment"},
-		{"no vectors", append(tinyArgs(t.TempDir()), "--vectors", "testdata/vectors_nomatch.txt"), "has a vector"},
-		{"missing vectors", append(tinyArgs(t.TempDir()), "--vectors", "testdata/none.txt"), "none.txt"},
-		{"bad hidden", tinyArgs(t.TempDir(), "--hidden", "4,x"), "--hidden"},
-		{"bad threshold", tinyArgs(t.TempDir(), "--threshold", "7"), "--threshold"},
-		{"bad embedding dropout", tinyArgs(t.TempDir(), "--embed-dropout", "1"), "--embed-dropout"},
-		{"bad tai hidden", tinyArgs(t.TempDir(), "--loss", "tai", "--tai-hidden", "0"), "--tai-hidden"},
-		{"bad device", tinyArgs(t.TempDir(), "--device", "tpu"), "--device"},
+		{"unknown loss", tinyArgs(out, "--loss", "hinge"), 2},
+		{"unknown optimizer", tinyArgs(out, "--optimizer", "sgd"), 2},
+		{"unknown augment", tinyArgs(out, "--augment", "backtranslate"), 2},
+		{"bad hidden", tinyArgs(out, "--hidden", "4,x"), 2},
+		{"bad threshold", tinyArgs(out, "--threshold", "7"), 2},
+		{"bad embedding dropout", tinyArgs(out, "--embed-dropout", "1"), 2},
+		{"bad tai hidden", tinyArgs(out, "--loss", "tai", "--tai-hidden", "0"), 2},
+		{"negative lr", tinyArgs(out, "--lr", "-1"), 2},
+		{"unknown flag", []string{"--colour"}, 2},
+		{"bad flag value", []string{"--epochs", "ten"}, 2},
+		{"stray argument", []string{"fit"}, 2},
+		{"bad device", tinyArgs(out, "--device", "tpu"), 1},
+		{"no vectors", append(tinyArgs(out), "--vectors", "testdata/vectors_nomatch.txt"), 1},
+		{"missing vectors", append(tinyArgs(out), "--vectors", "testdata/none.txt"), 1},
+		{"out of an existing run", tinyArgs(existing), 2},
+		{"missing resume folder", []string{"--resume", filepath.Join(dir, "nope")}, 1},
+		{"resume a folder without a run", []string{"--resume", dir}, 1},
+		{"resume another model's run", []string{"--resume", sms}, 1},
+		{"resume with another lr", []string{"--resume", existing, "--epochs", "3", "--lr", "0.01"}, 2},
+		{"resume with another loss", []string{"--resume", existing, "--loss", "tai"}, 2},
+		{"resume with other vectors", []string{"--resume", existing, "--vectors", "testdata/vectors_dim4.txt"}, 2},
+		{"resume into another folder", []string{"--resume", existing, "--out", out}, 2},
+		{"similarity of one sentence", []string{"similarity", "--model", existing, "A man"}, 2},
+		{"similarity of an unfinished run", []string{"similarity", "--model", existing, "A man", "A dog"}, 1},
+		{"report bad seeds", []string{"report", "--seeds", "0"}, 2},
 	}
+	var golden strings.Builder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := runCmd(c.args...)
-			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("error %v, want one line containing %q", err, c.want)
+			var stderr bytes.Buffer
+			code := cli.ExitCode("siamese", err, &stderr)
+			if code != c.code {
+				t.Errorf("exit %d, want %d (%s)", code, c.code, stderr.String())
 			}
+			if strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("message is not one line: %q", stderr.String())
+			}
+			fmt.Fprintf(&golden, "%s: exit %d: %s", c.name, code, strings.ReplaceAll(stderr.String(), dir, "DIR"))
 		})
+	}
+	for _, p := range []string{filepath.Join(dir, "nope"), out} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused command created %s", p)
+		}
+	}
+	path := filepath.Join("testdata", "errors.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want, err := os.ReadFile(path); err != nil || golden.String() != string(want) {
+		t.Errorf("messages differ from %s (go test -update to accept; %v):\n%s", path, err, golden.String())
 	}
 }
 
@@ -136,17 +207,59 @@ func TestLossesTrain(t *testing.T) {
 	}
 }
 
-func TestResumeVectorDimension(t *testing.T) {
+// TestResume interrupts a run and resumes it: the run keeps its own settings (the learning
+// rate and its decay, the dropout), ends with the uninterrupted run's model, and refuses
+// vectors whose dimension changed since.
+func TestResume(t *testing.T) {
 	torchtest.CheckLive(t)
 	dir := t.TempDir()
-	if _, se, err := runCmd(tinyArgs(dir, "--epochs", "1")...); err != nil {
+	settings := []string{"--lr", "0.003", "--lr-decay", "0.5", "--embed-dropout", "0.1"}
+	full := filepath.Join(dir, "full")
+	if _, se, err := runCmd(tinyArgs(full, settings...)...); err != nil {
 		t.Fatalf("%v\n%s", err, se)
 	}
-	_, _, err := runCmd(append(tinyArgs(dir, "--epochs", "2", "--resume"), "--vectors", "testdata/vectors_dim4.txt")...)
-	if err == nil || !strings.Contains(err.Error(), "4-dimensional") {
-		t.Errorf("resume with other vectors: %v", err)
+	// Vectors in a file of their own, so that the test can change them under the run.
+	vectors := filepath.Join(dir, "vectors.txt")
+	copyTestFile(t, vectors, "testdata/vectors_tiny.txt")
+	part := filepath.Join(dir, "part")
+	args := append(tinyArgs(part, settings...), "--epochs", "1", "--vectors", vectors)
+	_, _, err := runCtx(interrupted(), args...)
+	want := "interrupted; checkpoint saved. Resume with: go run ./train/siamese --resume " + part
+	if err == nil || err.Error() != want {
+		t.Fatalf("interrupted run: %v, want %q", err, want)
 	}
-	if _, se, err := runCmd(tinyArgs(dir, "--epochs", "2", "--resume")...); err != nil {
+
+	copyTestFile(t, vectors, "testdata/vectors_dim4.txt")
+	if _, _, err := runCmd("--resume", part); err == nil || !strings.Contains(err.Error(), "4-dimensional") {
+		t.Errorf("resume after the vectors changed: %v", err)
+	}
+	copyTestFile(t, vectors, "testdata/vectors_tiny.txt")
+	so, se, err := runCmd("--resume", part, "--epochs", "2", "--lr", "0.003", "--json", "-")
+	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, se)
+	}
+	var sum summary
+	if err := json.Unmarshal([]byte(so), &sum); err != nil {
+		t.Fatalf("--json - printed no summary: %v\n%s", err, so)
+	}
+	if sum.Epochs != 2 || sum.LR != 0.003 || sum.LRDecay != 0.5 || sum.EmbedDropout != 0.1 || !(sum.SecondsPerEpoch > 0) {
+		t.Errorf("resumed summary: epochs %d lr %v lr_decay %v embed_dropout %v seconds_per_epoch %v",
+			sum.Epochs, sum.LR, sum.LRDecay, sum.EmbedDropout, sum.SecondsPerEpoch)
+	}
+	a, errA := os.ReadFile(filepath.Join(full, modelFile))
+	b, errB := os.ReadFile(filepath.Join(part, modelFile))
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("the resumed run's model differs from the uninterrupted run's (%v, %v)", errA, errB)
+	}
+}
+
+func copyTestFile(t *testing.T, dst, src string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,18 +9,28 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/siamese"
 	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/curves"
+	"github.com/seqtorch/seqtorch/train/loop"
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
 // Files of a run folder besides the loop's.
 const (
 	modelFile  = "model.safetensors" // the best model's state dict (PyTorch names)
+	bestFile   = "best.safetensors"  // the same, kept by the loop while training
 	vocabFile  = "vocab.txt"
-	configFile = "config.json"
+	configFile = cli.ConfigFile
 )
 
-// modelConfig is config.json: everything needed to rebuild the model and read its scores.
+// kind names this command's models in config.json (train/sms writes "smsrnn").
+const kind = "siamese"
+
+// modelConfig is config.json: everything needed to rebuild the model and read its scores, and
+// the training settings.
 type modelConfig struct {
+	// Kind is "siamese" (empty in runs written before it was recorded).
+	Kind          string `json:"kind,omitempty"`
 	VocabSize     int    `json:"vocab_size"`
 	EmbedDim      int    `json:"embed_dim"`
 	Hidden        []int  `json:"hidden"`
@@ -38,6 +48,9 @@ type modelConfig struct {
 	SimilarityHidden int    `json:"similarity_hidden,omitempty"`
 	Vectors          string `json:"vectors"`
 	Tokenizer        string `json:"tokenizer"`
+	// Options are the training settings, which --resume restores (nil in runs written
+	// before they were saved).
+	Options *options `json:"options,omitempty"`
 }
 
 func (c modelConfig) siamese() (siamese.Config, error) {
@@ -90,7 +103,7 @@ func writeConfig(path string, c modelConfig) error {
 	})
 }
 
-// readConfig reads config.json.
+// readConfig reads config.json and checks that it is a Siamese model's.
 func readConfig(path string) (modelConfig, error) {
 	var c modelConfig
 	b, err := os.ReadFile(path)
@@ -99,6 +112,9 @@ func readConfig(path string) (modelConfig, error) {
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.Kind != "" && c.Kind != kind {
+		return c, fmt.Errorf("%s is a %q model's, not a Siamese model's (%s)", path, c.Kind, kind)
 	}
 	return c, nil
 }
@@ -112,6 +128,86 @@ func copyFile(dst, src string) error {
 	defer f.Close()
 	return runlog.AtomicWriteFile(dst, func(w io.Writer) error {
 		_, err := io.Copy(w, f)
+		return err
+	})
+}
+
+// summary is summary.json and the --json output.
+type summary struct {
+	Loss             string  `json:"loss"`
+	TestPearson      float64 `json:"test_pearson"`
+	TestSpearman     float64 `json:"test_spearman"`
+	TestMSE          float64 `json:"test_mse"`
+	TestAccuracy     float64 `json:"test_accuracy"`
+	TestLoss         float64 `json:"test_loss"`
+	TrialPearson     float64 `json:"trial_pearson"`
+	TrialSpearman    float64 `json:"trial_spearman"`
+	TrialMSE         float64 `json:"trial_mse"`
+	TrialAccuracy    float64 `json:"trial_accuracy"`
+	ParamsTrainable  int64   `json:"params_trainable"`
+	ParamsFrozen     int64   `json:"params_frozen"`
+	ParamsTotal      int64   `json:"params_total"`
+	TrainPairs       int     `json:"train_pairs"`
+	AugmentedPairs   int     `json:"augmented_pairs"`
+	AugmentDropped   int     `json:"augment_dropped"`
+	TrialPairs       int     `json:"trial_pairs"`
+	TestPairs        int     `json:"test_pairs"`
+	VocabSize        int     `json:"vocab_size"`
+	VocabWithVectors int     `json:"vocab_with_vectors"`
+	Epochs           int     `json:"epochs"`
+	BestEpoch        int     `json:"best_epoch"`
+	SecondsPerEpoch  float64 `json:"seconds_per_epoch"`
+	TSNESeconds      float64 `json:"tsne_seconds,omitempty"`
+	TSNEPoints       int     `json:"tsne_points,omitempty"`
+	tsneStats
+	Device        string  `json:"device"`
+	Seed          uint64  `json:"seed"`
+	Augment       string  `json:"augment"`
+	Optimizer     string  `json:"optimizer"`
+	LR            float64 `json:"lr"`
+	Hidden        []int   `json:"hidden"`
+	Bidirectional bool    `json:"bidirectional"`
+	Pooling       string  `json:"pooling"`
+	Scale         string  `json:"scale"`
+	ScaleValue    float64 `json:"scale_value,omitempty"`
+	LRDecay       float64 `json:"lr_decay"`
+	WeightDecay   float64 `json:"weight_decay"`
+	Rho           float64 `json:"rho,omitempty"`
+	EmbedDropout  float64 `json:"embed_dropout"`
+	FeatDropout   float64 `json:"feature_dropout"`
+	TaiHidden     int     `json:"tai_hidden,omitempty"`
+	Clip          float64 `json:"clip"`
+	Margin        float64 `json:"margin"`
+	Threshold     float64 `json:"threshold"`
+	CalibA        float64 `json:"calibration_a"`
+	CalibB        float64 `json:"calibration_b"`
+	Dir           string  `json:"dir"`
+}
+
+// writeCurves draws the loss and TRIAL correlation curves.
+func writeCurves(path, loss string, hist []loop.Record) error {
+	var tl, vl, vp, vs []float64
+	for _, r := range hist {
+		tl = append(tl, r.TrainLoss)
+		vl = append(vl, r.Val["val_loss"])
+		vp = append(vp, r.Val["val_pearson"])
+		vs = append(vs, r.Val["val_spearman"])
+	}
+	return curves.Curves(path, "siamese "+loss,
+		curves.Series{Name: "train", Panel: "loss", Values: tl},
+		curves.Series{Name: "trial", Panel: "loss", Values: vl},
+		curves.Series{Name: "trial pearson", Panel: "correlation", Values: vp},
+		curves.Series{Name: "trial spearman", Panel: "correlation", Values: vs})
+}
+
+// writeJSONFile writes v as indented JSON, atomically.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return runlog.AtomicWriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
 		return err
 	})
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/train/cli"
 	"github.com/seqtorch/seqtorch/train/curves"
 	"github.com/seqtorch/seqtorch/train/runlog"
 	"gonum.org/v1/gonum/stat"
@@ -34,21 +33,17 @@ type reportRun struct {
 // processes of this binary, --jobs at a time, one libtorch thread each) and writes REPORT.md
 // with the measured numbers and the figures.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("siamese report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("siamese report", "usage: go run ./train/siamese report [--out DIR] [flags]", stderr)
 	out := fs.String("out", "runs/siamese-report", "report folder")
 	epochs := fs.Int("epochs", 30, "epochs per run")
 	seeds := fs.Int("seeds", 3, "seeds for the MaLSTM with/without augmentation comparison")
 	jobs := fs.Int("jobs", 2, "training processes at a time")
 	extra := fs.String("train-args", "", "extra flags for every training run (space-separated)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *seeds < 1 || *jobs < 1 || *epochs < 1 {
-		return errors.New("report: --seeds, --jobs and --epochs must be at least 1")
+		return cli.Usagef("report: --seeds, --jobs and --epochs must be at least 1")
 	}
 	start := time.Now()
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -67,7 +62,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("report: baseline: %w", err)
 	}
 
-	common := []string{"--epochs", fmt.Sprint(*epochs), "--json"}
+	// Each run prints its summary on stdout and replaces the run of an earlier report.
+	common := []string{"--epochs", fmt.Sprint(*epochs), "--json", "-", "--force"}
 	if *extra != "" {
 		common = append(common, strings.Fields(*extra)...)
 	}

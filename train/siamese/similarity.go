@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,24 +11,21 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/siamese"
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/train/cli"
 )
 
 // runSimilarity is `siamese similarity --model DIR "s1" "s2"`: the predicted relatedness (1–5)
 // of two sentences and the similar/dissimilar decision.
 func runSimilarity(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("siamese similarity", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("siamese similarity", `usage: go run ./train/siamese similarity --model DIR "sentence 1" "sentence 2"`, stderr)
 	dir := fs.String("model", "runs/siamese", "run folder of a trained model")
 	vectors := fs.String("vectors", "", "check that this vectors file matches the model's dimension")
-	device := fs.String("device", "cpu", "device")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
+	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
+	if err := cli.ParseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return fmt.Errorf("similarity: want two sentences, got %d arguments", fs.NArg())
+		return cli.Usagef("similarity: want two sentences, got %d", fs.NArg())
 	}
 	rel, similar, err := similarity(*dir, *vectors, *device, fs.Arg(0), fs.Arg(1))
 	if err != nil {
@@ -54,6 +50,9 @@ func similarity(dir, vectors, device, s1, s2 string) (rel float64, similar bool,
 		}
 		return 0, false, err
 	}
+	if _, err := os.Stat(filepath.Join(dir, modelFile)); err != nil {
+		return 0, false, fmt.Errorf("%s holds no trained model (no %s): finish its training with %s --resume %s", dir, modelFile, invocation, cli.ShellQuote(dir))
+	}
 	if vectors != "" {
 		if err := checkVectorDim(vectors, mc.EmbedDim); err != nil {
 			return 0, false, err
@@ -61,7 +60,7 @@ func similarity(dir, vectors, device, s1, s2 string) (rel float64, similar bool,
 	}
 	dev, err := torch.ParseDevice(device)
 	if err != nil {
-		return 0, false, fmt.Errorf("--device: %w", err)
+		return 0, false, cli.FlagError("device", err)
 	}
 	vocab, err := data.LoadVocab(filepath.Join(dir, vocabFile))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/train/cli"
 	"github.com/seqtorch/seqtorch/train/metrics"
 )
 
@@ -39,7 +39,7 @@ const BenchMessage = "WINNER!! As a valued network customer you have been select
 //	    "BENCH {json}" with p50_us, p99_us, mean_us, tokenize_p50_us, tokens and p_spam.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("bench: want a mode: inputs, export or latency")
+		return cli.Usagef("bench: want a mode: inputs, export or latency")
 	}
 	switch args[0] {
 	case "inputs":
@@ -49,20 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "latency":
 		return benchLatency(args[1:], stdout, stderr)
 	}
-	return usagef("bench: unknown mode %q: want inputs, export or latency", args[0])
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return nil
+	return cli.Usagef("bench: unknown mode %q: want inputs, export or latency", args[0])
 }
 
 // benchSpec is spec.json of `sms bench inputs`, read by scripts/sms_ref.py.
@@ -81,16 +68,15 @@ type benchSpec struct {
 // benchInputs writes the initial weights and epoch-1 batches of a training run with the
 // given flags: the same data split, vocabulary, seed and batch order as `sms` itself.
 func benchInputs(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sms bench inputs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("sms bench inputs", "usage: go run ./train/sms bench inputs [flags]", stderr)
 	var o Options
 	trainFlags(fs, &o)
 	dir := fs.String("dir", "", "folder to write spec.json, init.pt and batches.pt into (required)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
-		return usagef("bench inputs: --dir is required")
+		return cli.Usagef("bench inputs: --dir is required")
 	}
 	o.Model.Kind, o.Model.Classes = smsrnn.Kind, 2
 	if err := o.validate(); err != nil {
@@ -98,7 +84,7 @@ func benchInputs(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// scripts/sms_ref.py's bench mirrors Adam with plain settings only.
 	if o.Optimizer != "adam" || o.WeightDecay != 0 || o.ClassWeights != "none" || o.Vectors != "" {
-		return usagef("bench inputs: the PyTorch side supports --optimizer adam without --weight-decay, --class-weights or --vectors")
+		return cli.Usagef("bench inputs: the PyTorch side supports --optimizer adam without --weight-decay, --class-weights or --vectors")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -160,16 +146,15 @@ type latencySpec struct {
 
 // benchExport writes a run's weights as a torch.save file and the token ids of a message.
 func benchExport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sms bench export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("sms bench export", "usage: go run ./train/sms bench export [flags]", stderr)
 	modelDir := fs.String("model", "", "run folder written by training (required)")
 	dir := fs.String("dir", "", "folder to write model.pt and latency.json into (required)")
 	msg := fs.String("message", BenchMessage, "the message")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *modelDir == "" || *dir == "" {
-		return usagef("bench export: --model and --dir are required")
+		return cli.Usagef("bench export: --model and --dir are required")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -202,21 +187,20 @@ func benchExport(args []string, stdout, stderr io.Writer) error {
 
 // benchLatency times the predictor on one message.
 func benchLatency(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sms bench latency", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("sms bench latency", "usage: go run ./train/sms bench latency [flags]", stderr)
 	modelDir := fs.String("model", "", "run folder written by training (required)")
 	n := fs.Int("n", 3000, "timed predictions")
 	warmup := fs.Int("warmup", 300, "untimed predictions first")
 	threads := fs.Int("threads", 1, "libtorch threads")
 	msg := fs.String("message", BenchMessage, "the message")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *modelDir == "" {
-		return usagef("bench latency: --model is required")
+		return cli.Usagef("bench latency: --model is required")
 	}
 	if *n < 1 || *warmup < 0 || *threads < 1 {
-		return usagef("bench latency: --n and --threads must be positive, --warmup >= 0")
+		return cli.Usagef("bench latency: --n and --threads must be positive, --warmup >= 0")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

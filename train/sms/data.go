@@ -26,7 +26,7 @@ func smsPath(path string) (string, error) {
 	}
 	dir, err := data.Ensure("sms_spam")
 	if err != nil {
-		return "", fmt.Errorf("SMS data: %w", err)
+		return "", err // "data: ..." names the data set
 	}
 	return filepath.Join(dir, "SMSSpamCollection"), nil
 }

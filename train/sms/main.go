@@ -12,7 +12,11 @@
 // Training writes into --out: metrics.jsonl (one line per epoch), summary.json (test metrics
 // of the best-validation model), curves.png, params.txt, config.json, vocab.txt,
 // model.safetensors (the best-validation model, PyTorch parameter names) and checkpoint/.
-// Ctrl-C stops after the current step, writes a checkpoint and exits with status 130.
+// Ctrl-C stops after the current step, writes a checkpoint, prints the command that resumes the
+// run and exits with status 130. --resume DIR continues a run with its own configuration
+// (config.json): only --epochs, --device and --threads may change. --out refuses a folder that
+// holds another run unless --force. --json PATH also writes the summary to PATH (- for standard
+// output). Bad command-line input exits with status 2 and one line.
 //
 // The data split is leakage-free: identical messages (after normalisation) never straddle
 // train, validation and test. The vocabulary comes from the training part only.
@@ -20,61 +24,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/seqtorch/seqtorch/torch"
-	"github.com/seqtorch/seqtorch/train/loop"
+	"github.com/seqtorch/seqtorch/train/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
+// invocation is how the documentation and the messages call this command.
+const invocation = "go run ./train/sms"
 
-// usageError marks bad command-line input (exit status 2).
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
-}
-
-// interruptedError carries the resume hint of an interrupted run (exit status 130).
-type interruptedError struct {
-	dir string
-	err error
-}
-
-func (e *interruptedError) Error() string {
-	return fmt.Sprintf("interrupted; checkpoint saved. Resume with: go run ./train/sms --resume %s", e.dir)
-}
-
-func (e *interruptedError) Unwrap() error { return e.err }
-
-// exitCode prints err as one line and returns the process's exit status.
-func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, loop.ErrInterrupted):
-		fmt.Fprintln(stderr, "sms:", err)
-		return 130
-	}
-	fmt.Fprintln(stderr, "sms:", err)
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
-}
+func main() { cli.Main("sms", run) }
 
 // run is the whole command: args without the program name. A libtorch failure that escapes
 // the training loop's own boundary still ends here as an error, never as a panic.

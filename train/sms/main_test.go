@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch/torchtest"
+	"github.com/seqtorch/seqtorch/train/cli"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -27,7 +28,7 @@ func tiny(out string, extra ...string) []string {
 func runCmd(ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	err := run(ctx, args, &o, &e)
-	code = exitCode(err, &e)
+	code = cli.ExitCode("sms", err, &e)
 	return code, o.String(), e.String()
 }
 
@@ -92,7 +93,8 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// TestBadInput checks exit statuses and the one-line messages against testdata/errors.golden.
+// TestBadInput checks exit statuses and the messages, each one line on stderr, against
+// testdata/errors.golden.
 func TestBadInput(t *testing.T) {
 	torchtest.CheckLive(t)
 	dir := t.TempDir()
@@ -102,6 +104,13 @@ func TestBadInput(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(other, "config.json"), []byte(`{"kind": "siamese"}`), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// An SMS run that Ctrl-C stopped before its first step: config.json and a checkpoint.
+	existing := filepath.Join(dir, "existing")
+	interrupted, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code, _, stderr := runCmd(interrupted, tiny(existing)...); code != 130 {
+		t.Fatalf("interrupted run: exit %d: %s", code, stderr)
 	}
 	out := filepath.Join(dir, "out")
 	tests := []struct {
@@ -121,15 +130,24 @@ func TestBadInput(t *testing.T) {
 		{"bad monitor", tiny(out, "--monitor", "val_auc"), 2},
 		{"freeze without vectors", tiny(out, "--freeze-embeddings"), 2},
 		{"unknown flag", []string{"--colour"}, 2},
+		{"bad flag value", []string{"--epochs", "ten"}, 2},
 		{"stray argument", []string{"fit"}, 2},
 		{"bad device", tiny(out, "--device", "tpu"), 1},
 		{"missing data", tiny(out, "--data", filepath.Join(dir, "nope.txt")), 1},
+		{"out of an existing run", tiny(existing), 2},
 		{"missing resume folder", []string{"--resume", filepath.Join(dir, "nope")}, 1},
+		{"resume a folder without a run", []string{"--resume", dir}, 1},
+		{"resume another model's run", []string{"--resume", other}, 1},
+		{"resume with another lr", []string{"--resume", existing, "--epochs", "3", "--lr", "0.1"}, 2},
+		{"resume with another cell", []string{"--resume", existing, "--cell", "lstm"}, 2},
+		{"resume into another folder", []string{"--resume", existing, "--out", out}, 2},
+		{"resume with force", []string{"--resume", existing, "--force"}, 2},
 		{"predict without model", []string{"predict", "hello"}, 2},
 		{"predict missing model folder", []string{"predict", "--model", filepath.Join(dir, "nope"), "hello"}, 1},
 		{"predict other model type", []string{"predict", "--model", other, "hello"}, 1},
 		{"predict empty message", []string{"predict", "--model", other, "  "}, 2},
 		{"report bad seeds", []string{"report", "--out", out, "--seeds", "0"}, 2},
+		{"report stray argument", []string{"report", "now"}, 2},
 	}
 	var golden strings.Builder
 	for _, tc := range tests {
@@ -138,14 +156,16 @@ func TestBadInput(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d (%s)", code, tc.code, stderr)
 			}
-			lines := strings.Split(strings.TrimSpace(stderr), "\n")
-			last := lines[len(lines)-1]
-			if !strings.HasPrefix(last, "sms: ") {
-				t.Errorf("last line %q does not start with \"sms: \"", last)
+			if !strings.HasPrefix(stderr, "sms: ") || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr is not one line starting with \"sms: \": %q", stderr)
 			}
-			last = strings.ReplaceAll(last, dir, "DIR")
-			fmt.Fprintf(&golden, "%s: exit %d: %s\n", tc.name, code, last)
+			fmt.Fprintf(&golden, "%s: exit %d: %s", tc.name, code, strings.ReplaceAll(stderr, dir, "DIR"))
 		})
+	}
+	for _, p := range []string{filepath.Join(dir, "nope"), out} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused command created %s", p)
+		}
 	}
 	path := filepath.Join("testdata", "errors.golden")
 	if *update {
@@ -159,6 +179,37 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestForce checks that --force replaces the run an --out folder holds, and only its files.
+func TestForce(t *testing.T) {
+	torchtest.CheckLive(t)
+	out := filepath.Join(t.TempDir(), "run")
+	interrupted, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code, _, stderr := runCmd(interrupted, tiny(out)...); code != 130 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	for name, content := range map[string]string{"summary.json": "{}", "notes.txt": "mine", ".curves.png.tmp-1": ""} {
+		if err := os.WriteFile(filepath.Join(out, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, stderr := runCmd(interrupted, tiny(out, "--force", "--cell", "gru")...)
+	if code != 130 {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	var c struct {
+		Model struct{ Cell string } `json:"model"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(out, "config.json"))), &c); err != nil || c.Model.Cell != "gru" {
+		t.Errorf("config.json after --force: cell %q, %v", c.Model.Cell, err)
+	}
+	for name, want := range map[string]bool{"summary.json": false, ".curves.png.tmp-1": false, "notes.txt": true} {
+		if _, err := os.Stat(filepath.Join(out, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
+	}
+}
+
 func TestInterruptAndResume(t *testing.T) {
 	torchtest.CheckLive(t)
 	dir := t.TempDir()
@@ -169,16 +220,29 @@ func TestInterruptAndResume(t *testing.T) {
 	part := filepath.Join(dir, "part")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // Ctrl-C before the first step
-	code, _, stderr := runCmd(ctx, tiny(part, "--dropout", "0.3")...)
-	if code != 130 || !strings.Contains(stderr, "--resume "+part) {
-		t.Fatalf("interrupted run: exit %d, stderr %s", code, stderr)
+	code, _, stderr := runCmd(ctx, tiny(part, "--dropout", "0.3", "--epochs", "1")...)
+	want := "sms: interrupted; checkpoint saved. Resume with: go run ./train/sms --resume " + part + "\n"
+	if code != 130 || !strings.HasSuffix(stderr, want) {
+		t.Fatalf("interrupted run: exit %d, stderr %q, want it to end with %q", code, stderr, want)
 	}
-	code, stdout, stderr := runCmd(context.Background(), "--resume", part)
+	// The run's own configuration comes back (dropout 0.3, lr 0.01, the tiny sizes...): only
+	// the epochs change, and repeating a saved value is no contradiction.
+	code, stdout, stderr := runCmd(context.Background(), "--resume", part, "--epochs", "2", "--dropout", "0.3", "--json", "-")
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "resuming from") {
-		t.Errorf("resume output lacks the resume note:\n%s", stdout)
+	if !strings.Contains(stderr, "resuming from") || !strings.Contains(stderr, "epoch 2/2") {
+		t.Errorf("with --json -, the progress and the log go to stderr:\n%s", stderr)
+	}
+	var sum Summary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("--json - printed no JSON summary: %v\n%s", err, stdout)
+	}
+	if sum.Epochs != 2 || sum.Model.Dropout != 0.3 || !(sum.SecondsPerEpoch > 0) {
+		t.Errorf("summary: epochs %d, dropout %v, seconds per epoch %v", sum.Epochs, sum.Model.Dropout, sum.SecondsPerEpoch)
+	}
+	if got := readFile(t, filepath.Join(part, "summary.json")); got != stdout {
+		t.Errorf("--json - printed something else than summary.json:\n%s\n%s", stdout, got)
 	}
 	a, b := readFile(t, filepath.Join(full, "model.safetensors")), readFile(t, filepath.Join(part, "model.safetensors"))
 	if a != b {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/train/cli"
 )
 
 // classifier is a trained model loaded from a run folder.
@@ -141,26 +141,18 @@ func (p *predictor) probabilityOfIDs() (prob float64, err error) {
 
 // runPredict is the predict subcommand.
 func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sms predict", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR [message ...]\n(without messages: one message per line of standard input)", stderr)
 	dir := fs.String("model", "", "run folder written by training (required)")
 	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
 	threads := fs.Int("threads", 1, "libtorch threads")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: go run ./train/sms predict --model DIR [message ...]\n(without messages: one message per line of standard input)\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
+	if err := cli.ParseArgs(fs, args); err != nil {
+		return err
 	}
 	if *dir == "" {
-		return usagef("predict: --model DIR is required")
+		return cli.Usagef("predict: --model DIR is required")
 	}
 	if *threads < 1 {
-		return usagef("predict: --threads must be positive, got %d", *threads)
+		return cli.Usagef("predict: --threads must be positive, got %d", *threads)
 	}
 	msgs := fs.Args()
 	if len(msgs) == 0 {
@@ -173,12 +165,12 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("predict: read standard input: %w", err)
 		}
 		if len(msgs) == 0 {
-			return usagef("predict: no messages (give them as arguments or one per line on standard input)")
+			return cli.Usagef("predict: no messages (give them as arguments or one per line on standard input)")
 		}
 	}
 	for i, m := range msgs {
 		if strings.TrimSpace(m) == "" {
-			return usagef("predict: message %d is empty", i+1)
+			return cli.Usagef("predict: message %d is empty", i+1)
 		}
 	}
 	runtime.LockOSThread()

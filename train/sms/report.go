@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/train/cli"
 	"github.com/seqtorch/seqtorch/train/curves"
 	"github.com/seqtorch/seqtorch/train/runlog"
 	gstat "gonum.org/v1/gonum/stat"
@@ -40,8 +40,7 @@ type experiment struct {
 // runReport is the report subcommand: it trains the study's configurations with several
 // seeds and writes REPORT.md and figures into --out.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sms report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("sms report", "usage: go run ./train/sms report [--out DIR] [flags]", stderr)
 	var r reportOptions
 	fs.StringVar(&r.out, "out", "runs/sms-report", "report folder")
 	fs.StringVar(&r.data, "data", "", "SMS Spam Collection file (default: fetched into the data cache)")
@@ -52,21 +51,16 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&r.threads, "threads", 1, "libtorch threads")
 	fs.Float64Var(&r.target, "target", 0.98, "validation accuracy whose first epoch measures convergence speed")
 	fs.BoolVar(&r.fast, "fast", false, "tiny models (for tests of the report itself)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usagef("report: unexpected argument %q", fs.Arg(0))
 	case r.seeds < 1:
-		return usagef("report: --seeds must be positive, got %d", r.seeds)
+		return cli.Usagef("report: --seeds must be positive, got %d", r.seeds)
 	case r.epochs < 1:
-		return usagef("report: --epochs must be positive, got %d", r.epochs)
+		return cli.Usagef("report: --epochs must be positive, got %d", r.epochs)
 	case r.out == "":
-		return usagef("report: --out must not be empty")
+		return cli.Usagef("report: --out must not be empty")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -124,7 +118,7 @@ func defaultOptions() Options {
 	var o Options
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
 	trainFlags(fs, &o)
-	o.Model.Kind, o.Model.Classes = smsrnn.Kind, 2
+	_ = o.normalize()
 	return o
 }
 

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/models/smsrnn"
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/train/metrics"
+)
+
+// evalResult holds the metrics of a model on a set of examples.
+type evalResult struct {
+	loss                  float64
+	probs                 []float64 // spam probability per example, in input order
+	conf                  *metrics.Confusion
+	precision, recall, f1 float64
+}
+
+// evaluate runs the model in eval mode without gradients over ex.
+func evaluate(model *smsrnn.Model, ex []data.Example, dev torch.Device, batch int, classWeights *torch.Tensor) (*evalResult, error) {
+	wasTraining := model.Training()
+	model.SetTraining(false)
+	defer model.SetTraining(wasTraining)
+	r := &evalResult{probs: make([]float64, len(ex))}
+	var lossSum, weightSum float64
+	var ferr error
+	terr := torch.Try(func() {
+		torch.NoGrad(func() {
+			for b := range data.Batches(ex, data.BatchOptions{Size: batch, Bucket: len(ex)/batch + 1}, 0) {
+				s := torch.NewScope()
+				ids, labels := batchTensors(b, dev)
+				logits, err := model.Forward(ids, b.Lengths)
+				if err != nil {
+					ferr = err
+					s.Close()
+					return
+				}
+				loss := smsrnn.Loss(logits, labels, classWeights).Item()
+				w := float64(b.B)
+				if classWeights != nil { // the weighted mean divides by the summed weights
+					w = labelWeightSum(b.Labels, classWeights)
+				}
+				lossSum += loss * w
+				weightSum += w
+				p := logits.Softmax(1).Narrow(1, 1, 1).Reshape(int64(b.B)).ToDType(torch.Float64).Float64s()
+				for k, i := range b.Index {
+					r.probs[i] = p[k]
+				}
+				s.Close()
+			}
+		})
+	})
+	if err := errors.Join(terr, ferr); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	r.loss = lossSum / weightSum
+	pred, labels := make([]int, len(ex)), make([]int, len(ex))
+	for i, e := range ex {
+		labels[i] = int(e.Label)
+		if r.probs[i] >= 0.5 {
+			pred[i] = 1
+		}
+	}
+	conf, err := metrics.NewConfusion(pred, labels, 2)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	r.conf = conf
+	r.precision, r.recall, r.f1, _ = conf.PRF(data.Spam) // undefined values are 0
+	return r, nil
+}
+
+func labelWeightSum(labels []int64, w *torch.Tensor) float64 {
+	ws := w.To(torch.CPU).Float32s()
+	var s float64
+	for _, l := range labels {
+		s += float64(ws[l])
+	}
+	return s
+}
