@@ -79,6 +79,14 @@ func TestTrainAndSimilarity(t *testing.T) {
 	if !strings.HasPrefix(so, "relatedness ") {
 		t.Errorf("similarity printed %q", so)
 	}
+	// A finished run resumed for more epochs and interrupted at once still scores as before:
+	// its config.json keeps the calibration of the model it holds.
+	if _, _, err := runCtx(interrupted(), "--resume", dir, "--epochs", "3"); !errors.Is(err, loop.ErrInterrupted) {
+		t.Fatalf("resume: %v", err)
+	}
+	if again, _, err := runCmd("similarity", "--model", dir, "A man is playing a guitar", "A man is playing a flute"); err != nil || again != so {
+		t.Errorf("similarity after an interrupted resume: %q, %v; want %q", again, err, so)
+	}
 
 	// Bad input to similarity: one clear error each.
 	bad := []struct {

@@ -48,12 +48,12 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	if err != nil {
 		return summary{}, err
 	}
+	var saved modelConfig
 	if resume { // the vectors file may have changed since
-		c, err := readConfig(filepath.Join(o.Out, configFile))
-		if err != nil {
+		if saved, err = readConfig(filepath.Join(o.Out, configFile)); err != nil {
 			return summary{}, err
 		}
-		if err := checkVectorDim(vecFile, c.EmbedDim); err != nil {
+		if err := checkVectorDim(vecFile, saved.EmbedDim); err != nil {
 			return summary{}, err
 		}
 	}
@@ -110,8 +110,10 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 
 	mc := modelConfig{VocabSize: cfg.VocabSize, EmbedDim: cfg.EmbedDim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
 		Pooling: o.Pooling, Scale: o.Scale, Loss: o.Loss, Margin: o.Margin, Threshold: o.Threshold, SimilarityHidden: cfg.SimilarityHidden,
-		Vectors: vecFile, Tokenizer: "sick-treebank-lower", Options: &o, Kind: kind}
-	if err := writeConfig(filepath.Join(o.Out, configFile), mc); err != nil { // for --resume; rewritten with the calibration at the end
+		Vectors: vecFile, Tokenizer: "sick-treebank-lower", Options: &o, Kind: kind,
+		CalibA: saved.CalibA, CalibB: saved.CalibB} // a resumed run's model.safetensors is still the one calibrated
+	// Written now for --resume, and again with the new calibration at the end.
+	if err := writeConfig(filepath.Join(o.Out, configFile), mc); err != nil {
 		return summary{}, err
 	}
 
