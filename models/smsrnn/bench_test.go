@@ -47,7 +47,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	m := smsLSTM(b)
 	m.SetTraining(true)
 	params := nn.Trainable(m)
-	opt, err := optim.NewAdam(params, optim.AdamOptions{LR: 1e-3})
+	opt, err := optim.NewAdam(params, optim.AdamOptions{LR: new(1e-3)})
 	if err != nil {
 		b.Fatal(err)
 	}

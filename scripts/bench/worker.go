@@ -83,7 +83,7 @@ func lstmStepWorker(threads int, _ string) (map[string]float64, error) {
 		return nil, err
 	}
 	defer m.close()
-	opt, err := optim.NewAdam(m.params(), optim.AdamOptions{LR: 1e-3})
+	opt, err := optim.NewAdam(m.params(), optim.AdamOptions{LR: new(1e-3)})
 	if err != nil {
 		return nil, fmt.Errorf("lstm-step: %w", err)
 	}
@@ -280,7 +280,7 @@ func batchingEpoch(spec *batchingSpec, emb *torch.Tensor, batches []preparedBatc
 		return 0, 0, err
 	}
 	defer m.close()
-	opt, err := optim.NewAdam(m.params(), optim.AdamOptions{LR: 1e-3})
+	opt, err := optim.NewAdam(m.params(), optim.AdamOptions{LR: new(1e-3)})
 	if err != nil {
 		return 0, 0, err
 	}

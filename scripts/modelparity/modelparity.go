@@ -257,9 +257,9 @@ func (f *floats) UnmarshalJSON(b []byte) error {
 func NewOptimizer(name string, lr float64, params []*torch.Tensor) (optim.Optimizer, error) {
 	switch name {
 	case "adadelta":
-		return optim.NewAdadelta(params, optim.AdadeltaOptions{LR: lr})
+		return optim.NewAdadelta(params, optim.AdadeltaOptions{LR: new(lr)})
 	case "adam", "":
-		return optim.NewAdam(params, optim.AdamOptions{LR: lr})
+		return optim.NewAdam(params, optim.AdamOptions{LR: new(lr)})
 	}
 	return nil, fmt.Errorf("unknown optimizer %q (want adam or adadelta)", name)
 }

@@ -155,7 +155,7 @@ func goEpoch(dir string, cfg smsrnn.Config, batches []data.Batch) (float64, erro
 	}
 	defer m.Close()
 	params := nn.Trainable(m)
-	opt, err := optim.NewAdam(params, optim.AdamOptions{LR: 1e-3})
+	opt, err := optim.NewAdam(params, optim.AdamOptions{LR: new(1e-3)})
 	if err != nil {
 		return 0, err
 	}

@@ -7,12 +7,13 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-// AdadeltaOptions configures Adadelta. Zero values select PyTorch's defaults.
+// AdadeltaOptions configures Adadelta; the zero value is PyTorch's defaults, with pointers
+// for the options whose default is not zero (nil: the default), as AdamOptions.
 type AdadeltaOptions struct {
-	LR          float64 // scales the update (0: 1.0)
-	Rho         float64 // running-average decay (0: 0.9)
-	Eps         float64 // numerical stability term (0: 1e-6)
-	WeightDecay float64 // L2 penalty added to the gradient (0: none)
+	LR          *float64 // scales the update (nil: 1.0)
+	Rho         *float64 // running-average decay (nil: 0.9)
+	Eps         *float64 // numerical stability term (nil: 1e-6)
+	WeightDecay float64  // L2 penalty added to the gradient (0: none)
 }
 
 // Adadelta is torch.optim.Adadelta (Zeiler 2012):
@@ -29,30 +30,22 @@ type Adadelta struct {
 
 // NewAdadelta returns an Adadelta optimizer over params.
 func NewAdadelta(params []*torch.Tensor, o AdadeltaOptions) (*Adadelta, error) {
-	if o.LR == 0 {
-		o.LR = 1
-	}
-	if o.Rho == 0 {
-		o.Rho = 0.9
-	}
-	if o.Eps == 0 {
-		o.Eps = 1e-6
-	}
+	lr, rho, eps := valueOr(o.LR, 1), valueOr(o.Rho, 0.9), valueOr(o.Eps, 1e-6)
 	switch {
-	case !(o.LR > 0) || math.IsInf(o.LR, 0):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid learning rate %v", o.LR)
-	case !(o.Rho >= 0 && o.Rho <= 1):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid Rho %v (want 0 <= Rho <= 1)", o.Rho)
-	case !(o.Eps >= 0) || math.IsInf(o.Eps, 0):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid Eps %v", o.Eps)
+	case !(lr >= 0) || math.IsInf(lr, 0):
+		return nil, fmt.Errorf("optim: NewAdadelta: invalid learning rate %v", lr)
+	case !(rho >= 0 && rho <= 1):
+		return nil, fmt.Errorf("optim: NewAdadelta: invalid Rho %v (want 0 <= Rho <= 1)", rho)
+	case !(eps >= 0) || math.IsInf(eps, 0):
+		return nil, fmt.Errorf("optim: NewAdadelta: invalid Eps %v", eps)
 	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
 		return nil, fmt.Errorf("optim: NewAdadelta: invalid weight decay %v", o.WeightDecay)
 	}
-	b, err := newBase("Adadelta", params, o.LR, []string{"square_avg", "acc_delta"}, "int")
+	b, err := newBase("Adadelta", params, lr, []string{"square_avg", "acc_delta"}, "int")
 	if err != nil {
 		return nil, err
 	}
-	return &Adadelta{base: b, rho: o.Rho, eps: o.Eps, wd: o.WeightDecay}, nil
+	return &Adadelta{base: b, rho: rho, eps: eps, wd: o.WeightDecay}, nil
 }
 
 // Step updates every parameter that has a gradient.

@@ -7,24 +7,26 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-// AdamOptions configures Adam. Zero values select PyTorch's defaults.
+// AdamOptions configures Adam; the zero value is PyTorch's defaults. Options whose default
+// is not zero are pointers, nil meaning the default, so that zero stays expressible:
+// AdamOptions{LR: new(0.01), Beta1: new(0.0)} (see the package documentation).
 type AdamOptions struct {
-	LR          float64 // learning rate (0: 1e-3)
-	Beta1       float64 // first-moment decay (0: 0.9)
-	Beta2       float64 // second-moment decay (0: 0.999)
-	Eps         float64 // added to the denominator (0: 1e-8)
-	WeightDecay float64 // L2 penalty added to the gradient (0: none)
-	AMSGrad     bool    // use the maximum of past second moments
+	LR          *float64 // learning rate (nil: 1e-3)
+	Beta1       *float64 // first-moment decay, betas[0] (nil: 0.9)
+	Beta2       *float64 // second-moment decay, betas[1] (nil: 0.999)
+	Eps         *float64 // added to the denominator (nil: 1e-8)
+	WeightDecay float64  // L2 penalty added to the gradient (0: none)
+	AMSGrad     bool     // use the maximum of past second moments
 }
 
-// AdamWOptions configures AdamW. Zero values select PyTorch's defaults; WeightDecay is a
-// pointer because its default is not zero: nil means 1e-2, a pointer to 0 turns decay off.
+// AdamWOptions configures AdamW; the zero value is PyTorch's defaults, with pointers for the
+// options whose default is not zero, as AdamOptions.
 type AdamWOptions struct {
-	LR          float64  // learning rate (0: 1e-3)
-	Beta1       float64  // first-moment decay (0: 0.9)
-	Beta2       float64  // second-moment decay (0: 0.999)
-	Eps         float64  // added to the denominator (0: 1e-8)
-	WeightDecay *float64 // decoupled weight decay (nil: 1e-2)
+	LR          *float64 // learning rate (nil: 1e-3)
+	Beta1       *float64 // first-moment decay, betas[0] (nil: 0.9)
+	Beta2       *float64 // second-moment decay, betas[1] (nil: 0.999)
+	Eps         *float64 // added to the denominator (nil: 1e-8)
+	WeightDecay *float64 // decoupled weight decay (nil: 1e-2; new(0.0) turns decay off)
 	AMSGrad     bool     // use the maximum of past second moments
 }
 
@@ -50,20 +52,8 @@ type adamCore struct {
 }
 
 func newAdamCore(kind string, params []*torch.Tensor, lr, beta1, beta2, eps, wd float64, amsgrad, decoupled bool) (adamCore, error) {
-	if lr == 0 {
-		lr = 1e-3
-	}
-	if beta1 == 0 {
-		beta1 = 0.9
-	}
-	if beta2 == 0 {
-		beta2 = 0.999
-	}
-	if eps == 0 {
-		eps = 1e-8
-	}
 	switch {
-	case !(lr > 0) || math.IsInf(lr, 0):
+	case !(lr >= 0) || math.IsInf(lr, 0):
 		return adamCore{}, fmt.Errorf("optim: New%s: invalid learning rate %v", kind, lr)
 	case !(beta1 >= 0 && beta1 < 1):
 		return adamCore{}, fmt.Errorf("optim: New%s: invalid Beta1 %v (want 0 <= Beta1 < 1)", kind, beta1)
@@ -87,7 +77,8 @@ func newAdamCore(kind string, params []*torch.Tensor, lr, beta1, beta2, eps, wd 
 
 // NewAdam returns an Adam optimizer over params.
 func NewAdam(params []*torch.Tensor, o AdamOptions) (*Adam, error) {
-	c, err := newAdamCore("Adam", params, o.LR, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.AMSGrad, false)
+	c, err := newAdamCore("Adam", params, valueOr(o.LR, 1e-3), valueOr(o.Beta1, 0.9), valueOr(o.Beta2, 0.999),
+		valueOr(o.Eps, 1e-8), o.WeightDecay, o.AMSGrad, false)
 	if err != nil {
 		return nil, err
 	}
@@ -96,11 +87,8 @@ func NewAdam(params []*torch.Tensor, o AdamOptions) (*Adam, error) {
 
 // NewAdamW returns an AdamW optimizer over params.
 func NewAdamW(params []*torch.Tensor, o AdamWOptions) (*AdamW, error) {
-	wd := 1e-2
-	if o.WeightDecay != nil {
-		wd = *o.WeightDecay
-	}
-	c, err := newAdamCore("AdamW", params, o.LR, o.Beta1, o.Beta2, o.Eps, wd, o.AMSGrad, true)
+	c, err := newAdamCore("AdamW", params, valueOr(o.LR, 1e-3), valueOr(o.Beta1, 0.9), valueOr(o.Beta2, 0.999),
+		valueOr(o.Eps, 1e-8), valueOr(o.WeightDecay, 1e-2), o.AMSGrad, true)
 	if err != nil {
 		return nil, err
 	}

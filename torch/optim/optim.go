@@ -5,6 +5,15 @@
 // PyTorch 1.13's torch/optim (foreach=False): the same formulas in the same order, so a run in
 // Go and a run in Python from the same start give the same numbers to float32 rounding.
 //
+// Options: each optimizer takes an options struct whose zero value is PyTorch's defaults
+// (SGD's learning rate excepted, which PyTorch 1.13 requires). Options whose default is not
+// zero (learning rates, betas, eps, rho, AdamW's weight decay) are pointers, nil meaning the
+// default, so that every value, zero included, can be asked for; Go's new(expr) writes them:
+//
+//	optim.NewAdam(params, optim.AdamOptions{LR: new(0.01), Beta1: new(0.0)})
+//
+// Options whose default is zero (weight decay, momentum, AMSGrad, Nesterov) are plain values.
+//
 // Ownership: an optimizer holds references to the parameters it was given (the caller keeps
 // owning them) and owns its state tensors (moment estimates, momentum buffers), which it
 // creates outside any caller Scope; Close releases them. Step frees its temporaries before it
@@ -38,6 +47,14 @@ type Optimizer interface {
 	LR() float64
 	// SetLR sets the learning rate (for schedules).
 	SetLR(float64)
+}
+
+// valueOr returns *p, or def when p is nil (an option left at PyTorch's default).
+func valueOr(p *float64, def float64) float64 {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // slot is the state of one parameter: a step count and the optimizer's named buffers.
@@ -204,9 +221,7 @@ func (b *base) StateDict() (names []string, ts []*torch.Tensor, err error) {
 		})
 	})
 	if err != nil {
-		for _, t := range ts {
-			t.Close()
-		}
+		closeAll(ts)
 		return nil, nil, fmt.Errorf("optim: %s.StateDict: %w", b.kind, err)
 	}
 	return names, ts, nil

@@ -57,7 +57,7 @@ func benchStep(b *testing.B, newOpt func([]*torch.Tensor) (optim.Optimizer, func
 // BenchmarkAdamStep is one Adam step over LSTM(300→50) + Linear(50→1) parameters.
 func BenchmarkAdamStep(b *testing.B) {
 	benchStep(b, func(ps []*torch.Tensor) (optim.Optimizer, func(), error) {
-		o, err := optim.NewAdam(ps, optim.AdamOptions{LR: 1e-3})
+		o, err := optim.NewAdam(ps, optim.AdamOptions{LR: new(1e-3)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -79,7 +79,7 @@ func BenchmarkAdadeltaStep(b *testing.B) {
 // BenchmarkSGDMomentumStep is one SGD step with momentum over the same parameters.
 func BenchmarkSGDMomentumStep(b *testing.B) {
 	benchStep(b, func(ps []*torch.Tensor) (optim.Optimizer, func(), error) {
-		o, err := optim.NewSGD(ps, optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+		o, err := optim.NewSGD(ps, optim.SGDOptions{LR: new(0.1), Momentum: 0.9})
 		if err != nil {
 			return nil, nil, err
 		}

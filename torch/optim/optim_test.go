@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -71,7 +72,7 @@ func TestSGD(t *testing.T) {
 			return s, s.Close, nil
 		}
 	}
-	got := run(t, mk(SGDOptions{LR: lr}), 1)
+	got := run(t, mk(SGDOptions{LR: new(lr)}), 1)
 	want := make([]float64, 3)
 	for i := range want {
 		want[i] = float64(p0[i]) - lr*float64(w0[i])
@@ -79,7 +80,7 @@ func TestSGD(t *testing.T) {
 	near(t, "plain", got, want, 1e-6)
 
 	// Two steps with momentum, Nesterov and weight decay, by hand.
-	got = run(t, mk(SGDOptions{LR: lr, Momentum: mom, WeightDecay: wd, Nesterov: true}), 2)
+	got = run(t, mk(SGDOptions{LR: new(lr), Momentum: mom, WeightDecay: wd, Nesterov: true}), 2)
 	for i := range want {
 		p := float64(p0[i])
 		g := float64(w0[i]) + wd*p
@@ -93,7 +94,7 @@ func TestSGD(t *testing.T) {
 	near(t, "nesterov", got, want, 1e-6)
 
 	// Two steps with momentum and dampening.
-	got = run(t, mk(SGDOptions{LR: lr, Momentum: mom, Dampening: 0.5}), 2)
+	got = run(t, mk(SGDOptions{LR: new(lr), Momentum: mom, Dampening: 0.5}), 2)
 	for i := range want {
 		p := float64(p0[i])
 		g := float64(w0[i])
@@ -135,7 +136,7 @@ func adamByHand(steps int, lr, b1, b2, eps, wd float64, decoupled, amsgrad bool)
 func TestAdam(t *testing.T) {
 	torchtest.CheckLive(t)
 	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdam(ps, AdamOptions{LR: 0.1})
+		a, err := NewAdam(ps, AdamOptions{LR: new(0.1)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -144,7 +145,7 @@ func TestAdam(t *testing.T) {
 	near(t, "adam", got, adamByHand(1, 0.1, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
 
 	got = run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdam(ps, AdamOptions{LR: 0.05, Beta1: 0.8, Beta2: 0.99, Eps: 1e-6, WeightDecay: 0.1, AMSGrad: true})
+		a, err := NewAdam(ps, AdamOptions{LR: new(0.05), Beta1: new(0.8), Beta2: new(0.99), Eps: new(1e-6), WeightDecay: 0.1, AMSGrad: true})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -153,10 +154,37 @@ func TestAdam(t *testing.T) {
 	near(t, "adam amsgrad wd", got, adamByHand(3, 0.05, 0.8, 0.99, 1e-6, 0.1, false, true), 1e-6)
 }
 
+// TestZeroOptions: options whose PyTorch default is not zero still take zero, which the
+// zero value of the struct cannot mean (it means the default).
+func TestZeroOptions(t *testing.T) {
+	torchtest.CheckLive(t)
+	adam := func(o AdamOptions) func([]*torch.Tensor) (Optimizer, func(), error) {
+		return func(ps []*torch.Tensor) (Optimizer, func(), error) {
+			a, err := NewAdam(ps, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			return a, a.Close, nil
+		}
+	}
+	// β₁ = 0: the first moment is the last gradient (RMSprop-like Adam). Weight decay makes
+	// the gradient change between steps, so that β₁ matters.
+	got := run(t, adam(AdamOptions{LR: new(0.1), Beta1: new(0.0), WeightDecay: 0.5}), 3)
+	near(t, "adam beta1=0", got, adamByHand(3, 0.1, 0, 0.999, 1e-8, 0.5, false, false), 1e-6)
+	if def := run(t, adam(AdamOptions{LR: new(0.1), WeightDecay: 0.5}), 3); slices.Equal(got, def) {
+		t.Error("Beta1 new(0.0) ran as the default 0.9")
+	}
+	got = run(t, adam(AdamOptions{LR: new(0.1), Beta2: new(0.0), Eps: new(0.0)}), 2)
+	near(t, "adam beta2=0 eps=0", got, adamByHand(2, 0.1, 0.9, 0, 0, 0, false, false), 1e-6)
+	// A learning rate of zero leaves the parameters as they were, as in PyTorch.
+	got = run(t, adam(AdamOptions{LR: new(0.0)}), 2)
+	near(t, "adam lr=0", got, []float64{float64(p0[0]), float64(p0[1]), float64(p0[2])}, 0)
+}
+
 func TestAdamW(t *testing.T) {
 	torchtest.CheckLive(t)
 	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdamW(ps, AdamWOptions{LR: 0.1})
+		a, err := NewAdamW(ps, AdamWOptions{LR: new(0.1)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -164,9 +192,8 @@ func TestAdamW(t *testing.T) {
 	}, 2)
 	near(t, "adamw", got, adamByHand(2, 0.1, 0.9, 0.999, 1e-8, 1e-2, true, false), 1e-6)
 
-	zero := 0.0
 	got = run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdamW(ps, AdamWOptions{LR: 0.1, WeightDecay: &zero})
+		a, err := NewAdamW(ps, AdamWOptions{LR: new(0.1), WeightDecay: new(0.0)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -179,7 +206,7 @@ func TestAdadelta(t *testing.T) {
 	torchtest.CheckLive(t)
 	lr, rho, eps, wd := 0.5, 0.9, 1e-6, 0.1
 	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdadelta(ps, AdadeltaOptions{LR: lr, WeightDecay: wd})
+		a, err := NewAdadelta(ps, AdadeltaOptions{LR: new(lr), WeightDecay: wd})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -234,7 +261,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 	// Two steps, save, load into a fresh optimizer, one more step: same as three steps.
 	p := newParam()
 	defer p.Close()
-	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: 0.05, AMSGrad: true})
+	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: new(0.05), AMSGrad: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +280,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 			x.Close()
 		}
 	}()
-	b, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: 1, AMSGrad: true})
+	b, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: new(1.0), AMSGrad: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,22 +326,21 @@ func TestConstructorErrors(t *testing.T) {
 	defer p.Close()
 	closed := newParam()
 	closed.Close()
-	neg := -1.0
 	ps := []*torch.Tensor{p}
 	for _, c := range []struct {
 		name string
 		err  error
 	}{
 		{"sgd no lr", second(NewSGD(ps, SGDOptions{}))},
-		{"sgd nesterov", second(NewSGD(ps, SGDOptions{LR: 1, Nesterov: true}))},
-		{"sgd negative momentum", second(NewSGD(ps, SGDOptions{LR: 1, Momentum: -1}))},
-		{"no params", second(NewSGD(nil, SGDOptions{LR: 1}))},
-		{"closed param", second(NewSGD([]*torch.Tensor{closed}, SGDOptions{LR: 1}))},
-		{"duplicate param", second(NewSGD([]*torch.Tensor{p, p}, SGDOptions{LR: 1}))},
-		{"adam beta", second(NewAdam(ps, AdamOptions{Beta1: 1}))},
-		{"adam lr", second(NewAdam(ps, AdamOptions{LR: -1}))},
-		{"adamw wd", second(NewAdamW(ps, AdamWOptions{WeightDecay: &neg}))},
-		{"adadelta rho", second(NewAdadelta(ps, AdadeltaOptions{Rho: 2}))},
+		{"sgd nesterov", second(NewSGD(ps, SGDOptions{LR: new(1.0), Nesterov: true}))},
+		{"sgd negative momentum", second(NewSGD(ps, SGDOptions{LR: new(1.0), Momentum: -1}))},
+		{"no params", second(NewSGD(nil, SGDOptions{LR: new(1.0)}))},
+		{"closed param", second(NewSGD([]*torch.Tensor{closed}, SGDOptions{LR: new(1.0)}))},
+		{"duplicate param", second(NewSGD([]*torch.Tensor{p, p}, SGDOptions{LR: new(1.0)}))},
+		{"adam beta", second(NewAdam(ps, AdamOptions{Beta1: new(1.0)}))},
+		{"adam lr", second(NewAdam(ps, AdamOptions{LR: new(-1.0)}))},
+		{"adamw wd", second(NewAdamW(ps, AdamWOptions{WeightDecay: new(-1.0)}))},
+		{"adadelta rho", second(NewAdadelta(ps, AdadeltaOptions{Rho: new(2.0)}))},
 	} {
 		if c.err == nil {
 			t.Errorf("%s: no error", c.name)
@@ -369,7 +395,7 @@ func TestStepLR(t *testing.T) {
 	torchtest.CheckLive(t)
 	p := newParam()
 	defer p.Close()
-	s, err := NewSGD([]*torch.Tensor{p}, SGDOptions{LR: 1})
+	s, err := NewSGD([]*torch.Tensor{p}, SGDOptions{LR: new(1.0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,5 +432,70 @@ func TestStepInsideCallerScope(t *testing.T) {
 	near(t, "two steps", p.Float32s(), adamByHand(2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
 	if torch.GradEnabled() != true {
 		t.Error("grad mode not restored after Step")
+	}
+}
+
+func TestSaveLoadTorch(t *testing.T) {
+	torchtest.CheckLive(t)
+	path := filepath.Join(t.TempDir(), "optimizer.pt")
+	p := newParam()
+	defer p.Close()
+	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: new(0.05), AMSGrad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for range 2 {
+		a.ZeroGrad()
+		setGrad(p)
+		a.Step()
+	}
+	a.SetLR(0.02)
+	if err := SaveTorch(path, a); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewAdam([]*torch.Tensor{p}, AdamOptions{AMSGrad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := LoadTorch(path, b); err != nil {
+		t.Fatal(err)
+	}
+	wantNames, want, err := a.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(want)
+	gotNames, got, err := b.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(got)
+	if !slices.Equal(gotNames, wantNames) || b.LR() != 0.02 {
+		t.Fatalf("loaded %v (lr %v), want %v (lr 0.02)", gotNames, b.LR(), wantNames)
+	}
+	for i := range want {
+		if g, w := got[i].ToDType(torch.Float64), want[i].ToDType(torch.Float64); !slices.Equal(g.Float64s(), w.Float64s()) {
+			t.Errorf("%s = %v, want %v", gotNames[i], g.Float64s(), w.Float64s())
+			g.Close()
+			w.Close()
+		} else {
+			g.Close()
+			w.Close()
+		}
+	}
+
+	// A state dict of another optimizer, or no file, is refused with the path named.
+	sgd, err := NewSGD([]*torch.Tensor{p}, SGDOptions{LR: new(0.1), Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sgd.Close()
+	if err := LoadTorch(path, sgd); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "unknown state key") {
+		t.Errorf("loading Adam state into SGD: %v", err)
+	}
+	if err := LoadTorch(filepath.Join(t.TempDir(), "missing.pt"), b); err == nil || !strings.HasPrefix(err.Error(), "optim: LoadTorch") {
+		t.Errorf("missing file: %v", err)
 	}
 }

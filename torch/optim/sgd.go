@@ -7,13 +7,14 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-// SGDOptions configures SGD. LR is required; the other zero values are PyTorch's defaults.
+// SGDOptions configures SGD. LR is required (as in PyTorch 1.13, which has no default
+// learning rate for SGD); the zero values of the others are PyTorch's defaults.
 type SGDOptions struct {
-	LR          float64 // learning rate, > 0
-	Momentum    float64 // momentum factor (0: none)
-	Dampening   float64 // dampening for momentum
-	WeightDecay float64 // L2 penalty added to the gradient
-	Nesterov    bool    // Nesterov momentum (needs Momentum > 0 and Dampening 0)
+	LR          *float64 // learning rate, >= 0 (nil: an error)
+	Momentum    float64  // momentum factor (0: none)
+	Dampening   float64  // dampening for momentum
+	WeightDecay float64  // L2 penalty added to the gradient
+	Nesterov    bool     // Nesterov momentum (needs Momentum > 0 and Dampening 0)
 }
 
 // SGD is stochastic gradient descent with optional momentum, as torch.optim.SGD:
@@ -24,13 +25,17 @@ type SGDOptions struct {
 //	p = p − lr·g
 type SGD struct {
 	base
-	o SGDOptions
+	momentum, dampening, wd float64
+	nesterov                bool
 }
 
 // NewSGD returns an SGD optimizer over params.
 func NewSGD(params []*torch.Tensor, o SGDOptions) (*SGD, error) {
-	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
-		return nil, fmt.Errorf("optim: NewSGD: learning rate must be > 0, got %v", o.LR)
+	if o.LR == nil {
+		return nil, fmt.Errorf("optim: NewSGD: a learning rate is required (SGDOptions.LR)")
+	}
+	if lr := *o.LR; !(lr >= 0) || math.IsInf(lr, 0) {
+		return nil, fmt.Errorf("optim: NewSGD: invalid learning rate %v", lr)
 	}
 	if o.Momentum < 0 || math.IsNaN(o.Momentum) {
 		return nil, fmt.Errorf("optim: NewSGD: invalid momentum %v", o.Momentum)
@@ -44,21 +49,21 @@ func NewSGD(params []*torch.Tensor, o SGDOptions) (*SGD, error) {
 	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
 		return nil, fmt.Errorf("optim: NewSGD: Nesterov momentum requires a momentum and zero dampening (got momentum %v, dampening %v)", o.Momentum, o.Dampening)
 	}
-	b, err := newBase("SGD", params, o.LR, []string{"momentum_buffer"}, "")
+	b, err := newBase("SGD", params, *o.LR, []string{"momentum_buffer"}, "")
 	if err != nil {
 		return nil, err
 	}
-	return &SGD{base: b, o: o}, nil
+	return &SGD{base: b, momentum: o.Momentum, dampening: o.Dampening, wd: o.WeightDecay, nesterov: o.Nesterov}, nil
 }
 
 // Step updates every parameter that has a gradient.
 func (s *SGD) Step() {
 	s.eachGrad(func(i int, p, g *torch.Tensor) {
 		d := g
-		if s.o.WeightDecay != 0 {
-			d = plusScaled(d, p, s.o.WeightDecay)
+		if s.wd != 0 {
+			d = plusScaled(d, p, s.wd)
 		}
-		if s.o.Momentum != 0 {
+		if s.momentum != 0 {
 			st := s.state[i]
 			if st == nil {
 				buf := owned(func() []*torch.Tensor { return []*torch.Tensor{d.Clone()} })[0]
@@ -66,12 +71,12 @@ func (s *SGD) Step() {
 				s.state[i] = st
 			} else {
 				buf := st.bufs["momentum_buffer"]
-				buf.MulScalarInPlace(s.o.Momentum)
-				buf.AddInPlace(d, 1-s.o.Dampening)
+				buf.MulScalarInPlace(s.momentum)
+				buf.AddInPlace(d, 1-s.dampening)
 			}
 			buf := st.bufs["momentum_buffer"]
-			if s.o.Nesterov {
-				d = plusScaled(d, buf, s.o.Momentum)
+			if s.nesterov {
+				d = plusScaled(d, buf, s.momentum)
 			} else {
 				d = buf
 			}

@@ -8,18 +8,18 @@ import (
 )
 
 // optOptions are the optimizer options a case passes to both sides (JSON names as in
-// parity_ref.py; absent fields take each side's defaults, which must agree).
+// parity_ref.py; absent (nil) fields take each side's defaults, which must agree).
 type optOptions struct {
-	LR          float64  `json:"lr,omitempty"`
+	LR          *float64 `json:"lr,omitempty"`
 	Momentum    float64  `json:"momentum,omitempty"`
 	Dampening   float64  `json:"dampening,omitempty"`
 	WeightDecay *float64 `json:"weight_decay,omitempty"`
 	Nesterov    bool     `json:"nesterov,omitempty"`
-	Beta1       float64  `json:"beta1,omitempty"`
-	Beta2       float64  `json:"beta2,omitempty"`
-	Eps         float64  `json:"eps,omitempty"`
+	Beta1       *float64 `json:"beta1,omitempty"`
+	Beta2       *float64 `json:"beta2,omitempty"`
+	Eps         *float64 `json:"eps,omitempty"`
 	AMSGrad     bool     `json:"amsgrad,omitempty"`
-	Rho         float64  `json:"rho,omitempty"`
+	Rho         *float64 `json:"rho,omitempty"`
 }
 
 type stepLRArgs struct {
@@ -34,8 +34,6 @@ type optimArgs struct {
 	Clip    float64     `json:"clip,omitempty"`
 	StepLR  *stepLRArgs `json:"step_lr,omitempty"`
 }
-
-func f64(v float64) *float64 { return &v }
 
 func wd(o optOptions) float64 {
 	if o.WeightDecay == nil {
@@ -178,20 +176,22 @@ func registerClip(name string, maxNorm float64) {
 
 func init() {
 	const steps = 5
-	registerOptim("sgd", 1, optimArgs{Opt: "sgd", Options: optOptions{LR: 0.1}, Steps: steps})
+	registerOptim("sgd", 1, optimArgs{Opt: "sgd", Options: optOptions{LR: new(0.1)}, Steps: steps})
 	registerOptim("sgd-momentum-nesterov-wd", 2, optimArgs{Opt: "sgd", Steps: steps,
-		Options: optOptions{LR: 0.05, Momentum: 0.9, WeightDecay: f64(0.01), Nesterov: true}})
+		Options: optOptions{LR: new(0.05), Momentum: 0.9, WeightDecay: new(0.01), Nesterov: true}})
 	registerOptim("sgd-momentum-dampening-clip-steplr", 3, optimArgs{Opt: "sgd", Steps: steps,
-		Options: optOptions{LR: 0.1, Momentum: 0.8, Dampening: 0.3}, Clip: 0.5, StepLR: &stepLRArgs{StepSize: 2, Gamma: 0.5}})
-	registerOptim("adam", 4, optimArgs{Opt: "adam", Options: optOptions{LR: 0.01}, Steps: steps})
+		Options: optOptions{LR: new(0.1), Momentum: 0.8, Dampening: 0.3}, Clip: 0.5, StepLR: &stepLRArgs{StepSize: 2, Gamma: 0.5}})
+	registerOptim("adam", 4, optimArgs{Opt: "adam", Options: optOptions{LR: new(0.01)}, Steps: steps})
 	registerOptim("adam-amsgrad-wd", 5, optimArgs{Opt: "adam", Steps: steps,
-		Options: optOptions{LR: 0.02, Beta1: 0.8, Beta2: 0.99, Eps: 1e-6, WeightDecay: f64(0.05), AMSGrad: true}})
-	registerOptim("adamw", 6, optimArgs{Opt: "adamw", Options: optOptions{LR: 0.01}, Steps: steps})
+		Options: optOptions{LR: new(0.02), Beta1: new(0.8), Beta2: new(0.99), Eps: new(1e-6), WeightDecay: new(0.05), AMSGrad: true}})
+	registerOptim("adam-beta1-0-eps-0", 10, optimArgs{Opt: "adam", Steps: steps,
+		Options: optOptions{LR: new(0.01), Beta1: new(0.0), Eps: new(0.0)}})
+	registerOptim("adamw", 6, optimArgs{Opt: "adamw", Options: optOptions{LR: new(0.01)}, Steps: steps})
 	registerOptim("adamw-amsgrad-wd0.1", 7, optimArgs{Opt: "adamw", Steps: steps,
-		Options: optOptions{LR: 0.01, WeightDecay: f64(0.1), AMSGrad: true}})
+		Options: optOptions{LR: new(0.01), WeightDecay: new(0.1), AMSGrad: true}})
 	registerOptim("adadelta", 8, optimArgs{Opt: "adadelta", Steps: steps})
 	registerOptim("adadelta-rho-wd", 9, optimArgs{Opt: "adadelta", Steps: steps,
-		Options: optOptions{LR: 0.5, Rho: 0.8, Eps: 1e-5, WeightDecay: f64(0.1)}})
+		Options: optOptions{LR: new(0.5), Rho: new(0.8), Eps: new(1e-5), WeightDecay: new(0.1)}})
 	registerClip("max-norm-0.1", 0.1)
 	registerClip("max-norm-100", 100)
 }

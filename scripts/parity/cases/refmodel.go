@@ -102,7 +102,7 @@ func init() {
 			if err := loadParams(m, in); err != nil {
 				return 0, err
 			}
-			opt, closeOpt, err := newOptimizer("adam", optOptions{LR: a.LR}, nn.Parameters(m))
+			opt, closeOpt, err := newOptimizer("adam", optOptions{LR: new(a.LR)}, nn.Parameters(m))
 			if err != nil {
 				return 0, err
 			}

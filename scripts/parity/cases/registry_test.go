@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
@@ -128,6 +129,7 @@ func TestRefRNNShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer nn.Close(m) // the module owns its parameters; the scope does not free them
 	out, err := m.Forward(torch.Randn([]int64{5, 7, 3}))
 	if err != nil {
 		t.Fatal(err)
