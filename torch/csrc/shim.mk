@@ -39,12 +39,13 @@ $(BUILD)/obj/abi.o: $(BUILD)/gen/st_build.h
 $(BUILD)/obj/%.o: $(CSRC)/%.cpp $(HDR) $(BUILD)/libtorch.mk
 	@mkdir -p $(dir $@)
 	@echo "  CXX $<"
-	@$(CXX) $(CXXFLAGS) -c $< -o $@
+	@$(CXX) $(CXXFLAGS) -c $< -o $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
-# V=1 prints the link command (make compat shows the CUDA build's).
+# V=1 prints the link command (make compat shows the CUDA build's). Outputs go to a temporary
+# name first: two makes running at once in one build folder never see each other's half files.
 $(BUILD)/lib/libseqtorch.so: $(OBJ)
 	@mkdir -p $(dir $@)
-	@$(if $(V),echo "$(CXX) -shared -o $@ $(OBJ) $(LIBS)";)$(CXX) -shared -o $@.tmp $(OBJ) $(LIBS) && mv $@.tmp $@
+	@$(if $(V),echo "$(CXX) -shared -o $@ $(OBJ) $(LIBS)";)$(CXX) -shared -o $@.$$$$.tmp $(OBJ) $(LIBS) && mv $@.$$$$.tmp $@
 
 $(BUILD)/bin/st-info: $(CSRC)/info/st-info.c $(BUILD)/lib/libseqtorch.so
 	@mkdir -p $(dir $@)
