@@ -78,7 +78,8 @@ func Main(name string, run func(ctx context.Context, args []string, stdout, stde
 
 // ExitCode prints err on stderr as one line prefixed with "name: " (nothing for nil or
 // flag.ErrHelp) and returns the exit status: 0 for nil and flag.ErrHelp, 2 for a
-// [UsageError], 130 for an interrupted run and 1 otherwise.
+// [UsageError], 130 for an interrupted run (an [InterruptedError], or any error matching
+// context.Canceled, as the training loop's ErrInterrupted does) and 1 otherwise.
 func ExitCode(name string, err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -87,7 +88,7 @@ func ExitCode(name string, err error, stderr io.Writer) int {
 	var ue *UsageError
 	var ie *InterruptedError
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, &ie), errors.Is(err, context.Canceled):
 		return 130
 	case errors.As(err, &ue):
 		return 2

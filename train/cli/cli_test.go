@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,6 +28,7 @@ func TestExitCode(t *testing.T) {
 		{"wrapped usage", fmt.Errorf("context: %w", Usagef("bad")), 2, "cmd: context: bad\n"},
 		{"interrupted", Interrupted(interrupted, "go run ./train/cmd", "runs/a b"), 130,
 			"cmd: interrupted; checkpoint saved. Resume with: go run ./train/cmd --resume 'runs/a b'\n"},
+		{"cancelled", fmt.Errorf("report: run 2: %w", context.Canceled), 130, "cmd: report: run 2: context canceled\n"},
 		{"failure", errors.New("open x: no such file"), 1, "cmd: open x: no such file\n"},
 		{"several lines", errors.New("libtorch: shape mismatch\n  at frame 1\n"), 1, "cmd: libtorch: shape mismatch; at frame 1\n"},
 	}

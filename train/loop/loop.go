@@ -49,8 +49,15 @@ import (
 )
 
 // ErrInterrupted is returned (wrapped) by [Run] when ctx was cancelled; a checkpoint of the
-// position reached has been written and the run can be resumed.
-var ErrInterrupted = errors.New("training interrupted")
+// position reached has been written and the run can be resumed. errors.Is also matches it
+// against context.Canceled, so code that knows nothing of the loop sees a cancellation.
+var ErrInterrupted error = interruptedError{}
+
+type interruptedError struct{}
+
+func (interruptedError) Error() string { return "training interrupted" }
+
+func (interruptedError) Is(target error) bool { return target == context.Canceled }
 
 // Persister saves and loads one part of the training state (the model's parameters, the
 // optimizer's state) to and from a single file. Save may write path directly: the loop always
