@@ -110,7 +110,7 @@ func (b *bench) siamese(ctx context.Context) []row {
 		for i := range b.cfg.reps {
 			run := filepath.Join(b.tmp, fmt.Sprintf("siamese-run-%d-%d", th, i))
 			g, err := runChild(ctx, []string{bin, "--epochs", "1", "--layers", "1", "--scale", "one", "--pooling", "last", "--tsne", "0",
-				"--threads", fmt.Sprint(th), "--out", run, "--json"}, b.jobEnv(th))
+				"--threads", fmt.Sprint(th), "--out", run}, b.jobEnv(th))
 			if err != nil && !strings.Contains(err.Error(), "no BENCH line") {
 				return append(rows, notMeasured("Go siamese: "+err.Error(), siameseItems, targets)...)
 			}
