@@ -57,6 +57,7 @@ func registerEmbedding(name string, pad int64) {
 		Build: func(dir string) error {
 			torch.ManualSeed(400)
 			e := nn.NewEmbedding(num, dim, nn.EmbeddingOptions{PaddingIdx: a.PaddingIdx})
+			defer nn.Close(e)
 			d := &Dict{}
 			d.Add("weight", e.Weight.Detach())
 			p := e.PaddingIdx
@@ -70,6 +71,7 @@ func registerEmbedding(name string, pad int64) {
 				return 0, err
 			}
 			e := nn.NewEmbedding(num, dim, nn.EmbeddingOptions{PaddingIdx: a.PaddingIdx})
+			defer nn.Close(e)
 			if err := nn.LoadStateDict(e, []string{"weight"}, []*torch.Tensor{in.MustGet("weight")}); err != nil {
 				return 0, err
 			}
@@ -119,6 +121,7 @@ func registerInit(seed uint64) {
 				if err != nil {
 					return 0, err
 				}
+				defer nn.Close(m) // modules own their parameters
 				for _, p := range m.NamedParameters() {
 					c.T(fmt.Sprintf("%d.%s", i, p.Name), p.Value)
 				}
@@ -174,6 +177,7 @@ func registerStateDict() {
 			if err != nil {
 				return err
 			}
+			defer nn.Close(m) // modules own their parameters
 			if err := nn.SaveTorch(filepath.Join(dir, a.Path), m); err != nil {
 				return err
 			}
@@ -193,6 +197,7 @@ func registerStateDict() {
 			if err != nil {
 				return 0, err
 			}
+			defer nn.Close(m) // modules own their parameters
 			if _, err := os.Stat(filepath.Join(dir, a.OutPath)); err != nil {
 				return 0, fmt.Errorf("PyTorch did not save its state dict: %w", err)
 			}

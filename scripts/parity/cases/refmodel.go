@@ -84,6 +84,7 @@ func init() {
 			if err != nil {
 				return err
 			}
+			defer nn.Close(m) // modules own their parameters
 			d := &Dict{}
 			addParams(d, m)
 			d.Add("x", torch.Randn([]int64{4, 6, a.InputDim}))
@@ -99,6 +100,7 @@ func init() {
 			if err != nil {
 				return 0, err
 			}
+			defer nn.Close(m) // modules own their parameters
 			if err := loadParams(m, in); err != nil {
 				return 0, err
 			}

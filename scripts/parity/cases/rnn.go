@@ -109,6 +109,7 @@ func registerRNN(seed uint64, a rnnArgs) {
 			if err != nil {
 				return err
 			}
+			defer nn.Close(r) // modules own their parameters
 			d := &Dict{}
 			addParams(d, r)
 			d.Add("x", torch.Randn(a.seqBatch(a.InputSize)))
@@ -132,6 +133,7 @@ func registerRNN(seed uint64, a rnnArgs) {
 			if err != nil {
 				return 0, err
 			}
+			defer nn.Close(r) // modules own their parameters
 			if err := loadParams(r, in); err != nil {
 				return 0, err
 			}
