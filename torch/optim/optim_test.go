@@ -40,6 +40,20 @@ func near(t *testing.T, what string, got []float32, want []float64, tol float64)
 	}
 }
 
+// maker adapts an optimizer constructor and its options to run's argument.
+func maker[O any, T interface {
+	Optimizer
+	Close()
+}](newOpt func([]*torch.Tensor, O) (T, error), o O) func([]*torch.Tensor) (Optimizer, func(), error) {
+	return func(ps []*torch.Tensor) (Optimizer, func(), error) {
+		a, err := newOpt(ps, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}
+}
+
 // run makes one optimizer step from p0 with gradient w0 (two steps when twice is set) and
 // returns the parameter's values.
 func run(t *testing.T, mk func(ps []*torch.Tensor) (Optimizer, func(), error), steps int) []float32 {
@@ -63,16 +77,7 @@ func run(t *testing.T, mk func(ps []*torch.Tensor) (Optimizer, func(), error), s
 func TestSGD(t *testing.T) {
 	torchtest.CheckLive(t)
 	lr, mom, wd := 0.1, 0.9, 0.01
-	mk := func(o SGDOptions) func([]*torch.Tensor) (Optimizer, func(), error) {
-		return func(ps []*torch.Tensor) (Optimizer, func(), error) {
-			s, err := NewSGD(ps, o)
-			if err != nil {
-				return nil, nil, err
-			}
-			return s, s.Close, nil
-		}
-	}
-	got := run(t, mk(SGDOptions{LR: new(lr)}), 1)
+	got := run(t, maker(NewSGD, SGDOptions{LR: new(lr)}), 1)
 	want := make([]float64, 3)
 	for i := range want {
 		want[i] = float64(p0[i]) - lr*float64(w0[i])
@@ -80,7 +85,7 @@ func TestSGD(t *testing.T) {
 	near(t, "plain", got, want, 1e-6)
 
 	// Two steps with momentum, Nesterov and weight decay, by hand.
-	got = run(t, mk(SGDOptions{LR: new(lr), Momentum: mom, WeightDecay: wd, Nesterov: true}), 2)
+	got = run(t, maker(NewSGD, SGDOptions{LR: new(lr), Momentum: mom, WeightDecay: wd, Nesterov: true}), 2)
 	for i := range want {
 		p := float64(p0[i])
 		g := float64(w0[i]) + wd*p
@@ -94,7 +99,7 @@ func TestSGD(t *testing.T) {
 	near(t, "nesterov", got, want, 1e-6)
 
 	// Two steps with momentum and dampening.
-	got = run(t, mk(SGDOptions{LR: new(lr), Momentum: mom, Dampening: 0.5}), 2)
+	got = run(t, maker(NewSGD, SGDOptions{LR: new(lr), Momentum: mom, Dampening: 0.5}), 2)
 	for i := range want {
 		p := float64(p0[i])
 		g := float64(w0[i])
@@ -135,22 +140,10 @@ func adamByHand(steps int, lr, b1, b2, eps, wd float64, decoupled, amsgrad bool)
 
 func TestAdam(t *testing.T) {
 	torchtest.CheckLive(t)
-	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdam(ps, AdamOptions{LR: new(0.1)})
-		if err != nil {
-			return nil, nil, err
-		}
-		return a, a.Close, nil
-	}, 1)
+	got := run(t, maker(NewAdam, AdamOptions{LR: new(0.1)}), 1)
 	near(t, "adam", got, adamByHand(1, 0.1, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
 
-	got = run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdam(ps, AdamOptions{LR: new(0.05), Beta1: new(0.8), Beta2: new(0.99), Eps: new(1e-6), WeightDecay: 0.1, AMSGrad: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		return a, a.Close, nil
-	}, 3)
+	got = run(t, maker(NewAdam, AdamOptions{LR: new(0.05), Beta1: new(0.8), Beta2: new(0.99), Eps: new(1e-6), WeightDecay: 0.1, AMSGrad: true}), 3)
 	near(t, "adam amsgrad wd", got, adamByHand(3, 0.05, 0.8, 0.99, 1e-6, 0.1, false, true), 1e-6)
 }
 
@@ -158,60 +151,33 @@ func TestAdam(t *testing.T) {
 // zero value of the struct cannot mean (it means the default).
 func TestZeroOptions(t *testing.T) {
 	torchtest.CheckLive(t)
-	adam := func(o AdamOptions) func([]*torch.Tensor) (Optimizer, func(), error) {
-		return func(ps []*torch.Tensor) (Optimizer, func(), error) {
-			a, err := NewAdam(ps, o)
-			if err != nil {
-				return nil, nil, err
-			}
-			return a, a.Close, nil
-		}
-	}
 	// β₁ = 0: the first moment is the last gradient (RMSprop-like Adam). Weight decay makes
 	// the gradient change between steps, so that β₁ matters.
-	got := run(t, adam(AdamOptions{LR: new(0.1), Beta1: new(0.0), WeightDecay: 0.5}), 3)
+	got := run(t, maker(NewAdam, AdamOptions{LR: new(0.1), Beta1: new(0.0), WeightDecay: 0.5}), 3)
 	near(t, "adam beta1=0", got, adamByHand(3, 0.1, 0, 0.999, 1e-8, 0.5, false, false), 1e-6)
-	if def := run(t, adam(AdamOptions{LR: new(0.1), WeightDecay: 0.5}), 3); slices.Equal(got, def) {
+	if def := run(t, maker(NewAdam, AdamOptions{LR: new(0.1), WeightDecay: 0.5}), 3); slices.Equal(got, def) {
 		t.Error("Beta1 new(0.0) ran as the default 0.9")
 	}
-	got = run(t, adam(AdamOptions{LR: new(0.1), Beta2: new(0.0), Eps: new(0.0)}), 2)
+	got = run(t, maker(NewAdam, AdamOptions{LR: new(0.1), Beta2: new(0.0), Eps: new(0.0)}), 2)
 	near(t, "adam beta2=0 eps=0", got, adamByHand(2, 0.1, 0.9, 0, 0, 0, false, false), 1e-6)
 	// A learning rate of zero leaves the parameters as they were, as in PyTorch.
-	got = run(t, adam(AdamOptions{LR: new(0.0)}), 2)
+	got = run(t, maker(NewAdam, AdamOptions{LR: new(0.0)}), 2)
 	near(t, "adam lr=0", got, []float64{float64(p0[0]), float64(p0[1]), float64(p0[2])}, 0)
 }
 
 func TestAdamW(t *testing.T) {
 	torchtest.CheckLive(t)
-	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdamW(ps, AdamWOptions{LR: new(0.1)})
-		if err != nil {
-			return nil, nil, err
-		}
-		return a, a.Close, nil
-	}, 2)
+	got := run(t, maker(NewAdamW, AdamWOptions{LR: new(0.1)}), 2)
 	near(t, "adamw", got, adamByHand(2, 0.1, 0.9, 0.999, 1e-8, 1e-2, true, false), 1e-6)
 
-	got = run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdamW(ps, AdamWOptions{LR: new(0.1), WeightDecay: new(0.0)})
-		if err != nil {
-			return nil, nil, err
-		}
-		return a, a.Close, nil
-	}, 2)
+	got = run(t, maker(NewAdamW, AdamWOptions{LR: new(0.1), WeightDecay: new(0.0)}), 2)
 	near(t, "adamw no decay", got, adamByHand(2, 0.1, 0.9, 0.999, 1e-8, 0, false, false), 1e-6)
 }
 
 func TestAdadelta(t *testing.T) {
 	torchtest.CheckLive(t)
 	lr, rho, eps, wd := 0.5, 0.9, 1e-6, 0.1
-	got := run(t, func(ps []*torch.Tensor) (Optimizer, func(), error) {
-		a, err := NewAdadelta(ps, AdadeltaOptions{LR: new(lr), WeightDecay: wd})
-		if err != nil {
-			return nil, nil, err
-		}
-		return a, a.Close, nil
-	}, 2)
+	got := run(t, maker(NewAdadelta, AdadeltaOptions{LR: new(lr), WeightDecay: wd}), 2)
 	want := make([]float64, 3)
 	for i := range want {
 		p, v, u := float64(p0[i]), 0.0, 0.0
