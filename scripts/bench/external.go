@@ -75,6 +75,17 @@ func firstEpoch(dir string) (map[string]float64, error) {
 	return m, nil
 }
 
+// epochRows records a training epoch's samples under key and returns its two rows: the
+// epoch's seconds (items[0]) and the peak RSS (items[1]), with their targets.
+func (b *bench) epochRows(key string, threads int, items, targets []string, goS, pyS []sample) []row {
+	b.rep.Samples["go/"+key], b.rep.Samples["python/"+key] = goS, pyS
+	e := row{Item: items[0], Unit: "s", Threads: threads, Go: metric(goS, "epoch_s"), Python: metric(pyS, "epoch_s"), Target: targets[0]}
+	m := row{Item: items[1], Unit: "MiB", Threads: threads, Go: rss(goS), Python: rss(pyS), Target: targets[1]}
+	e.finish()
+	m.finish()
+	return []row{e, m}
+}
+
 var siameseItems = []string{"(b) Siamese BiLSTM (MaLSTM) training epoch, SICK train, batch 64", "(e) peak RSS, Siamese training process"}
 
 // siamese measures one SICK training epoch. Go: the real command,
@@ -127,13 +138,7 @@ func (b *bench) siamese(ctx context.Context) []row {
 			goS, pyS = append(goS, g), append(pyS, p)
 			fmt.Fprintf(b.stderr, "bench: siamese threads=%d rep %d/%d: go %s | python %s\n", th, i+1, b.cfg.reps, brief(g), brief(p))
 		}
-		key := fmt.Sprintf("siamese/threads=%d", th)
-		b.rep.Samples["go/"+key], b.rep.Samples["python/"+key] = goS, pyS
-		e := row{Item: siameseItems[0], Unit: "s", Threads: th, Go: metric(goS, "epoch_s"), Python: metric(pyS, "epoch_s"), Target: targets[0]}
-		m := row{Item: siameseItems[1], Unit: "MiB", Threads: th, Go: rss(goS), Python: rss(pyS), Target: targets[1]}
-		e.finish()
-		m.finish()
-		rows = append(rows, e, m)
+		rows = append(rows, b.epochRows(fmt.Sprintf("siamese/threads=%d", th), th, siameseItems, targets, goS, pyS)...)
 	}
 	return rows
 }
@@ -206,13 +211,7 @@ func (b *bench) sms(ctx context.Context) []row {
 			goS, pyS = append(goS, g), append(pyS, p)
 			fmt.Fprintf(b.stderr, "bench: sms epoch threads=%d rep %d/%d: go %s | python %s\n", th, i+1, b.cfg.reps, brief(g), brief(p))
 		}
-		key := fmt.Sprintf("sms-epoch/threads=%d", th)
-		b.rep.Samples["go/"+key], b.rep.Samples["python/"+key] = goS, pyS
-		e := row{Item: smsItems[0], Unit: "s", Threads: th, Go: metric(goS, "epoch_s"), Python: metric(pyS, "epoch_s"), Target: targets[0]}
-		m := row{Item: smsItems[1], Unit: "MiB", Threads: th, Go: rss(goS), Python: rss(pyS), Target: targets[1]}
-		e.finish()
-		m.finish()
-		rows = append(rows, e, m)
+		rows = append(rows, b.epochRows(fmt.Sprintf("sms-epoch/threads=%d", th), th, smsItems, targets, goS, pyS)...)
 	}
 
 	lat := filepath.Join(b.tmp, "sms-latency")

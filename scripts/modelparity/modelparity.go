@@ -28,6 +28,7 @@ import (
 	"strconv"
 
 	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/torch/optim"
 )
 
@@ -262,6 +263,18 @@ func NewOptimizer(name string, lr float64, params []*torch.Tensor) (optim.Optimi
 		return optim.NewAdam(params, optim.AdamOptions{LR: new(lr)})
 	}
 	return nil, fmt.Errorf("unknown optimizer %q (want adam or adadelta)", name)
+}
+
+// startTraining returns m's trainable parameters and the optimizer named name over them (free
+// it with closeOptimizer), and puts m in training mode.
+func startTraining(m nn.Module, name string, lr float64) ([]*torch.Tensor, optim.Optimizer, error) {
+	params := nn.Trainable(m)
+	opt, err := NewOptimizer(name, lr, params)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.SetTraining(true)
+	return params, opt, nil
 }
 
 // closeOptimizer frees the optimizer's state.

@@ -126,13 +126,11 @@ func TrainSiamese(m *siamese.Model, c SiameseConfig, batches []data.PairBatch) (
 	}
 	head := siamese.Head{Loss: loss, Margin: c.Margin, Threshold: c.Threshold, Module: m.Similarity}
 	head.Alpha, head.Factor = m.ScoreScale()
-	params := nn.Trainable(m)
-	opt, err := NewOptimizer(c.Optimizer, c.LR, params)
+	params, opt, err := startTraining(m, c.Optimizer, c.LR)
 	if err != nil {
 		return r, err
 	}
 	defer closeOptimizer(opt)
-	m.SetTraining(true)
 	dev := m.Device()
 	var serr error
 	err = torch.Try(func() {

@@ -151,13 +151,11 @@ func (SMSSpec) GoLosses(dir string) ([]float64, error) {
 	if err := nn.LoadTorch(filepath.Join(dir, "init.pt"), m); err != nil {
 		return nil, err
 	}
-	params := nn.Trainable(m)
-	opt, err := NewOptimizer(s.Optimizer, s.LR, params)
+	params, opt, err := startTraining(m, s.Optimizer, s.LR)
 	if err != nil {
 		return nil, err
 	}
 	defer closeOptimizer(opt)
-	m.SetTraining(true)
 	var losses []float64
 	var ferr error
 	terr := torch.Try(func() {
