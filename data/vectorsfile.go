@@ -22,10 +22,11 @@ import (
 const VectorFormats = "word2vec binary or text, or GloVe text; plain, gzip-compressed (.gz), or in a .zip (FILE.zip:MEMBER picks one file)"
 
 // VectorsHelp says, in one line, what a user without the catalog's vectors
-// can download and how to pass it to the seqtorch commands.
+// can download and how to pass it to the seqtorch commands (their --vectors
+// flag; -h lists the flags).
 const VectorsHelp = "download Stanford's GloVe (e.g. glove.840B.300d.zip, https://nlp.stanford.edu/projects/glove/) " +
 	"or word2vec's GoogleNews-vectors-negative300.bin.gz (https://code.google.com/archive/p/word2vec/) " +
-	"and pass it with --vectors PATH (" + VectorFormats + ")"
+	"and pass it with --vectors PATH (" + VectorFormats + "); -h lists the flags"
 
 // ErrNoVectors is wrapped by the error of [DefaultVectors] when the catalog's
 // vectors are not to be had.

@@ -19,6 +19,7 @@ type corpus struct {
 	tok                data.Tokenizer
 	vocab              *data.Vocab
 	vectors            *data.Vectors
+	vectorsUsed        data.VectorsRecord // the vectors file and its coverage of the corpus
 	embedding          []float32
 	found              int // vocabulary rows with a pretrained vector
 }
@@ -39,16 +40,13 @@ func sickPath(flagPath string) (string, error) {
 	return filepath.Join(dir, "SICK.txt"), nil
 }
 
-// vectorsPath returns --vectors if given, else the catalog's GloVe file restricted to SICK.
+// vectorsPath returns --vectors if given, else the catalog's GloVe file restricted to SICK;
+// without that, the error says what to download and how to pass it (data.DefaultVectors).
 func vectorsPath(flagPath string) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil
 	}
-	dir, err := data.Ensure("glove-sick")
-	if err != nil {
-		return "", err // "data: ..." names the data set
-	}
-	return filepath.Join(dir, "glove.840B.300d.sick-treelstm.w2v.txt"), nil
+	return data.DefaultVectors()
 }
 
 // augmentSpec describes --augment.
@@ -90,11 +88,11 @@ func loadCorpus(sickFile, vectorsFile string, aug augmentSpec, seed uint64) (*co
 		}
 	}
 	vocab := data.BuildVocab(docs, data.VocabOptions{})
-	vec, err := data.LoadWord2Vec(vectorsFile, data.VectorOptions{Keep: data.KeepSet(vocab.Tokens())})
+	vec, err := data.LoadVectors(vectorsFile, data.VectorOptions{Keep: data.KeepSet(vocab.Tokens())})
 	if err != nil {
 		return nil, err // it names the file
 	}
-	c.vectors = vec
+	c.vectors, c.vectorsUsed = vec, vec.Record(vec.Coverage(docs))
 	// An augmented pair is kept only if every new word has a vector: a synonym without one
 	// would be a random row of the frozen table, i.e. noise.
 	for _, p := range augmented {
@@ -127,14 +125,14 @@ func loadCorpus(sickFile, vectorsFile string, aug augmentSpec, seed uint64) (*co
 	return c, nil
 }
 
-// loadDefaultCorpus loads SICK and the default vectors from the data catalog, without
-// augmentation.
-func loadDefaultCorpus() (*corpus, error) {
+// loadDefaultCorpus loads SICK from the data catalog and the vectors (vectorsFile, or the
+// catalog's default if ""), without augmentation.
+func loadDefaultCorpus(vectorsFile string) (*corpus, error) {
 	sickFile, err := sickPath("")
 	if err != nil {
 		return nil, err
 	}
-	vecFile, err := vectorsPath("")
+	vecFile, err := vectorsPath(vectorsFile)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/siamese"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/train/cli"
@@ -63,7 +64,7 @@ const trainSynopsis = `usage: go run ./train/siamese [flags]
 // trainFlags registers the training flags on fs, writing into o.
 func trainFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.Loss, "loss", "malstm", "loss: malstm (exp(-L1) + MSE), tai (Tai et al. 2015 similarity head + KL), contrastive or triplet")
-	fs.StringVar(&o.Vectors, "vectors", "", "word2vec file (text, or binary if it ends in .bin); default: GloVe 840B restricted to SICK from the data catalog")
+	fs.StringVar(&o.Vectors, "vectors", "", "word vectors file: "+data.VectorFormats+"; default: GloVe 840B restricted to SICK from the data catalog")
 	fs.StringVar(&o.SICK, "sick", "", "SICK.txt (default: the data catalog's copy)")
 	fs.StringVar(&o.HiddenSizes, "hidden", "50", "LSTM hidden size, or comma-separated sizes per layer (e.g. 50,30: lstm_1 and lstm_2)")
 	fs.IntVar(&o.Layers, "layers", 0, "number of stacked LSTM layers (with a single --hidden size; 0: 2 for malstm, 1 for the other losses)")

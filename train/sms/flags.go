@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/train/cli"
 	"github.com/seqtorch/seqtorch/train/loop"
@@ -29,7 +30,7 @@ type Options struct {
 	Clip             float64       `json:"clip"`              // gradient norm clip (0: off)
 	Seed             uint64        `json:"seed"`              // initialisation, shuffling, dropout
 	SplitSeed        uint64        `json:"split_seed"`        // the data split
-	Vectors          string        `json:"vectors"`           // word2vec file ("" = random init)
+	Vectors          string        `json:"vectors"`           // word vectors file ("" = random init)
 	FreezeEmbeddings bool          `json:"freeze_embeddings"` // keep pretrained vectors fixed
 	Threads          int           `json:"threads"`           // libtorch intra-op threads
 	Out              string        `json:"out"`               // run folder
@@ -70,7 +71,7 @@ func trainFlags(fs *flag.FlagSet, o *Options) {
 	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient norm to this value (0: off)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (initialisation, shuffling, dropout)")
 	fs.Uint64Var(&o.SplitSeed, "split-seed", 2024, "seed of the train/validation/test split")
-	fs.StringVar(&o.Vectors, "vectors", "", "pretrained word vectors (word2vec text or .bin)")
+	fs.StringVar(&o.Vectors, "vectors", "", "pretrained word vectors: "+data.VectorFormats)
 	fs.BoolVar(&o.FreezeEmbeddings, "freeze-embeddings", false, "keep pretrained embeddings fixed")
 	fs.IntVar(&o.Threads, "threads", 1, "libtorch threads")
 	fs.StringVar(&o.Out, "out", "runs/sms", "run folder")

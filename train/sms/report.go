@@ -45,7 +45,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&r.out, "out", "runs/sms-report", "report folder")
 	fs.StringVar(&r.data, "data", "", "SMS Spam Collection file (default: fetched into the data cache)")
 	fs.StringVar(&r.device, "device", "auto", "device: auto, cpu, cuda or cuda:N")
-	fs.StringVar(&r.vectors, "vectors", "", "pretrained vectors for A1 (default: the glove-sick catalog file; \"none\" to skip)")
+	fs.StringVar(&r.vectors, "vectors", "", "pretrained vectors for A1: "+data.VectorFormats+" (default: the glove-sick catalog file; \"none\" to skip)")
 	fs.IntVar(&r.epochs, "epochs", 6, "epochs per run")
 	fs.IntVar(&r.seeds, "seeds", 3, "seeds per configuration")
 	fs.IntVar(&r.threads, "threads", 1, "libtorch threads")
@@ -75,10 +75,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	vectors := r.vectors
 	if vectors == "" && !r.fast {
-		if dir, err := data.Ensure("glove-sick"); err == nil {
-			vectors = filepath.Join(dir, "glove.840B.300d.sick-treelstm.w2v.txt")
+		if path, err := data.DefaultVectors(); err == nil {
+			vectors = path
 		} else {
-			fmt.Fprintf(stderr, "report: no pretrained vectors for A1 (%v)\n", err)
+			fmt.Fprintf(stderr, "report: A1 without pretrained vectors: %v\n", err) // it says what to download
 		}
 	}
 	if vectors == "none" {
@@ -242,7 +242,7 @@ func writeReport(r *reportOptions, base Options, exps []*experiment, vectors str
 	p("The study uses a trainable embedding of size %d learned from scratch (`nn.Embedding(V, %d, padding_idx=0)`). ", base.Model.Embed, base.Model.Embed)
 	if vectors != "" {
 		cov := vectorCoverage(base, vectors)
-		p("The only pretrained vectors available offline are GloVe 840B 300-d restricted to SICK's vocabulary; %s. ", cov)
+		p("Pretrained vectors compared: %s. ", cov)
 		p("SMS language (abbreviations such as `u`, `ur`, `txt`, `2`, spam vocabulary) is poorly covered, so most rows would stay random anyway. Measured:\n\n")
 		p("| embedding | params (trainable) | test accuracy %% | spam F1 | MCC |\n|---|---|---|---|---|\n")
 		for _, e := range exps {
@@ -443,21 +443,22 @@ func vocabSizes(base Options) string {
 	return b.String()
 }
 
-// vectorCoverage describes how much of the training vocabulary the vectors cover.
+// vectorCoverage names the vectors file (name, format, sha256, rows kept) and how much of the
+// training part it covers.
 func vectorCoverage(base Options, path string) string {
 	ds, err := loadDataset(&base, nil)
 	if err != nil {
 		return "coverage unknown"
 	}
-	vec, err := data.LoadWord2Vec(path, data.VectorOptions{Keep: data.KeepSet(ds.vocab.Tokens())})
+	vec, err := data.LoadVectors(path, data.VectorOptions{Keep: data.KeepSet(ds.vocab.Tokens())})
 	if err != nil {
-		return "coverage unknown: " + err.Error()
+		return path + ", coverage unknown: " + err.Error()
 	}
 	var docs [][]string
 	for _, m := range ds.split.Train {
 		docs = append(docs, ds.tok.Tokenize(m.Text))
 	}
-	return "they cover " + vec.Coverage(docs).String() + " of the training part"
+	return vec.Record(vec.Coverage(docs)).String() + ", coverage of the training part"
 }
 
 // writeReportFigures draws a3_curves.png and a5_convergence.png.
