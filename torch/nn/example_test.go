@@ -235,3 +235,21 @@ func ExampleContrastiveLoss() {
 	// Output:
 	// 3.000
 }
+
+func ExampleCheckRegistered() {
+	type model struct {
+		nn.Modules
+		Enc  *nn.Linear
+		Head *nn.Linear // forgotten below: no m.Add("head", m.Head)
+	}
+	m := &model{Enc: nn.NewLinear(4, 3, nn.LinearOptions{}), Head: nn.NewLinear(3, 1, nn.LinearOptions{})}
+	defer nn.Close(m.Head)
+	defer nn.Close(m)
+	m.Add("enc", m.Enc)
+	names, _ := nn.StateDict(m)
+	fmt.Println(names) // head.weight and head.bias are missing, and so from any optimizer
+	fmt.Println(nn.CheckRegistered(m))
+	// Output:
+	// [enc.weight enc.bias]
+	// nn: *nn_test.model.Head (*nn.Linear) is not registered (Modules.Add)
+}
