@@ -119,7 +119,7 @@ bind "$mirror_data" "$jail/shared/data" ro
 say "make libtorch && make test against libtorch 2.6 (log: $log)"
 set +e
 in_jail GOPROXY=off GOFLAGS= GOTOOLCHAIN=local OPENBLAS_NUM_THREADS=1 SEQTORCH_MIRROR=/shared/data \
-  MAKEFLAGS=-j2 bash -c 'cd /src && make libtorch && make test' >"$log" 2>&1
+  bash -c 'cd /src && make -j2 libtorch && make test' >"$log" 2>&1
 rc=$?
 set -e
 torch_line=$(grep -m1 '^libtorch ' "$log" || echo "libtorch: (no line; see $log)")
