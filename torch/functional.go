@@ -44,17 +44,12 @@ const (
 	ModeGRU     RNNMode = C.ST_GRU
 )
 
+var rnnModeNames = [...]string{ModeRNNTanh: "RNN_TANH", ModeRNNReLU: "RNN_RELU", ModeLSTM: "LSTM", ModeGRU: "GRU"}
+
 // String returns PyTorch's mode string: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU".
 func (m RNNMode) String() string {
-	switch m {
-	case ModeRNNTanh:
-		return "RNN_TANH"
-	case ModeRNNReLU:
-		return "RNN_RELU"
-	case ModeLSTM:
-		return "LSTM"
-	case ModeGRU:
-		return "GRU"
+	if m >= 0 && int(m) < len(rnnModeNames) && rnnModeNames[m] != "" {
+		return rnnModeNames[m]
 	}
 	return fmt.Sprintf("RNNMode(%d)", int(m))
 }

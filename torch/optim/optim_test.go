@@ -222,21 +222,28 @@ func TestSkipsParamsWithoutGrad(t *testing.T) {
 	p.ZeroGrad()
 }
 
-func TestStateDictRoundTrip(t *testing.T) {
-	torchtest.CheckLive(t)
-	// Two steps, save, load into a fresh optimizer, one more step: same as three steps.
-	p := newParam()
-	defer p.Close()
+// steppedAdam returns an AMSGrad Adam over p after two steps; the test closes it.
+func steppedAdam(t *testing.T, p *torch.Tensor) *Adam {
+	t.Helper()
 	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: new(0.05), AMSGrad: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(a.Close)
 	for range 2 {
 		a.ZeroGrad()
 		setGrad(p)
 		a.Step()
 	}
+	return a
+}
+
+func TestStateDictRoundTrip(t *testing.T) {
+	torchtest.CheckLive(t)
+	// Two steps, save, load into a fresh optimizer, one more step: same as three steps.
+	p := newParam()
+	defer p.Close()
+	a := steppedAdam(t, p)
 	names, ts, err := a.StateDict()
 	if err != nil {
 		t.Fatal(err)
@@ -406,16 +413,7 @@ func TestSaveLoadTorch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "optimizer.pt")
 	p := newParam()
 	defer p.Close()
-	a, err := NewAdam([]*torch.Tensor{p}, AdamOptions{LR: new(0.05), AMSGrad: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	for range 2 {
-		a.ZeroGrad()
-		setGrad(p)
-		a.Step()
-	}
+	a := steppedAdam(t, p)
 	a.SetLR(0.02)
 	if err := SaveTorch(path, a); err != nil {
 		t.Fatal(err)
