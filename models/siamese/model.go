@@ -213,7 +213,7 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 		}
 		w := torch.FromSlice(embedding, int64(cfg.VocabSize), int64(cfg.EmbedDim))
 		pad := cfg.PaddingIdx
-		m.Embedding = nn.EmbeddingFromPretrained(w, true, &pad)
+		m.Embedding = nn.EmbeddingFromPretrained(w, nn.PretrainedOptions{PaddingIdx: &pad}) // frozen
 		m.Add("embedding", m.Embedding)
 		m.embedDrop = nn.NewDropout(cfg.EmbeddingDropout)
 		m.layerDrop = nn.NewDropout(cfg.Dropout)

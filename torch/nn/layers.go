@@ -137,18 +137,25 @@ func NewEmbedding(num, dim int64, opts EmbeddingOptions) *Embedding {
 	return e
 }
 
+// PretrainedOptions are nn.Embedding.from_pretrained's keyword arguments; the zero value is
+// PyTorch's defaults (freeze=True, padding_idx=None).
+type PretrainedOptions struct {
+	NoFreeze   bool   // freeze=False: the weight requires gradients and is trained
+	PaddingIdx *int64 // the padding row (no gradient; negative counts from the end), or nil
+}
+
 // EmbeddingFromPretrained wraps a (num, dim) weight matrix, as
 // nn.Embedding.from_pretrained(w, freeze, padding_idx). As in PyTorch the module's weight
 // shares w's storage (the caller still owns and may close its own handle w) and the padding
-// row is not zeroed. With freeze set the weight does not require gradients. A w that is not
-// 2-D or a padding index out of range panics with *torch.Error.
-func EmbeddingFromPretrained(w *torch.Tensor, freeze bool, paddingIdx *int64) *Embedding {
+// row is not zeroed. Frozen (the default) the weight does not require gradients. A w that is
+// not 2-D or a padding index out of range panics with *torch.Error.
+func EmbeddingFromPretrained(w *torch.Tensor, o PretrainedOptions) *Embedding {
 	if w.Dim() != 2 {
 		panic(&torch.Error{Op: "nn.EmbeddingFromPretrained", Msg: fmt.Sprintf("embeddings parameter is expected to be 2-dimensional, got %d dims", w.Dim())})
 	}
 	s := w.Shape()
-	pad := normPadding("nn.EmbeddingFromPretrained", s[0], paddingIdx)
-	weight := w.Detach().SetRequiresGrad(!freeze)
+	pad := normPadding("nn.EmbeddingFromPretrained", s[0], o.PaddingIdx)
+	weight := w.Detach().SetRequiresGrad(o.NoFreeze)
 	torch.Unscope(weight) // the module owns it
 	return &Embedding{NumEmbeddings: s[0], EmbeddingDim: s[1], Weight: weight, PaddingIdx: pad}
 }

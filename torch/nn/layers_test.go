@@ -133,7 +133,7 @@ func TestEmbeddingFromPretrained(t *testing.T) {
 			torchtest.Scope(t)
 			w := seqRange(1, 3, 2)
 			pad := int64(0)
-			e := EmbeddingFromPretrained(w, freeze, &pad)
+			e := EmbeddingFromPretrained(w, PretrainedOptions{NoFreeze: !freeze, PaddingIdx: &pad})
 			defer Close(e)
 			if e.Weight.RequiresGrad() == freeze {
 				t.Errorf("RequiresGrad = %v with freeze %v", e.Weight.RequiresGrad(), freeze)
