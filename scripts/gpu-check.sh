@@ -131,17 +131,18 @@ run_parity() {
 }
 
 # siamese_epoch: Go `siamese --device cuda --epochs N` beside scripts/bench_siamese.py on the
-# batches and initial weights that `siamese bench -dir` writes (same model, same GPU).
+# batches and initial weights that `bench siamese-inputs -dir` writes (same model, same GPU).
 run_siamese() {
   [[ -x $bin/siamese ]] || { note "siamese: not carried (see MANIFEST)"; return; }
   local ref=$out/siamese-ref run=$out/siamese-run log=$out/siamese.log epochs=${GPU_CHECK_EPOCHS:-1}
   mkdir -p "$ref"
-  if ! "$bin/siamese" bench -rounds 1 -dir "$ref" >"$log" 2>&1; then
+  [[ -x $bin/bench ]] || { note "siamese: the bench binary is not carried (see MANIFEST)"; return; }
+  if ! "$bin/bench" siamese-inputs -dir "$ref" >"$log" 2>&1; then
     note "siamese: writing the shared batches failed (log $log)"; tail -5 "$log" >&2; return
   fi
   local t0 t1
   t0=$(date +%s.%N)
-  if "$bin/siamese" --device "$device" --epochs "$epochs" --layers 1 --scale one --pooling last --tsne 0 --out "$run" --json >>"$log" 2>&1; then
+  if "$bin/siamese" --device "$device" --epochs "$epochs" --layers 1 --scale one --pooling last --tsne 0 --out "$run" --force >>"$log" 2>&1; then
     t1=$(date +%s.%N)
     note "siamese Go --device $device: epoch 1 $(head -1 "$run/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, %d steps, loss %.4f" % (r["train_seconds"], r["steps"], r["train_loss"]))'), process $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s"
   else
@@ -157,14 +158,14 @@ run_siamese() {
 run_sms() {
   [[ -x $bin/sms ]] || { note "sms: not carried (see MANIFEST)"; return; }
   local run=$out/sms-run log=$out/sms.log epochs=${GPU_CHECK_EPOCHS:-1}
-  if "$bin/sms" --device "$device" --epochs "$epochs" --out "$run" >"$log" 2>&1; then
+  if "$bin/sms" --device "$device" --epochs "$epochs" --out "$run" --force >"$log" 2>&1; then
     note "sms Go --device $device: epoch 1 $(head -1 "$run/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, %d steps, loss %.4f" % (r["train_seconds"], r["steps"], r["train_loss"]))' 2>/dev/null || echo '(no metrics.jsonl)')"
   else
     note "sms Go --device $device: FAILED (log $log)"; tail -5 "$log" >&2
   fi
   # PyTorch on the same device, same model (LSTM), initial weights and epoch-1 batches.
   local inputs=$out/sms-bench-inputs
-  if "$bin/sms" --cell lstm --device "$device" --epochs 1 --out "$run-lstm" >>"$log" 2>&1; then
+  if "$bin/sms" --cell lstm --device "$device" --epochs 1 --out "$run-lstm" --force >>"$log" 2>&1; then
     note "sms Go LSTM --device $device: epoch 1 $(head -1 "$run-lstm/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, loss %.4f" % (r["train_seconds"], r["train_loss"]))' 2>/dev/null || echo '(no metrics.jsonl)')"
   else
     note "sms Go LSTM --device $device: FAILED (log $log)"; tail -5 "$log" >&2
