@@ -11,10 +11,7 @@ import (
 )
 
 func main() {
-	if err := torch.Load(); err != nil { // optional: the first libtorch call would load it too
-		log.Fatal(err)
-	}
-	torch.ManualSeed(1)
+	torch.ManualSeed(1) // the first libtorch call loads the shim
 	lstm := nn.NewLSTM(10, 20, nn.RNNOptions{NumLayers: 2, BatchFirst: true})
 	defer nn.Close(lstm)
 	s := torch.NewScope()
