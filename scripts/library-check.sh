@@ -5,7 +5,8 @@
 #   1. build with plain `go build` (no libtorch, no environment variables),
 #   2. fail before setup with one line that names the setup command (exit 1),
 #   3. run after `go run github.com/seqtorch/seqtorch/torch/cmd/seqtorch setup`,
-#   4. pass `go mod verify`.
+#   4. run when copied to another folder with the shim beside it (the executable's folder),
+#   5. pass `go mod verify`.
 # The dependencies of seqtorch come from the usual module proxy behind the file one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +59,16 @@ go run "$mod/torch/cmd/seqtorch" setup | sed 's/^/   /' || fail "seqtorch setup"
 out=$(./libuser) || fail "run after setup"
 echo "   $out"
 [[ $out == output* ]] || fail "unexpected output"
-say "4. go mod verify"
+say "4. a binary carried elsewhere with the shim beside it (no user cache there)"
+lib=$(go run "$mod/torch/cmd/seqtorch" path)
+mkdir -p "$tmp/carried"
+cp libuser "$lib" "$tmp/carried/"
+go build -o "$tmp/carried/seqtorch" "$mod/torch/cmd/seqtorch"
+out=$(XDG_CACHE_HOME=$tmp/empty-cache "$tmp/carried/libuser") || fail "carried binary"
+echo "   $out"
+where=$(XDG_CACHE_HOME=$tmp/empty-cache "$tmp/carried/seqtorch" path) || fail "carried seqtorch path"
+echo "   loads $where"
+[[ $where == "$tmp/carried/libseqtorch.so" ]] || fail "want the shim beside the binary"
+say "5. go mod verify"
 go mod verify | sed 's/^/   /' || fail "go mod verify"
 say "passed"
