@@ -1,0 +1,293 @@
+// Package serve is the HTTP serving shell shared by `sms serve` and `siamese serve`: one model,
+// many concurrent requests.
+//
+// A command loads its model, wraps its forward pass in a [Batcher], registers JSON routes on a
+// [Server] whose handlers call [Batcher.Do], and calls [Server.Serve], which runs the batcher's
+// loop on the calling goroutine and net/http on others until the context is cancelled (Ctrl-C)
+// or the process gets SIGTERM; it then stops accepting connections, waits for the requests in
+// flight to be answered (at most Options.DrainTimeout) and returns nil.
+//
+// # Concurrency
+//
+// HTTP handlers never call libtorch. They decode and check the request ([DecodeMessages],
+// [DecodePairs]: limits on the body, the number of messages and their length, UTF-8, JSON
+// syntax; every failure a 400 or 413 with a JSON error, see [Error]) and hand the inputs to
+// the batcher. Exactly one goroutine, the model goroutine running [Batcher.Run], calls the
+// model: it is locked to its OS thread and runs under torch.NoGrad (libtorch's grad mode is
+// per thread), collects up to Options.MaxBatch inputs from all waiting requests — waiting at
+// most Options.MaxWait for a batch to fill — runs one forward pass and answers each request.
+// This makes serving safe whatever package torch's rules for goroutines are: the tensors, the
+// scopes the model opens and the grad mode all live on that one thread. A panic in the model
+// fails the requests of that batch (500), never the process.
+//
+// # Routes
+//
+// Every server answers GET /healthz ({"status": "ok", ...} plus the command's details) and
+// GET /metrics (Prometheus text format, see [Metrics]); the command adds its POST routes with
+// [Server.HandleJSON]. Unknown paths are a JSON 404, wrong methods a JSON 405.
+package serve
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configure a server; [Options.Flags] registers them as command-line flags.
+type Options struct {
+	// Addr is the address to listen on, host:port (--addr). The host defaults to 127.0.0.1:
+	// a model server is not exposed beyond this machine unless asked.
+	Addr string
+	// MaxBatch bounds the inputs of one forward pass (--max-batch).
+	MaxBatch int
+	// MaxWait bounds how long the first input of a batch waits for others (--max-wait, in
+	// milliseconds on the command line); 0 runs a batch as soon as the model is free.
+	MaxWait time.Duration
+	// Limits bound each request.
+	Limits Limits
+	// DrainTimeout bounds the wait for requests in flight at shutdown (--drain-timeout).
+	DrainTimeout time.Duration
+	// Log receives one line when the server listens and one when it stops (nil: discarded).
+	Log io.Writer
+	// Ready, if set, is called with the listening address once connections are accepted
+	// (tests use it with port 0).
+	Ready func(addr net.Addr)
+}
+
+// DefaultOptions returns the commands' defaults: 127.0.0.1:8080, batches of up to 64 inputs,
+// 2 ms of waiting, [DefaultLimits], 10 s to drain.
+func DefaultOptions() Options {
+	return Options{Addr: "127.0.0.1:8080", MaxBatch: 64, MaxWait: 2 * time.Millisecond, Limits: DefaultLimits(),
+		DrainTimeout: 10 * time.Second}
+}
+
+// Flags registers o's fields as flags on fs, with o's current values as defaults: --addr,
+// --max-batch, --max-wait (ms), --max-body-bytes, --max-messages, --max-message-bytes and
+// --drain-timeout. Call [Options.Check] after parsing.
+func (o *Options) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address, host:port (port 0: any free port); a bare :port listens on 127.0.0.1 only")
+	fs.IntVar(&o.MaxBatch, "max-batch", o.MaxBatch, "most messages per forward pass")
+	fs.Func("max-wait", fmt.Sprintf("milliseconds a batch waits to fill (0: run as soon as the model is free) (default %g)", float64(o.MaxWait)/1e6), func(s string) error {
+		var ms float64
+		if _, err := fmt.Sscanf(s, "%g", &ms); err != nil {
+			return fmt.Errorf("want milliseconds, got %q", s)
+		}
+		if ms < 0 || ms > 10000 {
+			return fmt.Errorf("want 0 to 10000 milliseconds, got %g", ms)
+		}
+		o.MaxWait = time.Duration(ms * float64(time.Millisecond))
+		return nil
+	})
+	fs.Int64Var(&o.Limits.MaxBodyBytes, "max-body-bytes", o.Limits.MaxBodyBytes, "largest request body, bytes (413 above)")
+	fs.IntVar(&o.Limits.MaxItems, "max-messages", o.Limits.MaxItems, "most messages (or pairs) per request (413 above)")
+	fs.IntVar(&o.Limits.MaxTextBytes, "max-message-bytes", o.Limits.MaxTextBytes, "longest message or sentence, bytes of UTF-8 (413 above)")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "how long Ctrl-C or SIGTERM waits for requests in flight")
+}
+
+// Check validates the options and fills an address without a host with 127.0.0.1. Its
+// errors name the flag.
+func (o *Options) Check() error {
+	host, port, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", o.Addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	o.Addr = net.JoinHostPort(host, port)
+	switch {
+	case o.MaxBatch < 1:
+		return fmt.Errorf("--max-batch must be positive, got %d", o.MaxBatch)
+	case o.Limits.MaxBodyBytes < 1:
+		return fmt.Errorf("--max-body-bytes must be positive, got %d", o.Limits.MaxBodyBytes)
+	case o.Limits.MaxItems < 1:
+		return fmt.Errorf("--max-messages must be positive, got %d", o.Limits.MaxItems)
+	case o.Limits.MaxTextBytes < 1:
+		return fmt.Errorf("--max-message-bytes must be positive, got %d", o.Limits.MaxTextBytes)
+	case o.DrainTimeout <= 0:
+		return fmt.Errorf("--drain-timeout must be positive, got %v", o.DrainTimeout)
+	}
+	return nil
+}
+
+// Server is an HTTP server for one model: JSON routes, /healthz and /metrics.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	metrics *Metrics
+	health  map[string]any
+}
+
+// NewServer returns a server with opts (already checked) whose metrics are named namespace_*
+// and whose /healthz adds health's entries (the model's folder, say) to {"status": "ok"}.
+func NewServer(namespace string, opts Options, health map[string]any) *Server {
+	s := &Server{opts: opts, mux: http.NewServeMux(), metrics: NewMetrics(namespace), health: map[string]any{}}
+	for k, v := range health {
+		s.health[k] = v
+	}
+	s.health["status"] = "ok"
+	s.mux.Handle("/healthz", s.instrument("/healthz", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, s.health)
+	}))
+	s.mux.Handle("/metrics", s.instrument("/metrics", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.metrics.WriteTo(w)
+	}))
+	s.mux.Handle("/", s.instrument("other", "", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, Errorf(http.StatusNotFound, "no route %s %q", r.Method, r.URL.Path))
+	}))
+	return s
+}
+
+// Metrics returns the server's metrics (for a [Batcher]).
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Limits returns the server's request limits.
+func (s *Server) Limits() Limits { return s.opts.Limits }
+
+// Handler returns the server's routes as an http.Handler (tests use it with httptest).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// HandleJSON registers a POST route: h decodes the request (w is given for
+// http.MaxBytesReader) and returns the response value, written as JSON with status 200, or an
+// error, written by [WriteError].
+func (s *Server) HandleJSON(path string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
+	s.mux.Handle(path, s.instrument(path, http.MethodPost, func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(w, r)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				err = Errorf(http.StatusServiceUnavailable, "request cancelled: %v", err)
+			}
+			WriteError(w, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, v)
+	}))
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// instrument counts and times a route, refuses other methods than method (unless ""), and
+// turns a panic in a handler into a 500.
+func (s *Server) instrument(route, method string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		s.metrics.RequestStarted()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				if sw.code == 0 {
+					WriteError(sw, fmt.Errorf("internal error: %v", p))
+				}
+				if s.opts.Log != nil {
+					fmt.Fprintf(s.opts.Log, "serve: panic in %s: %v\n", route, p)
+				}
+			}
+			s.metrics.RequestDone(route, sw.code, time.Since(t0))
+		}()
+		if method != "" && r.Method != method {
+			sw.Header().Set("Allow", method)
+			WriteError(sw, Errorf(http.StatusMethodNotAllowed, "%s %s: want %s", r.Method, route, method))
+			return
+		}
+		h(sw, r)
+	})
+}
+
+// Loop is the model goroutine's side of a server: a [Batcher].
+type Loop interface {
+	Run()   // runs the model loop until Close and the queue is answered
+	Close() // stops accepting work
+}
+
+// Serve listens on Options.Addr and serves until ctx is cancelled or the process receives
+// SIGTERM, then drains: the listener closes, requests in flight are answered (at most
+// Options.DrainTimeout), the loop is closed. The loop runs on the calling goroutine (the one
+// that loaded the model; [Batcher.Run] locks it to its thread). It returns nil after a clean
+// drain, and an error if the address cannot be listened on or the drain timed out.
+func (s *Server) Serve(ctx context.Context, loop Loop) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		loop.Close()
+		return fmt.Errorf("--addr: %w", err)
+	}
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	logf := func(format string, args ...any) {
+		if s.opts.Log != nil {
+			fmt.Fprintf(s.opts.Log, format, args...)
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		serveErr error
+		drainErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer loop.Close() // after the HTTP side is done: the loop answers what is queued
+		errc := make(chan error, 1)
+		go func() { errc <- hs.Serve(ln) }()
+		logf("serving on http://%s (limits: %d-byte bodies, %d messages per request, %d bytes per message; batches of up to %d, waiting up to %v); Ctrl-C or SIGTERM drains and stops\n",
+			ln.Addr(), s.opts.Limits.MaxBodyBytes, s.opts.Limits.MaxItems, s.opts.Limits.MaxTextBytes, s.opts.MaxBatch, s.opts.MaxWait)
+		if s.opts.Ready != nil {
+			s.opts.Ready(ln.Addr())
+		}
+		select {
+		case err := <-errc: // the listener failed
+			serveErr = err
+			return
+		case <-ctx.Done():
+		}
+		logf("stopping: draining requests in flight (at most %v)\n", s.opts.DrainTimeout)
+		dctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
+		defer cancel()
+		if err := hs.Shutdown(dctx); err != nil {
+			drainErr = fmt.Errorf("requests still in flight after --drain-timeout %v: %w", s.opts.DrainTimeout, err)
+			hs.Close()
+		}
+		<-errc // http.ErrServerClosed
+	}()
+	loop.Run()
+	wg.Wait()
+	if serveErr != nil {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	if drainErr != nil {
+		return drainErr
+	}
+	passes, items := s.metrics.Batches()
+	logf("stopped: %d messages in %d forward passes\n", items, passes)
+	return nil
+}
