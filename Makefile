@@ -1,6 +1,8 @@
 # seqtorch — see README.md. `make libtorch` once, then `make test`.
 SHELL := /bin/bash
 BUILD ?= build
+# parallel compiler processes for the shim (each takes up to ~1.5 GB)
+JOBS ?= 2
 GO ?= go
 PYTHON ?= $(if $(TORCH_PYTHON),$(TORCH_PYTHON),/usr/bin/python3)
 export OPENBLAS_NUM_THREADS ?= 1
@@ -11,7 +13,7 @@ export SEQTORCH_PYTHON ?= $(PYTHON)
 
 libtorch:
 	@bash torch/csrc/find-libtorch.sh $(BUILD)/libtorch.mk
-	@$(MAKE) -s --no-print-directory -f torch/csrc/shim.mk BUILD=$(BUILD)
+	@$(MAKE) -s --no-print-directory -j$(JOBS) -f torch/csrc/shim.mk BUILD=$(BUILD)
 	@$(BUILD)/bin/st-info "$$(sed -n 's/^TORCH_SOURCE := //p' $(BUILD)/libtorch.mk)"
 
 $(BUILD)/lib/libseqtorch.so:
