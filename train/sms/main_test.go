@@ -146,6 +146,12 @@ func TestBadInput(t *testing.T) {
 		{"predict missing model folder", []string{"predict", "--model", filepath.Join(dir, "nope"), "hello"}, 1},
 		{"predict other model type", []string{"predict", "--model", other, "hello"}, 1},
 		{"predict empty message", []string{"predict", "--model", other, "  "}, 2},
+		{"serve without model", []string{"serve"}, 2},
+		{"serve bad address", []string{"serve", "--model", other, "--addr", "8080"}, 2},
+		{"serve zero batch", []string{"serve", "--model", other, "--max-batch", "0"}, 2},
+		{"serve bad wait", []string{"serve", "--model", other, "--max-wait", "-1"}, 2},
+		{"serve stray argument", []string{"serve", "--model", other, "now"}, 2},
+		{"serve other model type", []string{"serve", "--model", other}, 1},
 		{"report bad seeds", []string{"report", "--out", out, "--seeds", "0"}, 2},
 		{"report stray argument", []string{"report", "now"}, 2},
 	}

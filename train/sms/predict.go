@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,11 +22,12 @@ import (
 
 // classifier is a trained model loaded from a run folder.
 type classifier struct {
-	model *smsrnn.Model
-	vocab *data.Vocab
-	tok   data.Tokenizer
-	dev   torch.Device
-	opts  Options
+	model   *smsrnn.Model
+	vocab   *data.Vocab
+	tok     data.Tokenizer
+	dev     torch.Device
+	opts    Options
+	weights string // the model file, for messages
 }
 
 // loadClassifier loads the model, vocabulary and tokenizer settings of a run folder.
@@ -54,7 +57,8 @@ func loadClassifier(dir, device string) (*classifier, error) {
 	}
 	nn.To(m, dev)
 	m.SetTraining(false)
-	return &classifier{model: m, vocab: vocab, tok: tokenizer(c.Options.Placeholders, c.Options.Caps), dev: dev, opts: c.Options}, nil
+	return &classifier{model: m, vocab: vocab, tok: tokenizer(c.Options.Placeholders, c.Options.Caps), dev: dev, opts: c.Options,
+		weights: filepath.Join(dir, c.Weights)}, nil
 }
 
 func (c *classifier) close() { c.model.Close() }
@@ -72,7 +76,33 @@ func (c *classifier) spamProbability(msgs []string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ev.probs, nil
+	return ev.probs, c.checkFinite(ev.probs)
+}
+
+// checkFinite refuses probabilities that are not numbers: a model whose weights hold NaN or
+// infinities (a diverged training run) has no label to give.
+func (c *classifier) checkFinite(probs []float64) error {
+	for _, p := range probs {
+		if math.IsNaN(p) || math.IsInf(p, 0) {
+			return fmt.Errorf("model %s gives P(spam) = %v: its weights are not all finite numbers (a diverged run?); retrain it", c.weights, p)
+		}
+	}
+	return nil
+}
+
+// label is the class of a spam probability.
+func label(pSpam float64) string {
+	if pSpam >= 0.5 {
+		return "spam"
+	}
+	return "ham"
+}
+
+// prediction is one message's answer in predict --json and on serve's /v1/predict.
+type prediction struct {
+	Message string  `json:"message,omitempty"`
+	Label   string  `json:"label"`
+	PSpam   float64 `json:"p_spam"`
 }
 
 // predictor classifies one message at a time, the serving path: tokenize, look the tokens up,
@@ -141,10 +171,12 @@ func (p *predictor) probabilityOfIDs() (prob float64, err error) {
 
 // runPredict is the predict subcommand.
 func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR [message ...]\n(without messages: one message per line of standard input)", stderr)
+	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR [--json] [message ...]\n(without messages: one message per line of standard input)\n"+
+		"Prints label, p_spam and the message, tab-separated, the message with tabs, newlines and\ncontrol characters escaped (\\t, \\n, \\x1b, ...); --json prints one JSON object per message.", stderr)
 	dir := fs.String("model", "", "run folder written by training (required)")
 	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
 	threads := fs.Int("threads", 1, "libtorch threads")
+	asJSON := fs.Bool("json", false, `print one JSON object per message, {"message": ..., "label": ..., "p_spam": ...}`)
 	if err := cli.ParseArgs(fs, args); err != nil {
 		return err
 	}
@@ -188,13 +220,19 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	w := bufio.NewWriter(stdout)
+	if *asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i, m := range msgs {
+			if err := enc.Encode(prediction{Message: m, Label: label(probs[i]), PSpam: probs[i]}); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
+	}
 	fmt.Fprintln(w, "label\tp_spam\tmessage")
 	for i, m := range msgs {
-		label := "ham"
-		if probs[i] >= 0.5 {
-			label = "spam"
-		}
-		fmt.Fprintf(w, "%s\t%.4f\t%s\n", label, probs[i], m)
+		fmt.Fprintf(w, "%s\t%.4f\t%s\n", label(probs[i]), probs[i], cli.Escape(m))
 	}
 	return w.Flush()
 }

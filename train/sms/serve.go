@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+
+	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/serve"
+)
+
+// runServe is `sms serve --model DIR`: the classifier over HTTP (train/serve).
+//
+//	POST /v1/predict  {"messages": ["text", ...]}
+//	              →   {"predictions": [{"label": "spam", "p_spam": 0.9731}, ...]}
+//	GET  /healthz, GET /metrics
+//
+// Requests are micro-batched onto the goroutine that loaded the model (see serve.Batcher);
+// Ctrl-C or SIGTERM drains the requests in flight and exits 0.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("sms serve", "usage: go run ./train/sms serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
+		`POST /v1/predict {"messages": [...]} answers {"predictions": [{"label": ..., "p_spam": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
+	dir := fs.String("model", "", "run folder written by training (required)")
+	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
+	threads := fs.Int("threads", 1, "libtorch threads")
+	o := serve.DefaultOptions()
+	o.Flags(fs)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return cli.Usagef("serve: --model DIR is required")
+	}
+	if *threads < 1 {
+		return cli.Usagef("serve: --threads must be positive, got %d", *threads)
+	}
+	if err := o.Check(); err != nil {
+		return cli.Usagef("serve: %v", err)
+	}
+	// This goroutine loads the model and then becomes the model goroutine (Serve runs the
+	// batcher's loop on it); HTTP handlers never call libtorch.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := torch.SetNumThreads(*threads); err != nil {
+		return err
+	}
+	c, err := loadClassifier(*dir, *device)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	o.Log = stderr
+	srv := serve.NewServer("seqtorch_sms", o, map[string]any{"model": *dir, "cell": c.model.Config.Cell,
+		"device": c.dev.String(), "libtorch": torch.Version()})
+	b := serve.NewBatcher(c.probabilities, o.MaxBatch, o.MaxWait, srv.Metrics())
+	srv.HandleJSON("/v1/predict", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		msgs, err := serve.DecodeMessages(w, r, srv.Limits())
+		if err != nil {
+			return nil, err
+		}
+		probs, err := b.Do(r.Context(), msgs)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]prediction, len(probs))
+		for i, p := range probs {
+			out[i] = prediction{Label: label(p), PSpam: p}
+		}
+		return map[string]any{"predictions": out}, nil
+	})
+	return srv.Serve(ctx, b)
+}
+
+// probabilities is the serving forward pass: P(spam) of each message, one padded (B, T)
+// batch, as evaluate computes it. It runs on the model goroutine (under NoGrad).
+func (c *classifier) probabilities(msgs []string) ([]float64, error) {
+	ids := make([][]int64, len(msgs))
+	t := 1
+	for i, m := range msgs {
+		ids[i] = c.vocab.Encode(c.tok.Tokenize(m))
+		if n := c.opts.MaxLen; n > 0 && len(ids[i]) > n {
+			ids[i] = ids[i][:n]
+		}
+		if len(ids[i]) == 0 {
+			ids[i] = []int64{data.UnkID}
+		}
+		t = max(t, len(ids[i]))
+	}
+	flat := make([]int64, len(msgs)*t) // padded with data.PadID (0)
+	lengths := make([]int64, len(msgs))
+	for i, row := range ids {
+		copy(flat[i*t:], row)
+		lengths[i] = int64(len(row))
+	}
+	var probs []float64
+	var ferr error
+	err := torch.Try(func() {
+		torch.WithScope(func(*torch.Scope) {
+			x := torch.FromSlice(flat, int64(len(msgs)), int64(t))
+			if c.dev != torch.CPU {
+				x = x.To(c.dev)
+			}
+			logits, err := c.model.Forward(x, lengths)
+			if err != nil {
+				ferr = err
+				return
+			}
+			probs = logits.Softmax(1).Narrow(1, 1, 1).Reshape(int64(len(msgs))).ToDType(torch.Float64).Float64s()
+		})
+	})
+	if err := errors.Join(err, ferr); err != nil {
+		return nil, fmt.Errorf("model %s: %w", c.weights, err)
+	}
+	return probs, c.checkFinite(probs)
+}
