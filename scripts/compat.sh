@@ -124,7 +124,7 @@ rc=$?
 set -e
 torch_line=$(grep -m1 '^libtorch ' "$log" || echo "libtorch: (no line; see $log)")
 ok=$(grep -c '^ok ' "$log" || true)
-failed=$(grep -c '^FAIL\b' "$log" || true)
+failed=$(grep -c $'^FAIL\t' "$log" || true)
 parity=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 || true)
 
 say "compiling and linking the shim against the CUDA build (libseqtorch.so only)"

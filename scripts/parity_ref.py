@@ -22,6 +22,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+# The reference computes the LSTM equations, as seqtorch does: oneDNN off, because libtorch 2.x
+# runs an LSTM's no-grad CPU forward through oneDNN, which Debian 13's PyTorch 2.6 (oneDNN 3.7.2)
+# gets wrong by up to 0.3 (see st_init in torch/csrc/shim.cpp). No effect on 1.13.
+torch.backends.mkldnn.enabled = False
+
 HANDLERS = {}
 
 

@@ -144,6 +144,11 @@ st_err st_init(void) {
       using setter = void (*)(int);
       if (auto f = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(1);
     }
+    // oneDNN off: libtorch 2.x runs an LSTM's no-grad forward on the CPU through oneDNN
+    // (mkldnn_rnn), and Debian 13's libtorch 2.6 (with oneDNN 3.7.2) gets it wrong — outputs off
+    // by up to 0.3 from the LSTM equations, measured on AVX-512; with oneDNN off they agree to
+    // 1e-8. seqtorch uses no other oneDNN kernel, and libtorch 1.13 has no oneDNN RNN path.
+    at::globalContext().setUserEnabledMkldnn(false);
   });
 }
 
