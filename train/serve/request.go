@@ -131,6 +131,8 @@ func decodeStrict(b []byte, v any, want string) error {
 				field = "the body"
 			}
 			return Errorf(http.StatusBadRequest, "%s: got a JSON %s, want %s", field, te.Value, want)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return Errorf(http.StatusBadRequest, "%s; want %s", strings.TrimPrefix(err.Error(), "json: "), want)
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return Errorf(http.StatusBadRequest, "malformed JSON: the body ends early; want %s", want)
 		}
