@@ -63,7 +63,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return nil, err
 		}
-		probs, err := b.Do(r.Context(), msgs)
+		ids := make([][]int64, len(msgs)) // tokenized here, in parallel; only the model is serial
+		for i, m := range msgs {
+			ids[i] = c.encodeIDs(m)
+		}
+		probs, err := b.Do(r.Context(), ids)
 		if err != nil {
 			return nil, err
 		}
@@ -76,23 +80,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return srv.Serve(ctx, b)
 }
 
-// probabilities is the serving forward pass: P(spam) of each message, one padded (B, T)
-// batch, as evaluate computes it. It runs on the model goroutine (under NoGrad).
-func (c *classifier) probabilities(msgs []string) ([]float64, error) {
-	ids := make([][]int64, len(msgs))
-	t := 1
-	for i, m := range msgs {
-		ids[i] = c.vocab.Encode(c.tok.Tokenize(m))
-		if n := c.opts.MaxLen; n > 0 && len(ids[i]) > n {
-			ids[i] = ids[i][:n]
-		}
-		if len(ids[i]) == 0 {
-			ids[i] = []int64{data.UnkID}
-		}
-		t = max(t, len(ids[i]))
+// encodeIDs returns msg's token ids as predict computes them (tokenizer, vocabulary, the run's
+// --max-len, an empty list as one <unk>). Pure Go: the HTTP handlers call it concurrently.
+func (c *classifier) encodeIDs(msg string) []int64 {
+	ids := c.vocab.Encode(c.tok.Tokenize(msg))
+	if n := c.opts.MaxLen; n > 0 && len(ids) > n {
+		ids = ids[:n]
 	}
-	flat := make([]int64, len(msgs)*t) // padded with data.PadID (0)
-	lengths := make([]int64, len(msgs))
+	if len(ids) == 0 {
+		ids = []int64{data.UnkID}
+	}
+	return ids
+}
+
+// probabilities is the serving forward pass: P(spam) of each message (as token ids), one
+// padded (B, T) batch, as evaluate computes it. It runs on the model goroutine (under NoGrad).
+func (c *classifier) probabilities(ids [][]int64) ([]float64, error) {
+	t := 1
+	for _, row := range ids {
+		t = max(t, len(row))
+	}
+	flat := make([]int64, len(ids)*t) // padded with data.PadID (0)
+	lengths := make([]int64, len(ids))
 	for i, row := range ids {
 		copy(flat[i*t:], row)
 		lengths[i] = int64(len(row))
@@ -101,7 +110,7 @@ func (c *classifier) probabilities(msgs []string) ([]float64, error) {
 	var ferr error
 	err := torch.Try(func() {
 		torch.WithScope(func(*torch.Scope) {
-			x := torch.FromSlice(flat, int64(len(msgs)), int64(t))
+			x := torch.FromSlice(flat, int64(len(ids)), int64(t))
 			if c.dev != torch.CPU {
 				x = x.To(c.dev)
 			}
@@ -110,7 +119,7 @@ func (c *classifier) probabilities(msgs []string) ([]float64, error) {
 				ferr = err
 				return
 			}
-			probs = logits.Softmax(1).Narrow(1, 1, 1).Reshape(int64(len(msgs))).ToDType(torch.Float64).Float64s()
+			probs = logits.Softmax(1).Narrow(1, 1, 1).Reshape(int64(len(ids))).ToDType(torch.Float64).Float64s()
 		})
 	})
 	if err := errors.Join(err, ferr); err != nil {
