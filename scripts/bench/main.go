@@ -9,7 +9,7 @@
 //
 // Usage:
 //
-//	go run ./scripts/bench [-reps 5] [-threads 1,2] [-only lstm-step,ops,batching,sms,siamese] [-out bench.json]
+//	go run ./scripts/bench [-reps 5] [-threads 1,2] [-only lstm-step,ops,batching,sms,siamese,serving] [-out bench.json]
 //	go run ./scripts/bench siamese-inputs -dir DIR   the Siamese item's PyTorch inputs alone
 //
 // The Python interpreter is modelparity.Python(): $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	reps := fs.Int("reps", 5, "repetitions per side and thread count (median reported)")
 	threads := fs.String("threads", "1,2", "comma-separated libtorch thread counts")
-	only := fs.String("only", "", "comma-separated items to run (lstm-step, ops, batching, sms, siamese); empty: all")
+	only := fs.String("only", "", "comma-separated items to run (lstm-step, ops, batching, sms, siamese, serving); empty: all")
 	out := fs.String("out", "bench.json", "where to write the raw results")
 	seqs := fs.Int("batching-seqs", 1024, "sequences in the batching workload's epoch")
 	if err := fs.Parse(args); err != nil {

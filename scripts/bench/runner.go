@@ -22,7 +22,7 @@ import (
 )
 
 // items lists what -only accepts.
-var items = []string{"lstm-step", "ops", "batching", "sms", "siamese"}
+var items = []string{"lstm-step", "ops", "batching", "sms", "siamese", "serving"}
 
 func knownItem(s string) bool { return slices.Contains(items, s) }
 
@@ -124,6 +124,9 @@ func benchAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		if err := b.batching(ctx); err != nil {
 			return err
 		}
+	}
+	if cfg.want("serving") {
+		b.rep.Rows = append(b.rep.Rows, b.serving(ctx)...)
 	}
 	fmt.Fprintf(stderr, "bench: done in %s\n", time.Since(start).Round(time.Second))
 	printReport(stdout, &b.rep)
