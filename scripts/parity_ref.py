@@ -54,11 +54,11 @@ def make_optimizer(name, params, o):
                                dampening=o.get("dampening", 0), weight_decay=o.get("weight_decay", 0),
                                nesterov=o.get("nesterov", False), foreach=False)
     if name == "adam":
-        return torch.optim.Adam(params, lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)),
+        return torch.optim.Adam(params, lr=o.get("lr", 1e-3), betas=(float(o.get("beta1", 0.9)), float(o.get("beta2", 0.999))),
                                 eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 0),
                                 amsgrad=o.get("amsgrad", False), foreach=False)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)),
+        return torch.optim.AdamW(params, lr=o.get("lr", 1e-3), betas=(float(o.get("beta1", 0.9)), float(o.get("beta2", 0.999))),
                                  eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 1e-2),
                                  amsgrad=o.get("amsgrad", False), foreach=False)
     if name == "adadelta":
