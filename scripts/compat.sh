@@ -12,7 +12,9 @@
 #    downloads from outside Debian, and no GPU is here to run it), so the CUDA code paths
 #    build on every run.
 # Ends with the libtorch line, the Go package and parity counts and the CUDA link line.
-# Needs root (debootstrap, chroot, mount). COMPAT_DIR overrides the chroot's folder.
+# Needs root (debootstrap, chroot, mount). COMPAT_DIR overrides the chroot's folder. With
+# arguments, steps 2–3 run that command in the chroot's /src instead (after make libtorch), e.g.
+# `scripts/compat.sh make bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -115,6 +117,13 @@ mountpoint -q "$jail/dev" || bind /dev "$jail/dev"
 bind "$goroot" "$jail/usr/local/go" ro
 bind "$modcache" "$jail/root/go/pkg/mod"
 bind "$mirror_data" "$jail/shared/data" ro
+
+if (($# > 0)); then # run a command of the user's instead, e.g. `scripts/compat.sh make bench`
+  say "make libtorch, then $* against libtorch 2.6"
+  in_jail GOPROXY=off GOFLAGS= GOTOOLCHAIN=local OPENBLAS_NUM_THREADS=1 SEQTORCH_MIRROR=/shared/data \
+    bash -c 'cd /src && make -j2 libtorch >&2 && "$@"' run "$@"
+  exit
+fi
 
 say "make libtorch && make test against libtorch 2.6 (log: $log)"
 set +e
