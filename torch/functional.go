@@ -15,9 +15,9 @@ import (
 
 // Linear returns x·wᵀ + b, as torch.nn.functional.linear (b may be nil).
 func Linear(x, w, b *Tensor) *Tensor {
-	return unary("Linear", func(out *C.st_tensor) C.st_err {
-		return C.st_linear(x.handle("Linear"), w.handle("Linear"), optHandle("Linear", b), out)
-	})
+	hb := b.acquireOpt("Linear")
+	defer b.release()
+	return x.apply2("Linear", w, func(hx, hw C.st_tensor, out *C.st_tensor) C.st_err { return C.st_linear(hx, hw, hb, out) })
 }
 
 // Embedding looks up rows of w for the int64 indices idx, as torch.nn.functional.embedding.
@@ -26,8 +26,8 @@ func Embedding(w, idx *Tensor, paddingIdx int64) *Tensor {
 	if paddingIdx < 0 {
 		paddingIdx = -1
 	}
-	return unary("Embedding", func(out *C.st_tensor) C.st_err {
-		return C.st_embedding(w.handle("Embedding"), idx.handle("Embedding"), C.int64_t(paddingIdx), out)
+	return w.apply2("Embedding", idx, func(hw, hi C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_embedding(hw, hi, C.int64_t(paddingIdx), out)
 	})
 }
 
@@ -84,10 +84,14 @@ type RNNConfig struct {
 // torch.nn.RNN/LSTM/GRU. hx holds h0 (and c0 for LSTM); params holds, per layer and direction,
 // w_ih, w_hh (and b_ih, b_hh with biases). c is nil except for LSTM.
 func RNNForward(mode RNNMode, input *Tensor, hx, params []*Tensor, cfg RNNConfig) (out, h, c *Tensor) {
-	hh := handles("RNNForward", hx)
-	ph := handles("RNNForward", params)
+	hh := acquireAll("RNNForward", hx)
+	defer releaseAll(hx)
+	ph := acquireAll("RNNForward", params)
+	defer releaseAll(params)
+	hi := input.acquire("RNNForward")
+	defer input.release()
 	var o, hn, cn C.st_tensor
-	check("RNNForward", C.st_rnn(C.int(mode), input.handle("RNNForward"), handlesPtr(hh), C.int(len(hh)),
+	check("RNNForward", C.st_rnn(C.int(mode), hi, handlesPtr(hh), C.int(len(hh)),
 		handlesPtr(ph), C.int(len(ph)), cbool(cfg.HasBiases), C.int64_t(cfg.NumLayers), C.double(cfg.Dropout),
 		cbool(cfg.Train), cbool(cfg.Bidirectional), cbool(cfg.BatchFirst), cbool(cfg.Fused), &o, &hn, &cn))
 	return wrapRNN(o, hn, cn)
@@ -95,10 +99,16 @@ func RNNForward(mode RNNMode, input *Tensor, hx, params []*Tensor, cfg RNNConfig
 
 // RNNForwardPacked is RNNForward over packed data (PackedSequence.data and batch_sizes).
 func RNNForwardPacked(mode RNNMode, data, batchSizes *Tensor, hx, params []*Tensor, cfg RNNConfig) (out, h, c *Tensor) {
-	hh := handles("RNNForward", hx)
-	ph := handles("RNNForward", params)
+	hh := acquireAll("RNNForward", hx)
+	defer releaseAll(hx)
+	ph := acquireAll("RNNForward", params)
+	defer releaseAll(params)
+	hd := data.acquire("RNNForward")
+	defer data.release()
+	hb := batchSizes.acquire("RNNForward")
+	defer batchSizes.release()
 	var o, hn, cn C.st_tensor
-	check("RNNForward", C.st_rnn_packed(C.int(mode), data.handle("RNNForward"), batchSizes.handle("RNNForward"),
+	check("RNNForward", C.st_rnn_packed(C.int(mode), hd, hb,
 		handlesPtr(hh), C.int(len(hh)), handlesPtr(ph), C.int(len(ph)), cbool(cfg.HasBiases),
 		C.int64_t(cfg.NumLayers), C.double(cfg.Dropout), cbool(cfg.Train), cbool(cfg.Bidirectional), cbool(cfg.Fused),
 		&o, &hn, &cn))
@@ -116,8 +126,12 @@ func wrapRNN(o, hn, cn C.st_tensor) (out, h, c *Tensor) {
 // PackPadded packs a padded batch whose lengths (int64, CPU) are sorted in decreasing order,
 // as torch._pack_padded_sequence: it returns the packed data and batch sizes.
 func PackPadded(input, lengths *Tensor, batchFirst bool) (data, batchSizes *Tensor) {
+	hi := input.acquire("PackPadded")
+	defer input.release()
+	hl := lengths.acquire("PackPadded")
+	defer lengths.release()
 	var d, b C.st_tensor
-	check("PackPadded", C.st_pack_padded(input.handle("PackPadded"), lengths.handle("PackPadded"), cbool(batchFirst), &d, &b))
+	check("PackPadded", C.st_pack_padded(hi, hl, cbool(batchFirst), &d, &b))
 	return newTensor(d), newTensor(b)
 }
 
@@ -128,7 +142,11 @@ func PadPacked(data, batchSizes *Tensor, batchFirst bool, paddingValue float64, 
 	if totalLength <= 0 {
 		totalLength = -1
 	}
-	check("PadPacked", C.st_pad_packed(data.handle("PadPacked"), batchSizes.handle("PadPacked"), cbool(batchFirst),
+	hd := data.acquire("PadPacked")
+	defer data.release()
+	hb := batchSizes.acquire("PadPacked")
+	defer batchSizes.release()
+	check("PadPacked", C.st_pad_packed(hd, hb, cbool(batchFirst),
 		C.double(paddingValue), C.int64_t(totalLength), &p, &l))
 	return newTensor(p), newTensor(l)
 }
@@ -158,55 +176,62 @@ func (r Reduction) code() C.int {
 // CrossEntropy is torch.nn.functional.cross_entropy over class logits (weight may be nil;
 // PyTorch's default ignoreIndex is -100).
 func CrossEntropy(input, target, weight *Tensor, r Reduction, ignoreIndex int64, labelSmoothing float64) *Tensor {
-	return unary("CrossEntropy", func(out *C.st_tensor) C.st_err {
-		return C.st_cross_entropy(input.handle("CrossEntropy"), target.handle("CrossEntropy"), optHandle("CrossEntropy", weight),
-			r.code(), C.int64_t(ignoreIndex), C.double(labelSmoothing), out)
+	hw := weight.acquireOpt("CrossEntropy")
+	defer weight.release()
+	return input.apply2("CrossEntropy", target, func(hi, ht C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_cross_entropy(hi, ht, hw, r.code(), C.int64_t(ignoreIndex), C.double(labelSmoothing), out)
 	})
 }
 
 // NLLLoss is torch.nn.functional.nll_loss over log-probabilities.
 func NLLLoss(input, target, weight *Tensor, r Reduction, ignoreIndex int64) *Tensor {
-	return unary("NLLLoss", func(out *C.st_tensor) C.st_err {
-		return C.st_nll_loss(input.handle("NLLLoss"), target.handle("NLLLoss"), optHandle("NLLLoss", weight), r.code(), C.int64_t(ignoreIndex), out)
+	hw := weight.acquireOpt("NLLLoss")
+	defer weight.release()
+	return input.apply2("NLLLoss", target, func(hi, ht C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_nll_loss(hi, ht, hw, r.code(), C.int64_t(ignoreIndex), out)
 	})
 }
 
 // MSELoss is torch.nn.functional.mse_loss.
 func MSELoss(input, target *Tensor, r Reduction) *Tensor {
-	return unary("MSELoss", func(out *C.st_tensor) C.st_err {
-		return C.st_mse_loss(input.handle("MSELoss"), target.handle("MSELoss"), r.code(), out)
+	return input.apply2("MSELoss", target, func(hi, ht C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_mse_loss(hi, ht, r.code(), out)
 	})
 }
 
 // L1Loss is torch.nn.functional.l1_loss.
 func L1Loss(input, target *Tensor, r Reduction) *Tensor {
-	return unary("L1Loss", func(out *C.st_tensor) C.st_err {
-		return C.st_l1_loss(input.handle("L1Loss"), target.handle("L1Loss"), r.code(), out)
+	return input.apply2("L1Loss", target, func(hi, ht C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_l1_loss(hi, ht, r.code(), out)
 	})
 }
 
 // BCEWithLogits is torch.nn.functional.binary_cross_entropy_with_logits (weight and posWeight
 // may be nil).
 func BCEWithLogits(input, target, weight, posWeight *Tensor, r Reduction) *Tensor {
-	return unary("BCEWithLogits", func(out *C.st_tensor) C.st_err {
-		return C.st_bce_with_logits(input.handle("BCEWithLogits"), target.handle("BCEWithLogits"),
-			optHandle("BCEWithLogits", weight), optHandle("BCEWithLogits", posWeight), r.code(), out)
+	hw := weight.acquireOpt("BCEWithLogits")
+	defer weight.release()
+	hp := posWeight.acquireOpt("BCEWithLogits")
+	defer posWeight.release()
+	return input.apply2("BCEWithLogits", target, func(hi, ht C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_bce_with_logits(hi, ht, hw, hp, r.code(), out)
 	})
 }
 
 // TripletMarginLoss is torch.nn.functional.triplet_margin_loss (PyTorch defaults: margin 1,
 // p 2, eps 1e-6, swap false).
 func TripletMarginLoss(anchor, positive, negative *Tensor, margin, p, eps float64, swap bool, r Reduction) *Tensor {
-	return unary("TripletMarginLoss", func(out *C.st_tensor) C.st_err {
-		return C.st_triplet_margin_loss(anchor.handle("TripletMarginLoss"), positive.handle("TripletMarginLoss"),
-			negative.handle("TripletMarginLoss"), C.double(margin), C.double(p), C.double(eps), cbool(swap), r.code(), out)
+	hn := negative.acquire("TripletMarginLoss")
+	defer negative.release()
+	return anchor.apply2("TripletMarginLoss", positive, func(ha, hp C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_triplet_margin_loss(ha, hp, hn, C.double(margin), C.double(p), C.double(eps), cbool(swap), r.code(), out)
 	})
 }
 
 // PairwiseDistance is torch.nn.functional.pairwise_distance: ‖a − b + eps‖_p along the last dim.
 func PairwiseDistance(a, b *Tensor, p, eps float64, keepdim bool) *Tensor {
-	return unary("PairwiseDistance", func(out *C.st_tensor) C.st_err {
-		return C.st_pairwise_distance(a.handle("PairwiseDistance"), b.handle("PairwiseDistance"), C.double(p), C.double(eps), cbool(keepdim), out)
+	return a.apply2("PairwiseDistance", b, func(ha, hb C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_pairwise_distance(ha, hb, C.double(p), C.double(eps), cbool(keepdim), out)
 	})
 }
 
@@ -233,9 +258,10 @@ func SaveDict(path string, names []string, ts []*Tensor) error {
 		cn = &cnames[0]
 	}
 	var hs []C.st_tensor
-	if err := Try(func() { hs = handles("SaveDict", ts) }); err != nil {
+	if err := Try(func() { hs = acquireAll("SaveDict", ts) }); err != nil {
 		return err
 	}
+	defer releaseAll(ts)
 	ctmp := C.CString(tmp)
 	defer C.free(unsafe.Pointer(ctmp))
 	if err := checkErr("SaveDict", C.st_save_dict(ctmp, cn, handlesPtr(hs), C.int(len(hs)))); err != nil {

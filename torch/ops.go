@@ -7,9 +7,23 @@ import "C"
 
 type unaryFn func(a C.st_tensor, out *C.st_tensor) C.st_err
 
+// apply1 runs f on t's handle (t counted in use meanwhile, see acquire) and wraps its result.
 func (t *Tensor) apply1(op string, f unaryFn) *Tensor {
+	h := t.acquire(op)
+	defer t.release()
 	var out C.st_tensor
-	check(op, f(t.handle(op), &out))
+	check(op, f(h, &out))
+	return newTensor(out)
+}
+
+// apply2 is apply1 for a shim function of two tensors.
+func (t *Tensor) apply2(op string, o *Tensor, f func(a, b C.st_tensor, out *C.st_tensor) C.st_err) *Tensor {
+	ha := t.acquire(op)
+	defer t.release()
+	hb := o.acquire(op)
+	defer o.release()
+	var out C.st_tensor
+	check(op, f(ha, hb, &out))
 	return newTensor(out)
 }
 
@@ -74,15 +88,11 @@ func (t *Tensor) LogicalNot() *Tensor {
 }
 
 func (t *Tensor) binary(op string, code C.int, o *Tensor) *Tensor {
-	var out C.st_tensor
-	check(op, C.st_binary(code, t.handle(op), o.handle(op), &out))
-	return newTensor(out)
+	return t.apply2(op, o, func(a, b C.st_tensor, out *C.st_tensor) C.st_err { return C.st_binary(code, a, b, out) })
 }
 
 func (t *Tensor) binaryScalar(op string, code C.int, s float64) *Tensor {
-	var out C.st_tensor
-	check(op, C.st_binary_scalar(code, t.handle(op), C.double(s), &out))
-	return newTensor(out)
+	return t.apply1(op, func(a C.st_tensor, out *C.st_tensor) C.st_err { return C.st_binary_scalar(code, a, C.double(s), out) })
 }
 
 // Add returns t + o (broadcasting).
@@ -168,8 +178,8 @@ func (t *Tensor) GeScalar(s float64) *Tensor { return t.binaryScalar("GeScalar",
 
 // RSubScalar returns s - t.
 func (t *Tensor) RSubScalar(s float64) *Tensor {
-	return unary("RSubScalar", func(out *C.st_tensor) C.st_err {
-		return C.st_rsub_scalar(t.handle("RSubScalar"), C.double(s), out)
+	return t.apply1("RSubScalar", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_rsub_scalar(a, C.double(s), out)
 	})
 }
 
@@ -183,22 +193,22 @@ func (t *Tensor) ClampMin(min float64) *Tensor { return t.clamp(true, min, false
 func (t *Tensor) ClampMax(max float64) *Tensor { return t.clamp(false, 0, true, max) }
 
 func (t *Tensor) clamp(hasMin bool, min float64, hasMax bool, max float64) *Tensor {
-	return unary("Clamp", func(out *C.st_tensor) C.st_err {
-		return C.st_clamp(t.handle("Clamp"), cbool(hasMin), C.double(min), cbool(hasMax), C.double(max), out)
+	return t.apply1("Clamp", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_clamp(a, cbool(hasMin), C.double(min), cbool(hasMax), C.double(max), out)
 	})
 }
 
 // Where returns a where cond is true and b elsewhere, as torch.where(cond, a, b).
 func Where(cond, a, b *Tensor) *Tensor {
-	return unary("Where", func(out *C.st_tensor) C.st_err {
-		return C.st_where(cond.handle("Where"), a.handle("Where"), b.handle("Where"), out)
-	})
+	hc := cond.acquire("Where")
+	defer cond.release()
+	return a.apply2("Where", b, func(ha, hb C.st_tensor, out *C.st_tensor) C.st_err { return C.st_where(hc, ha, hb, out) })
 }
 
 // MaskedFill returns t with value written where mask is true.
 func (t *Tensor) MaskedFill(mask *Tensor, value float64) *Tensor {
-	return unary("MaskedFill", func(out *C.st_tensor) C.st_err {
-		return C.st_masked_fill(t.handle("MaskedFill"), mask.handle("MaskedFill"), C.double(value), out)
+	return t.apply2("MaskedFill", mask, func(a, m C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_masked_fill(a, m, C.double(value), out)
 	})
 }
 
@@ -209,8 +219,8 @@ func (t *Tensor) Sum() *Tensor { return t.SumDim(false) }
 
 // SumDim sums over dims, keeping them as size 1 when keepdim is set. No dims sums everything.
 func (t *Tensor) SumDim(keepdim bool, dims ...int64) *Tensor {
-	return unary("Sum", func(out *C.st_tensor) C.st_err {
-		return C.st_sum(t.handle("Sum"), int64Ptr(dims), C.int(len(dims)), cbool(keepdim), out)
+	return t.apply1("Sum", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_sum(a, int64Ptr(dims), C.int(len(dims)), cbool(keepdim), out)
 	})
 }
 
@@ -219,8 +229,8 @@ func (t *Tensor) Mean() *Tensor { return t.MeanDim(false) }
 
 // MeanDim averages over dims. No dims averages everything.
 func (t *Tensor) MeanDim(keepdim bool, dims ...int64) *Tensor {
-	return unary("Mean", func(out *C.st_tensor) C.st_err {
-		return C.st_mean(t.handle("Mean"), int64Ptr(dims), C.int(len(dims)), cbool(keepdim), out)
+	return t.apply1("Mean", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_mean(a, int64Ptr(dims), C.int(len(dims)), cbool(keepdim), out)
 	})
 }
 
@@ -236,49 +246,53 @@ func (t *Tensor) Min() *Tensor {
 
 // MaxDim returns the maxima along dim and their indices, as t.max(dim, keepdim).
 func (t *Tensor) MaxDim(dim int64, keepdim bool) (values, indices *Tensor) {
+	h := t.acquire("MaxDim")
+	defer t.release()
 	var v, i C.st_tensor
-	check("MaxDim", C.st_max_dim(t.handle("MaxDim"), C.int64_t(dim), cbool(keepdim), &v, &i))
+	check("MaxDim", C.st_max_dim(h, C.int64_t(dim), cbool(keepdim), &v, &i))
 	return newTensor(v), newTensor(i)
 }
 
 // Argmax returns the indices of the maxima along dim.
 func (t *Tensor) Argmax(dim int64, keepdim bool) *Tensor {
-	return unary("Argmax", func(out *C.st_tensor) C.st_err {
-		return C.st_argmax(t.handle("Argmax"), C.int64_t(dim), cbool(keepdim), out)
+	return t.apply1("Argmax", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_argmax(a, C.int64_t(dim), cbool(keepdim), out)
 	})
 }
 
 // Norm returns the p-norm over dims (all elements when no dims are given), as torch.norm.
 func (t *Tensor) Norm(p float64, keepdim bool, dims ...int64) *Tensor {
-	return unary("Norm", func(out *C.st_tensor) C.st_err {
-		return C.st_norm(t.handle("Norm"), C.double(p), int64Ptr(dims), C.int(len(dims)), cbool(keepdim), out)
+	return t.apply1("Norm", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_norm(a, C.double(p), int64Ptr(dims), C.int(len(dims)), cbool(keepdim), out)
 	})
 }
 
 // Sort sorts along dim, returning values and the permutation, as torch.sort.
 func (t *Tensor) Sort(dim int64, descending bool) (values, indices *Tensor) {
+	h := t.acquire("Sort")
+	defer t.release()
 	var v, i C.st_tensor
-	check("Sort", C.st_sort(t.handle("Sort"), C.int64_t(dim), cbool(descending), &v, &i))
+	check("Sort", C.st_sort(h, C.int64_t(dim), cbool(descending), &v, &i))
 	return newTensor(v), newTensor(i)
 }
 
 // Softmax returns softmax along dim.
 func (t *Tensor) Softmax(dim int64) *Tensor {
-	return unary("Softmax", func(out *C.st_tensor) C.st_err { return C.st_softmax(t.handle("Softmax"), C.int64_t(dim), out) })
+	return t.apply1("Softmax", func(a C.st_tensor, out *C.st_tensor) C.st_err { return C.st_softmax(a, C.int64_t(dim), out) })
 }
 
 // LogSoftmax returns log(softmax) along dim, computed stably.
 func (t *Tensor) LogSoftmax(dim int64) *Tensor {
-	return unary("LogSoftmax", func(out *C.st_tensor) C.st_err {
-		return C.st_log_softmax(t.handle("LogSoftmax"), C.int64_t(dim), out)
+	return t.apply1("LogSoftmax", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_log_softmax(a, C.int64_t(dim), out)
 	})
 }
 
 // Dropout zeroes elements with probability p and scales the rest by 1/(1-p) when train is
 // set; otherwise it returns a copy of t, as torch.nn.functional.dropout.
 func Dropout(t *Tensor, p float64, train bool) *Tensor {
-	return unary("Dropout", func(out *C.st_tensor) C.st_err {
-		return C.st_dropout(t.handle("Dropout"), C.double(p), cbool(train), out)
+	return t.apply1("Dropout", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_dropout(a, C.double(p), cbool(train), out)
 	})
 }
 
@@ -286,7 +300,8 @@ func Dropout(t *Tensor, p float64, train bool) *Tensor {
 
 // Cat concatenates ts along dim.
 func Cat(ts []*Tensor, dim int64) *Tensor {
-	hs := handles("Cat", ts)
+	hs := acquireAll("Cat", ts)
+	defer releaseAll(ts)
 	return unary("Cat", func(out *C.st_tensor) C.st_err {
 		return C.st_cat(handlesPtr(hs), C.int(len(hs)), C.int64_t(dim), out)
 	})
@@ -294,7 +309,8 @@ func Cat(ts []*Tensor, dim int64) *Tensor {
 
 // Stack stacks ts along a new dim.
 func Stack(ts []*Tensor, dim int64) *Tensor {
-	hs := handles("Stack", ts)
+	hs := acquireAll("Stack", ts)
+	defer releaseAll(ts)
 	return unary("Stack", func(out *C.st_tensor) C.st_err {
 		return C.st_stack(handlesPtr(hs), C.int(len(hs)), C.int64_t(dim), out)
 	})
@@ -302,75 +318,75 @@ func Stack(ts []*Tensor, dim int64) *Tensor {
 
 // View returns a view of t with a new shape (one dim may be -1).
 func (t *Tensor) View(shape ...int64) *Tensor {
-	return unary("View", func(out *C.st_tensor) C.st_err {
-		return C.st_view(t.handle("View"), int64Ptr(shape), C.int(len(shape)), out)
+	return t.apply1("View", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_view(a, int64Ptr(shape), C.int(len(shape)), out)
 	})
 }
 
 // Reshape returns t with a new shape, copying only when needed.
 func (t *Tensor) Reshape(shape ...int64) *Tensor {
-	return unary("Reshape", func(out *C.st_tensor) C.st_err {
-		return C.st_reshape(t.handle("Reshape"), int64Ptr(shape), C.int(len(shape)), out)
+	return t.apply1("Reshape", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_reshape(a, int64Ptr(shape), C.int(len(shape)), out)
 	})
 }
 
 // Expand broadcasts t to shape without copying (-1 keeps a dim).
 func (t *Tensor) Expand(shape ...int64) *Tensor {
-	return unary("Expand", func(out *C.st_tensor) C.st_err {
-		return C.st_expand(t.handle("Expand"), int64Ptr(shape), C.int(len(shape)), out)
+	return t.apply1("Expand", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_expand(a, int64Ptr(shape), C.int(len(shape)), out)
 	})
 }
 
 // Transpose swaps dims d0 and d1.
 func (t *Tensor) Transpose(d0, d1 int64) *Tensor {
-	return unary("Transpose", func(out *C.st_tensor) C.st_err {
-		return C.st_transpose(t.handle("Transpose"), C.int64_t(d0), C.int64_t(d1), out)
+	return t.apply1("Transpose", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_transpose(a, C.int64_t(d0), C.int64_t(d1), out)
 	})
 }
 
 // Permute reorders dims.
 func (t *Tensor) Permute(dims ...int64) *Tensor {
-	return unary("Permute", func(out *C.st_tensor) C.st_err {
-		return C.st_permute(t.handle("Permute"), int64Ptr(dims), C.int(len(dims)), out)
+	return t.apply1("Permute", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_permute(a, int64Ptr(dims), C.int(len(dims)), out)
 	})
 }
 
 // Squeeze removes all dims of size 1.
 func (t *Tensor) Squeeze() *Tensor {
-	return unary("Squeeze", func(out *C.st_tensor) C.st_err { return C.st_squeeze(t.handle("Squeeze"), 0, 0, out) })
+	return t.apply1("Squeeze", func(a C.st_tensor, out *C.st_tensor) C.st_err { return C.st_squeeze(a, 0, 0, out) })
 }
 
 // SqueezeDim removes dim if its size is 1.
 func (t *Tensor) SqueezeDim(dim int64) *Tensor {
-	return unary("Squeeze", func(out *C.st_tensor) C.st_err {
-		return C.st_squeeze(t.handle("Squeeze"), 1, C.int64_t(dim), out)
+	return t.apply1("Squeeze", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_squeeze(a, 1, C.int64_t(dim), out)
 	})
 }
 
 // Unsqueeze inserts a dim of size 1 at dim.
 func (t *Tensor) Unsqueeze(dim int64) *Tensor {
-	return unary("Unsqueeze", func(out *C.st_tensor) C.st_err {
-		return C.st_unsqueeze(t.handle("Unsqueeze"), C.int64_t(dim), out)
+	return t.apply1("Unsqueeze", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_unsqueeze(a, C.int64_t(dim), out)
 	})
 }
 
 // IndexSelect picks the entries at index (int64, 1-D) along dim.
 func (t *Tensor) IndexSelect(dim int64, index *Tensor) *Tensor {
-	return unary("IndexSelect", func(out *C.st_tensor) C.st_err {
-		return C.st_index_select(t.handle("IndexSelect"), C.int64_t(dim), index.handle("IndexSelect"), out)
+	return t.apply2("IndexSelect", index, func(a, idx C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_index_select(a, C.int64_t(dim), idx, out)
 	})
 }
 
 // Gather collects values along dim at index, as torch.gather.
 func (t *Tensor) Gather(dim int64, index *Tensor) *Tensor {
-	return unary("Gather", func(out *C.st_tensor) C.st_err {
-		return C.st_gather(t.handle("Gather"), C.int64_t(dim), index.handle("Gather"), out)
+	return t.apply2("Gather", index, func(a, idx C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_gather(a, C.int64_t(dim), idx, out)
 	})
 }
 
 // Narrow returns the slice [start, start+length) of dim (a view).
 func (t *Tensor) Narrow(dim, start, length int64) *Tensor {
-	return unary("Narrow", func(out *C.st_tensor) C.st_err {
-		return C.st_narrow(t.handle("Narrow"), C.int64_t(dim), C.int64_t(start), C.int64_t(length), out)
+	return t.apply1("Narrow", func(a C.st_tensor, out *C.st_tensor) C.st_err {
+		return C.st_narrow(a, C.int64_t(dim), C.int64_t(start), C.int64_t(length), out)
 	})
 }

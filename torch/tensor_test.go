@@ -358,7 +358,9 @@ func TestErrors(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				err := Try(c.f)
+				// A subtest runs on a goroutine of its own, outside the scope opened above:
+				// scopes belong to the goroutine that opens them.
+				err := Try(func() { WithScope(func(*Scope) { c.f() }) })
 				if err == nil {
 					t.Fatal("no error")
 				}
@@ -436,8 +438,8 @@ func TestScopeEscape(t *testing.T) {
 	if !tmp.Closed() || res.Closed() {
 		t.Fatalf("inner close: tmp closed %v (want true), escaped result closed %v (want false)", tmp.Closed(), res.Closed())
 	}
-	if res.scope != outer {
-		t.Fatalf("the escaped tensor belongs to %p, want the outer scope %p", res.scope, outer)
+	if res.scope.Load() != outer {
+		t.Fatalf("the escaped tensor belongs to %p, want the outer scope %p", res.scope.Load(), outer)
 	}
 	// Escaping twice in a row moves a result up two scopes, as nested calls would.
 	mid := NewScope()
@@ -445,12 +447,12 @@ func TestScopeEscape(t *testing.T) {
 	up := mid.Escape(deep.Escape(Ones([]int64{1})))
 	deep.Close()
 	mid.Close()
-	if up.Closed() || up.scope != outer {
-		t.Fatalf("twice-escaped tensor: closed %v, in outer %v", up.Closed(), up.scope == outer)
+	if up.Closed() || up.scope.Load() != outer {
+		t.Fatalf("twice-escaped tensor: closed %v, in outer %v", up.Closed(), up.scope.Load() == outer)
 	}
 	// A tensor of another scope, or one already kept, is left alone.
 	other := NewScope()
-	if other.Escape(res) != res || res.scope != outer {
+	if other.Escape(res) != res || res.scope.Load() != outer {
 		t.Error("Escape moved a tensor that was not the scope's")
 	}
 	other.Close()
@@ -462,8 +464,8 @@ func TestScopeEscape(t *testing.T) {
 	top := NewScope()
 	owned := top.Escape(Ones([]int64{1}))
 	top.Close()
-	if owned.Closed() || owned.scope != nil || !owned.watched {
-		t.Errorf("escape from the outermost scope: closed %v, scoped %v, watched %v", owned.Closed(), owned.scope != nil, owned.watched)
+	if owned.Closed() || owned.scope.Load() != nil || !owned.watched {
+		t.Errorf("escape from the outermost scope: closed %v, scoped %v, watched %v", owned.Closed(), owned.scope.Load() != nil, owned.watched)
 	}
 	owned.Close()
 	if got := Live(); got != start {
@@ -482,8 +484,8 @@ func TestUnscope(t *testing.T) {
 		})
 		Unscope(b) // already freed by the inner scope: nothing to do
 	})
-	if a.Closed() || !b.Closed() || a.scope != nil || !a.watched {
-		t.Fatalf("a closed %v scoped %v watched %v; b closed %v", a.Closed(), a.scope != nil, a.watched, b.Closed())
+	if a.Closed() || !b.Closed() || a.scope.Load() != nil || !a.watched {
+		t.Fatalf("a closed %v scoped %v watched %v; b closed %v", a.Closed(), a.scope.Load() != nil, a.watched, b.Closed())
 	}
 	Unscope(a) // unscoped already: no change
 	a.Close()

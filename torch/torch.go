@@ -11,15 +11,28 @@
 // from other sources is refused when loaded.
 //
 // Ownership: every function that returns a *Tensor returns a new tensor owned by the caller.
-// Release it with Close, or open a Scope, which closes every tensor created while it is the
-// innermost open scope, except those passed to Keep. Live reports how many tensors are open.
+// Release it with Close, or open a Scope, which closes every tensor its goroutine creates while
+// it is that goroutine's innermost open scope, except those passed to Keep or Escape. Live
+// reports how many tensors are open.
 //
 // Errors: an op that libtorch rejects (a shape mismatch, say) panics with a *Error carrying
 // libtorch's message; Try turns such a panic back into an error at a boundary. Functions that
 // touch files or devices return errors instead.
 //
-// Threads: libtorch's grad mode is per OS thread. Do all libtorch work on one goroutine and call
-// runtime.LockOSThread in it (NoGrad locks the thread for its duration).
+// Threads: any number of goroutines may use the package at once: each opens its own scopes,
+// creates and frees tensors and runs models (inference on a shared model, or training of
+// separate models), with the results of running alone. A Scope belongs to the goroutine that
+// opened it: NewScope locks the goroutine to its OS thread (runtime.LockOSThread) and Close
+// unlocks it, and a tensor joins the innermost scope of the goroutine that creates it (a
+// goroutine started inside a scope, a subtest included, is outside it). libtorch's grad mode is
+// per OS thread, so it follows the goroutine while the thread is locked: NoGrad locks it for
+// its duration and restores the mode, and SetGradEnabled belongs inside a Scope or
+// runtime.LockOSThread. Tensors may be read from several goroutines at once and closed from
+// any; an op racing a Close finishes before the memory is freed. Misuse that cannot be made
+// safe panics with *Error and never reaches freed memory: a scope closed (or its tensors kept
+// or escaped) on another goroutine than its own, a tensor used after it or its scope closed.
+// Random ops draw from libtorch's default generator, shared by all goroutines: concurrent
+// random draws (dropout in training, say) interleave in no fixed order.
 package torch
 
 /*
@@ -158,15 +171,6 @@ func int64Ptr(s []int64) *C.int64_t {
 		return nil
 	}
 	return (*C.int64_t)(unsafe.Pointer(&s[0]))
-}
-
-// handles returns the shim handles of ts (nil tensors are rejected).
-func handles(op string, ts []*Tensor) []C.st_tensor {
-	hs := make([]C.st_tensor, len(ts))
-	for i, t := range ts {
-		hs[i] = t.handle(op)
-	}
-	return hs
 }
 
 func handlesPtr(hs []C.st_tensor) *C.st_tensor {

@@ -121,6 +121,7 @@ func TestLosses(t *testing.T) {
 		}, []float64{dist(0, 0) + 3 - dist(0, -1)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			got := tc.loss()
 			vals := f32(got)
 			if len(vals) != len(tc.want) {

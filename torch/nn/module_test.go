@@ -101,6 +101,7 @@ func TestModulesAddPanics(t *testing.T) {
 		{"duplicate param", func() { m.AddParameter("x", lin.Weight) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			if err := torch.Try(tc.f); err == nil {
 				t.Error("no error")
 			}

@@ -55,6 +55,7 @@ func TestPadSequence(t *testing.T) {
 		{"tensor sequences", []*torch.Tensor{torch.FromSlice([]int64{7, 6}, 1, 2), torch.FromSlice([]int64{-7, -1}, 1, 2)}, false, 0, []int64{7, 6, -7, -1}, []int64{1, 2, 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			got := PadSequence(tc.seqs, PadSequenceOptions{BatchFirst: tc.batchFirst, PaddingValue: tc.pad})
 			if !slices.Equal(got.Shape(), tc.shape) || got.DType() != torch.Int64 || !slices.Equal(got.Int64s(), tc.want) {
 				t.Errorf("PadSequence = %v %v, want %v %v", got, got.Int64s(), tc.shape, tc.want)
@@ -66,6 +67,7 @@ func TestPadSequence(t *testing.T) {
 	const maxlen = 9
 	for numDim := range 4 {
 		t.Run(fmt.Sprintf("trailing dims %d", numDim), func(t *testing.T) {
+			torchtest.Scope(t)
 			var seqs []*torch.Tensor
 			for i := int64(1); i <= maxlen; i++ {
 				shape := []int64{i * i, 5}
@@ -125,6 +127,7 @@ func TestPackSequence(t *testing.T) {
 		{"enforce sorted", []*torch.Tensor{a, b, c}, true, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			p, err := PackSequence(tc.seqs, PackSequenceOptions{NoEnforceSorted: !tc.enforceSorted})
 			if err != nil {
 				t.Fatal(err)
@@ -151,6 +154,7 @@ func TestPackSequence(t *testing.T) {
 		})
 	}
 	t.Run("enforce sorted error", func(t *testing.T) {
+		torchtest.Scope(t)
 		_, err := PackSequence([]*torch.Tensor{b, c, a}, PackSequenceOptions{})
 		wantErr(t, err, "must be sorted in decreasing order")
 		wantErr(t, err, "You can pass `enforce_sorted=False`")
@@ -185,6 +189,7 @@ func TestPackSequence(t *testing.T) {
 	}
 	for numDim := range 4 {
 		t.Run(fmt.Sprintf("compatibility trailing dims %d", numDim), func(t *testing.T) {
+			torchtest.Scope(t)
 			var seqs []*torch.Tensor
 			var lengths []int64
 			for i := int64(maxlen); i > 0; i-- {
@@ -363,6 +368,7 @@ func TestPackPaddedSequenceErrors(t *testing.T) {
 		{"closed", closed, []int64{1, 1}, false, true, "input is nil or closed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			p, err := PackPaddedSequence(tc.x, tc.lengths, PackPaddedOptions{BatchFirst: tc.batchFirst, NoEnforceSorted: !tc.enforceSorted})
 			if p.Data != nil {
 				t.Error("data returned with an error")
@@ -424,6 +430,7 @@ func TestTotalLength(t *testing.T) {
 		}
 		for _, delta := range []int64{0, 1, 8} {
 			t.Run(fmt.Sprintf("batch_first=%v/delta=%d", bf, delta), func(t *testing.T) {
+				torchtest.Scope(t)
 				total := maxLength + delta
 				unpacked, got, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
 				if err != nil {

@@ -394,6 +394,7 @@ func TestRNNForwardErrors(t *testing.T) {
 		{"hidden dtype", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: torch.Zeros([]int64{1, 2, 5}, torch.WithDType(torch.Float64))}, "GRU: expected hidden with dtype float32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			out, hn, err := tc.r.Forward(tc.x, tc.h0)
 			if out != nil || hn.H != nil || hn.C != nil {
 				t.Error("results returned with an error")
@@ -430,6 +431,7 @@ func TestRNNForwardPackedErrors(t *testing.T) {
 		{"kernel rejects", PackedSequence{Data: torch.Zeros([]int64{3, 3}), BatchSizes: torch.FromSlice([]int64{2, 2})}, nil, "LSTM: torch: RNNForward"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			out, hn, err := lstm.ForwardPacked(tc.p, tc.h0)
 			if out.Data != nil || hn.H != nil {
 				t.Error("results returned with an error")

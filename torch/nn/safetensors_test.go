@@ -135,6 +135,7 @@ func TestReadSafetensorsRejectsCorruptFiles(t *testing.T) {
 		{"metadata", write("m", `{"__metadata__":{"a":1}}`, nil), "__metadata__ must map strings to strings"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			_, ts, _, err := ReadSafetensors(tc.path)
 			if ts != nil {
 				t.Error("tensors returned with an error")
@@ -169,6 +170,7 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 		{"no dir", filepath.Join(dir, "no", "such", "a"), []string{"a"}, []*torch.Tensor{x}, "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			torchtest.Scope(t)
 			wantErr(t, WriteSafetensors(tc.path, tc.names, tc.ts, nil), tc.want)
 		})
 	}

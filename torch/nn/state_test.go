@@ -107,6 +107,7 @@ func TestStrictLoadErrors(t *testing.T) {
 			load func(string, Module) error
 		}{{"safetensors", st, LoadSafetensors}, {"torch", pt, LoadTorch}} {
 			t.Run(tc.name+"/"+f.name, func(t *testing.T) {
+				torchtest.Scope(t)
 				before := make([][]float32, 0)
 				for _, p := range tc.m.NamedParameters() {
 					before = append(before, f32(p.Value))

@@ -20,7 +20,9 @@ func CheckLive(t testing.TB) {
 	})
 }
 
-// Scope opens a torch.Scope that is closed when the test ends.
+// Scope opens a torch.Scope that is closed when the test ends. Scopes belong to the goroutine
+// that opens them, and a subtest (t.Run) runs on a goroutine of its own: a subtest that
+// creates tensors opens its own scope, as the parent's does not hold them.
 func Scope(t testing.TB) *torch.Scope {
 	t.Helper()
 	s := torch.NewScope()
