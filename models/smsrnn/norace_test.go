@@ -1,0 +1,5 @@
+//go:build !race
+
+package smsrnn
+
+const raceEnabled = false
