@@ -225,7 +225,9 @@ func unary(op string, f func(out *C.st_tensor) C.st_err) *Tensor {
 // Scopes nest; Close, Keep and Escape must be called on the goroutine that opened the scope
 // (elsewhere they panic with *Error and change nothing), and that goroutine must not undo the
 // lock with extra runtime.UnlockOSThread calls while the scope is open. A goroutine that ends
-// with a scope still open leaks the scope's tensors.
+// with a scope still open leaks the scope's tensors. While its goroutine blocks (on I/O, a
+// channel, a lock), an open scope keeps an OS thread idle, and waking a locked goroutine costs
+// a thread switch: open scopes around libtorch work, not around waiting.
 //
 // Ownership of a tensor created while a scope is open:
 //   - by default the scope owns it: Close frees it;
@@ -267,24 +269,25 @@ const (
 
 var scopeSlots = slotTable{next: 1}
 
-func (st *slotTable) alloc() int32 {
+// alloc hands out a free slot; it reports false when all are taken.
+func (st *slotTable) alloc() (int32, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if n := len(st.free); n > 0 {
 		i := st.free[n-1]
 		st.free = st.free[:n-1]
-		return i
+		return i, true
 	}
 	i := st.next
 	c := i >> slotChunkBits
 	if c >= maxSlotChunks {
-		panic(&Error{Op: "NewScope", Msg: fmt.Sprintf("more than %d goroutines hold open scopes at once", maxSlotChunks*slotChunkSize-1)})
+		return 0, false
 	}
 	if st.chunks[c].Load() == nil {
 		st.chunks[c].Store(new([slotChunkSize]atomic.Pointer[Scope]))
 	}
 	st.next++
-	return i
+	return i, true
 }
 
 func (st *slotTable) release(i int32) {
@@ -321,7 +324,11 @@ func NewScope() *Scope {
 	i := threadSlot()
 	var parent *Scope
 	if i == 0 {
-		i = scopeSlots.alloc()
+		var ok bool
+		if i, ok = scopeSlots.alloc(); !ok {
+			runtime.UnlockOSThread()
+			panic(&Error{Op: "NewScope", Msg: fmt.Sprintf("more than %d goroutines hold open scopes at once", maxSlotChunks*slotChunkSize-1)})
+		}
 		C.seqtorch_set_scope_slot(C.int(i))
 	} else {
 		parent = scopeSlots.top(i).Load()
