@@ -121,14 +121,14 @@ bind "$mirror_data" "$jail/shared/data" ro
 if (($# > 0)); then # run a command of the user's instead, e.g. `scripts/compat.sh make bench`
   say "make libtorch, then $* against libtorch 2.6"
   in_jail GOPROXY=off GOFLAGS= GOTOOLCHAIN=local OPENBLAS_NUM_THREADS=1 SEQTORCH_MIRROR=/shared/data \
-    bash -c 'cd /src && make -j2 libtorch >&2 && "$@"' run "$@"
+    bash -c 'cd /src && make libtorch >&2 && "$@"' run "$@"
   exit
 fi
 
 say "make libtorch && make test against libtorch 2.6 (log: $log)"
 set +e
 in_jail GOPROXY=off GOFLAGS= GOTOOLCHAIN=local OPENBLAS_NUM_THREADS=1 SEQTORCH_MIRROR=/shared/data \
-  bash -c 'cd /src && make -j2 libtorch && make test' >"$log" 2>&1
+  bash -c 'cd /src && make libtorch && make test' >"$log" 2>&1
 rc=$?
 set -e
 torch_line=$(grep -m1 '^libtorch ' "$log" || echo "libtorch: (no line; see $log)")
