@@ -100,54 +100,31 @@ func trainFlags(fs *flag.FlagSet, o *options) {
 // checkpoint/, metrics.jsonl, summary.json); --force removes them too.
 var runFiles = []string{modelFile, vocabFile, bestFile, "curves.png", runlog.ParamsFile, "tsne.png", "tsne.html"}
 
-// runTrain is the training command: it reads the command line (or, with --resume, the run's
-// own configuration), checks the run folder and trains.
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("siamese", trainSynopsis, stderr)
-	var o options
-	trainFlags(fs, &o)
-	var rf cli.RunFlags
-	rf.Register(fs)
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	resume := rf.Resume != ""
-	if resume {
-		path, err := cli.ResumeDir(rf.Resume)
+// trainCommand is the training command (cli.TrainCommand.Run): the command line or, with
+// --resume, the run's own configuration; the run folder checked; training.
+var trainCommand = cli.TrainCommand[options]{
+	Name:       "siamese",
+	Synopsis:   trainSynopsis,
+	Invocation: invocation,
+	Bind:       trainFlags,
+	Normalize:  (*options).normalize,
+	Validate:   (*options).validate,
+	Saved: func(dir, config string) (options, error) {
+		c, err := readConfig(config)
 		if err != nil {
-			return err
-		}
-		c, err := readConfig(path)
-		if err != nil {
-			return err
+			return options{}, err
 		}
 		if c.Options == nil {
-			return fmt.Errorf("--resume %s: %s has no training options (an older run): start a new run", rf.Resume, configFile)
+			return options{}, fmt.Errorf("--resume %s: %s has no training options (an older run): start a new run", dir, configFile)
 		}
-		if o, err = cli.Resume(fs, rf.Resume, *c.Options, trainFlags, (*options).normalize); err != nil {
-			return err
-		}
-		o.Out = rf.Resume
-	}
-	if err := o.normalize(); err != nil {
-		return err
-	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	if !resume {
-		if err := cli.PrepareOut(o.Out, rf.Force, runFiles...); err != nil {
-			return err
-		}
-	}
-	sum, err := train(ctx, o, resume, rf.Log(stdout, stderr), stderr)
-	if errors.Is(err, loop.ErrInterrupted) {
-		return cli.Interrupted(err, invocation, o.Out)
-	}
-	if err != nil {
-		return err
-	}
-	return rf.WriteJSON(stdout, sum)
+		return *c.Options, nil
+	},
+	Out:      func(o *options) *string { return &o.Out },
+	RunFiles: runFiles,
+	Train: func(ctx context.Context, o *options, resume bool, log, stderr io.Writer) (any, error) {
+		return train(ctx, *o, resume, log, stderr)
+	},
+	Interrupted: func(err error) bool { return errors.Is(err, loop.ErrInterrupted) },
 }
 
 // normalize fills in what the flags leave open: the number of layers and the size of each,

@@ -157,48 +157,30 @@ const trainSynopsis = `usage: go run ./train/sms [flags]
 // checkpoint/, metrics.jsonl, summary.json); --force removes them too.
 var runFiles = []string{vocabName, weightsName, curvesName, runlog.ParamsFile}
 
-// runTrain is the training command: it reads the command line (or, with --resume, the run's
-// own configuration), checks the run folder and trains.
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("sms", trainSynopsis, stderr)
-	var o Options
-	trainFlags(fs, &o)
-	var rf cli.RunFlags
-	rf.Register(fs)
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	resume := rf.Resume != ""
-	if resume {
-		if _, err := cli.ResumeDir(rf.Resume); err != nil {
-			return err
-		}
-		c, err := readConfig(rf.Resume)
+// trainCommand is the training command (cli.TrainCommand.Run): the command line or, with
+// --resume, the run's own configuration; the run folder checked; training.
+var trainCommand = cli.TrainCommand[Options]{
+	Name:       "sms",
+	Synopsis:   trainSynopsis,
+	Invocation: invocation,
+	Bind:       trainFlags,
+	Normalize:  (*Options).normalize,
+	Validate:   (*Options).validate,
+	Saved: func(dir, _ string) (Options, error) {
+		c, err := readConfig(dir)
 		if err != nil {
-			return err
+			return Options{}, err
 		}
-		if o, err = cli.Resume(fs, rf.Resume, c.Options, trainFlags, (*Options).normalize); err != nil {
-			return err
+		return c.Options, nil
+	},
+	Out:      func(o *Options) *string { return &o.Out },
+	RunFiles: runFiles,
+	Train: func(ctx context.Context, o *Options, resume bool, log, stderr io.Writer) (any, error) {
+		res, err := train(ctx, o, resume, log, stderr)
+		if err != nil {
+			return nil, err
 		}
-		o.Out = rf.Resume
-	}
-	if err := o.normalize(); err != nil {
-		return err
-	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	if !resume {
-		if err := cli.PrepareOut(o.Out, rf.Force, runFiles...); err != nil {
-			return err
-		}
-	}
-	res, err := train(ctx, &o, resume, rf.Log(stdout, stderr), stderr)
-	if errors.Is(err, loop.ErrInterrupted) {
-		return cli.Interrupted(err, invocation, o.Out)
-	}
-	if err != nil {
-		return err
-	}
-	return rf.WriteJSON(stdout, res.Summary)
+		return res.Summary, nil
+	},
+	Interrupted: func(err error) bool { return errors.Is(err, loop.ErrInterrupted) },
 }

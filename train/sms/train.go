@@ -24,7 +24,7 @@ type outcome struct {
 	History []loop.Record
 }
 
-// train runs one training job with o and writes its run folder; the command (runTrain) and
+// train runs one training job with o and writes its run folder; the command (trainCommand) and
 // the report call it. Human-readable output goes to stdout, the progress display to stderr.
 // A run that ctx interrupted returns an error wrapping loop.ErrInterrupted.
 func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Writer) (*outcome, error) {
