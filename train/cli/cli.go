@@ -161,3 +161,36 @@ func Set(fs *flag.FlagSet) map[string]bool {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return set
 }
+
+// ModelFlags are the flags of a subcommand that loads a trained model (predict, serve):
+// --model DIR, --device and --threads.
+type ModelFlags struct {
+	Model    string // --model: the run folder
+	Device   string // --device: auto, cpu, cuda or cuda:N
+	Threads  int    // --threads: libtorch intra-op threads
+	required bool
+}
+
+// Register adds --model, --device and --threads to fs. model is --model's default; "" makes
+// the flag required (see [ModelFlags.Check]).
+func (m *ModelFlags) Register(fs *flag.FlagSet, model string) {
+	help := "run folder of a trained model"
+	if m.required = model == ""; m.required {
+		help = "run folder written by training (required)"
+	}
+	fs.StringVar(&m.Model, "model", model, help)
+	fs.StringVar(&m.Device, "device", "auto", "device: auto, cpu, cuda or cuda:N")
+	fs.IntVar(&m.Threads, "threads", 1, "libtorch threads")
+}
+
+// Check refuses a missing required --model and a --threads below 1 with a *UsageError whose
+// message begins with "sub: " (the subcommand's name).
+func (m *ModelFlags) Check(sub string) error {
+	if m.required && m.Model == "" {
+		return Usagef("%s: --model DIR is required", sub)
+	}
+	if m.Threads < 1 {
+		return Usagef("%s: --threads must be positive, got %d", sub, m.Threads)
+	}
+	return nil
+}

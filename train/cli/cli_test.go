@@ -388,3 +388,37 @@ func TestFlagError(t *testing.T) {
 		}
 	}
 }
+
+func TestModelFlags(t *testing.T) {
+	tests := []struct {
+		name, model string
+		args        []string
+		want        string // Check's message, "" for none
+	}{
+		{"required and given", "", []string{"--model", "runs/a", "--threads", "2"}, ""},
+		{"required and missing", "", nil, "predict: --model DIR is required"},
+		{"default", "runs/x", nil, ""},
+		{"zero threads", "runs/x", []string{"--threads", "0"}, "predict: --threads must be positive, got 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			var mf ModelFlags
+			mf.Register(fs, tc.model)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if mf.Device != "auto" || (tc.args == nil && (mf.Model != tc.model || mf.Threads != 1)) {
+				t.Errorf("defaults: %+v", mf)
+			}
+			err := mf.Check("predict")
+			var ue *UsageError
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Check: %v", err)
+			case tc.want != "" && (!errors.As(err, &ue) || err.Error() != tc.want):
+				t.Errorf("Check: %v, want the usage error %q", err, tc.want)
+			}
+		})
+	}
+}

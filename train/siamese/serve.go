@@ -30,16 +30,15 @@ type pairScore struct {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("siamese serve", "usage: go run ./train/siamese serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
 		`POST /v1/similarity {"pairs": [["a", "b"], ...]} answers {"scores": [{"relatedness": ..., "similar": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
-	dir := fs.String("model", "runs/siamese", "run folder of a trained model")
-	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
-	threads := fs.Int("threads", 1, "libtorch threads")
+	var mf cli.ModelFlags
+	mf.Register(fs, "runs/siamese")
 	o := serve.DefaultOptions()
 	o.Flags(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *threads < 1 {
-		return cli.Usagef("serve: --threads must be positive, got %d", *threads)
+	if err := mf.Check("serve"); err != nil {
+		return err
 	}
 	if err := o.Check(); err != nil {
 		return cli.Usagef("serve: %v", err)
@@ -47,16 +46,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// This goroutine loads the model and then becomes the model goroutine.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(*threads); err != nil {
+	if err := torch.SetNumThreads(mf.Threads); err != nil {
 		return err
 	}
-	sc, err := loadScorer(*dir, "", *device)
+	sc, err := loadScorer(mf.Model, "", mf.Device)
 	if err != nil {
 		return err
 	}
 	defer sc.close()
 	o.Log = stderr
-	srv := serve.NewServer("seqtorch_siamese", o, map[string]any{"model": *dir, "device": sc.m.Device().String(),
+	srv := serve.NewServer("seqtorch_siamese", o, map[string]any{"model": mf.Model, "device": sc.m.Device().String(),
 		"libtorch": torch.Version()})
 	b := serve.NewBatcher(sc.relatedness, o.MaxBatch, o.MaxWait, srv.Metrics())
 	srv.HandleJSON("/v1/similarity", func(w http.ResponseWriter, r *http.Request) (any, error) {

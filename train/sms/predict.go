@@ -173,18 +173,14 @@ func (p *predictor) probabilityOfIDs() (prob float64, err error) {
 func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR [--json] [message ...]\n(without messages: one message per line of standard input)\n"+
 		"Prints label, p_spam and the message, tab-separated, the message with tabs, newlines and\ncontrol characters escaped (\\t, \\n, \\x1b, ...); --json prints one JSON object per message.", stderr)
-	dir := fs.String("model", "", "run folder written by training (required)")
-	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
-	threads := fs.Int("threads", 1, "libtorch threads")
+	var mf cli.ModelFlags
+	mf.Register(fs, "")
 	asJSON := fs.Bool("json", false, `print one JSON object per message, {"message": ..., "label": ..., "p_spam": ...}`)
 	if err := cli.ParseArgs(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return cli.Usagef("predict: --model DIR is required")
-	}
-	if *threads < 1 {
-		return cli.Usagef("predict: --threads must be positive, got %d", *threads)
+	if err := mf.Check("predict"); err != nil {
+		return err
 	}
 	msgs := fs.Args()
 	if len(msgs) == 0 {
@@ -207,10 +203,10 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(*threads); err != nil {
+	if err := torch.SetNumThreads(mf.Threads); err != nil {
 		return err
 	}
-	c, err := loadClassifier(*dir, *device)
+	c, err := loadClassifier(mf.Model, mf.Device)
 	if err != nil {
 		return err
 	}

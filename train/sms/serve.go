@@ -25,19 +25,15 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sms serve", "usage: go run ./train/sms serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
 		`POST /v1/predict {"messages": [...]} answers {"predictions": [{"label": ..., "p_spam": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
-	dir := fs.String("model", "", "run folder written by training (required)")
-	device := fs.String("device", "auto", "device: auto, cpu, cuda or cuda:N")
-	threads := fs.Int("threads", 1, "libtorch threads")
+	var mf cli.ModelFlags
+	mf.Register(fs, "")
 	o := serve.DefaultOptions()
 	o.Flags(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return cli.Usagef("serve: --model DIR is required")
-	}
-	if *threads < 1 {
-		return cli.Usagef("serve: --threads must be positive, got %d", *threads)
+	if err := mf.Check("serve"); err != nil {
+		return err
 	}
 	if err := o.Check(); err != nil {
 		return cli.Usagef("serve: %v", err)
@@ -46,16 +42,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// batcher's loop on it); HTTP handlers never call libtorch.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(*threads); err != nil {
+	if err := torch.SetNumThreads(mf.Threads); err != nil {
 		return err
 	}
-	c, err := loadClassifier(*dir, *device)
+	c, err := loadClassifier(mf.Model, mf.Device)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	o.Log = stderr
-	srv := serve.NewServer("seqtorch_sms", o, map[string]any{"model": *dir, "cell": c.model.Config.Cell,
+	srv := serve.NewServer("seqtorch_sms", o, map[string]any{"model": mf.Model, "cell": c.model.Config.Cell,
 		"device": c.dev.String(), "libtorch": torch.Version()})
 	b := serve.NewBatcher(c.probabilities, o.MaxBatch, o.MaxWait, srv.Metrics())
 	srv.HandleJSON("/v1/predict", func(w http.ResponseWriter, r *http.Request) (any, error) {
