@@ -2,6 +2,7 @@ package torch
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -68,6 +69,27 @@ func TestEnumsCrossTheShim(t *testing.T) {
 		}
 		if got := RNNMode(9).String(); got != "RNNMode(9)" {
 			t.Errorf("unknown mode String = %q", got)
+		}
+	})
+}
+
+// TestRNNForwardClosedParam checks that an RNN call given a closed tensor panics and leaves
+// the other tensors it was given usable (none stays acquired).
+func TestRNNForwardClosedParam(t *testing.T) {
+	checkLive(t)
+	WithScope(func(*Scope) {
+		x := Zeros([]int64{2, 1, 3})
+		hx := []*Tensor{Zeros([]int64{1, 1, 4})}
+		ps := []*Tensor{Zeros([]int64{4, 3}), Zeros([]int64{4, 4}), Zeros([]int64{4}), Zeros([]int64{4})}
+		ps[1].Close()
+		err := Try(func() { RNNForward(ModeRNNTanh, x, hx, ps, RNNConfig{HasBiases: true, NumLayers: 1}) })
+		if err == nil || !strings.Contains(err.Error(), "closed tensor") {
+			t.Fatalf("closed parameter: %v, want a use-of-a-closed-tensor error", err)
+		}
+		for i, u := range []*Tensor{x, hx[0], ps[0], ps[2], ps[3]} {
+			if s := u.state.Load(); s != 0 {
+				t.Errorf("tensor %d: state %x after the failed call, want open with no use", i, s)
+			}
 		}
 	})
 }

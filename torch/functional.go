@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"unsafe"
 )
 
@@ -84,14 +85,10 @@ type RNNConfig struct {
 // torch.nn.RNN/LSTM/GRU. hx holds h0 (and c0 for LSTM); params holds, per layer and direction,
 // w_ih, w_hh (and b_ih, b_hh with biases). c is nil except for LSTM.
 func RNNForward(mode RNNMode, input *Tensor, hx, params []*Tensor, cfg RNNConfig) (out, h, c *Tensor) {
-	hh := acquireAll("RNNForward", hx)
-	defer releaseAll(hx)
-	ph := acquireAll("RNNForward", params)
-	defer releaseAll(params)
-	hi := input.acquire("RNNForward")
-	defer input.release()
+	hh, ph, in, release := acquireRNN(hx, params, input)
+	defer release()
 	var o, hn, cn C.st_tensor
-	check("RNNForward", C.st_rnn(C.int(mode), hi, handlesPtr(hh), C.int(len(hh)),
+	check("RNNForward", C.st_rnn(C.int(mode), in[0], handlesPtr(hh), C.int(len(hh)),
 		handlesPtr(ph), C.int(len(ph)), cbool(cfg.HasBiases), C.int64_t(cfg.NumLayers), C.double(cfg.Dropout),
 		cbool(cfg.Train), cbool(cfg.Bidirectional), cbool(cfg.BatchFirst), cbool(cfg.Fused), &o, &hn, &cn))
 	return wrapRNN(o, hn, cn)
@@ -99,20 +96,24 @@ func RNNForward(mode RNNMode, input *Tensor, hx, params []*Tensor, cfg RNNConfig
 
 // RNNForwardPacked is RNNForward over packed data (PackedSequence.data and batch_sizes).
 func RNNForwardPacked(mode RNNMode, data, batchSizes *Tensor, hx, params []*Tensor, cfg RNNConfig) (out, h, c *Tensor) {
-	hh := acquireAll("RNNForward", hx)
-	defer releaseAll(hx)
-	ph := acquireAll("RNNForward", params)
-	defer releaseAll(params)
-	hd := data.acquire("RNNForward")
-	defer data.release()
-	hb := batchSizes.acquire("RNNForward")
-	defer batchSizes.release()
+	hh, ph, in, release := acquireRNN(hx, params, data, batchSizes)
+	defer release()
 	var o, hn, cn C.st_tensor
-	check("RNNForward", C.st_rnn_packed(C.int(mode), hd, hb,
+	check("RNNForward", C.st_rnn_packed(C.int(mode), in[0], in[1],
 		handlesPtr(hh), C.int(len(hh)), handlesPtr(ph), C.int(len(ph)), cbool(cfg.HasBiases),
 		C.int64_t(cfg.NumLayers), C.double(cfg.Dropout), cbool(cfg.Train), cbool(cfg.Bidirectional), cbool(cfg.Fused),
 		&o, &hn, &cn))
 	return wrapRNN(o, hn, cn)
+}
+
+// acquireRNN acquires the tensors of an RNN call (see acquireAll): the handles of hx, params
+// and inputs, in that order, and release, which gives them all back (defer it). A closed or
+// nil tensor panics with none left acquired.
+func acquireRNN(hx, params []*Tensor, inputs ...*Tensor) (hh, ph, in []C.st_tensor, release func()) {
+	all := slices.Concat(hx, params, inputs)
+	hs := acquireAll("RNNForward", all)
+	nh, np := len(hx), len(hx)+len(params)
+	return hs[:nh:nh], hs[nh:np:np], hs[np:], func() { releaseAll(all) }
 }
 
 func wrapRNN(o, hn, cn C.st_tensor) (out, h, c *Tensor) {
