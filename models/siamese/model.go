@@ -114,6 +114,19 @@ func ParseScale(s string) (Scale, error) {
 	return 0, fmt.Errorf("unknown score scale %q (want one of %q)", s, scaleNames)
 }
 
+// WithNames returns c with its Pooling and Scale parsed from their names (see ParsePooling and
+// ParseScale), as run configurations store them.
+func (c Config) WithNames(pooling, scale string) (Config, error) {
+	var err error
+	if c.Pooling, err = ParsePooling(pooling); err != nil {
+		return Config{}, err
+	}
+	if c.Scale, err = ParseScale(scale); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
 // Validate reports a configuration that cannot build a model.
 func (c Config) Validate() error {
 	switch {

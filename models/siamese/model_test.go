@@ -373,3 +373,19 @@ func TestEnumNames(t *testing.T) {
 		t.Errorf("ParsePooling(median): %v", err)
 	}
 }
+
+func TestConfigWithNames(t *testing.T) {
+	base := Config{VocabSize: 5, EmbedDim: 3, Hidden: []int{4}}
+	c, err := base.WithNames("meanmax", "dim")
+	if err != nil || c.Pooling != PoolMeanMax || c.Scale != ScaleDim || c.VocabSize != 5 || len(c.Hidden) != 1 {
+		t.Errorf("WithNames(meanmax, dim) = %+v, %v", c, err)
+	}
+	if c, err := base.WithNames("max", ""); err != nil || c.Scale != ScaleOne {
+		t.Errorf(`WithNames(max, "") = %+v, %v; want scale one`, c, err)
+	}
+	for _, names := range [][2]string{{"median", "one"}, {"max", "huge"}} {
+		if _, err := base.WithNames(names[0], names[1]); err == nil {
+			t.Errorf("WithNames(%q, %q): no error", names[0], names[1])
+		}
+	}
+}

@@ -39,16 +39,8 @@ type SiameseConfig struct {
 // ModelConfig returns the siamese.Config of a reference model over a vocabulary of vocab words
 // of dim dimensions.
 func (c SiameseConfig) ModelConfig(vocab, dim int) (siamese.Config, error) {
-	pool, err := siamese.ParsePooling(c.Pooling)
-	if err != nil {
-		return siamese.Config{}, err
-	}
-	scale, err := siamese.ParseScale(c.Scale)
-	if err != nil {
-		return siamese.Config{}, err
-	}
 	return siamese.Config{VocabSize: vocab, EmbedDim: dim, Hidden: c.Hidden, Bidirectional: c.Bidirectional,
-		Pooling: pool, SimilarityHidden: c.SimilarityHidden, Scale: scale}, nil
+		SimilarityHidden: c.SimilarityHidden}.WithNames(c.Pooling, c.Scale)
 }
 
 // pairBatch is one entry of batches.json.

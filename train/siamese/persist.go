@@ -54,16 +54,8 @@ type modelConfig struct {
 }
 
 func (c modelConfig) siamese() (siamese.Config, error) {
-	pool, err := siamese.ParsePooling(c.Pooling)
-	if err != nil {
-		return siamese.Config{}, err
-	}
-	scale, err := siamese.ParseScale(c.Scale)
-	if err != nil {
-		return siamese.Config{}, err
-	}
 	return siamese.Config{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, Hidden: c.Hidden,
-		Bidirectional: c.Bidirectional, Pooling: pool, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden, Scale: scale}, nil
+		Bidirectional: c.Bidirectional, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden}.WithNames(c.Pooling, c.Scale)
 }
 
 // saveParams writes the model's state dict to path (safetensors).
