@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch/torchtest"
-	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 	"github.com/seqtorch/seqtorch/train/loop"
 )
 
@@ -161,33 +160,12 @@ func TestBadInput(t *testing.T) {
 	var golden strings.Builder
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := runCmd(c.args...)
-			var stderr bytes.Buffer
-			code := cli.ExitCode("siamese", err, &stderr)
-			if code != c.code {
-				t.Errorf("exit %d, want %d (%s)", code, c.code, stderr.String())
-			}
-			if strings.Count(stderr.String(), "\n") != 1 {
-				t.Errorf("message is not one line: %q", stderr.String())
-			}
-			fmt.Fprintf(&golden, "%s: exit %d: %s", c.name, code, strings.ReplaceAll(stderr.String(), dir, "DIR"))
+			_, stderr, err := runCmd(c.args...)
+			golden.WriteString(clitest.ErrorLine(t, "siamese", c.name, err, c.code, stderr, dir))
 		})
 	}
-	for _, p := range []string{filepath.Join(dir, "nope"), out} {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("a refused command created %s", p)
-		}
-	}
-	path := filepath.Join("testdata", "errors.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if want, err := os.ReadFile(path); err != nil || golden.String() != string(want) {
-		t.Errorf("messages differ from %s (go test -update to accept; %v):\n%s", path, err, golden.String())
-	}
+	clitest.NotCreated(t, filepath.Join(dir, "nope"), out)
+	clitest.Golden(t, filepath.Join("testdata", "errors.golden"), golden.String(), *update)
 }
 
 func TestLossesTrain(t *testing.T) {

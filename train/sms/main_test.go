@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -158,31 +159,13 @@ func TestBadInput(t *testing.T) {
 	var golden strings.Builder
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runCmd(context.Background(), tc.args...)
-			if code != tc.code {
-				t.Errorf("exit %d, want %d (%s)", code, tc.code, stderr)
-			}
-			if !strings.HasPrefix(stderr, "sms: ") || strings.Count(stderr, "\n") != 1 {
-				t.Errorf("stderr is not one line starting with \"sms: \": %q", stderr)
-			}
-			fmt.Fprintf(&golden, "%s: exit %d: %s", tc.name, code, strings.ReplaceAll(stderr, dir, "DIR"))
+			var stderr bytes.Buffer
+			err := run(context.Background(), tc.args, io.Discard, &stderr)
+			golden.WriteString(clitest.ErrorLine(t, "sms", tc.name, err, tc.code, stderr.String(), dir))
 		})
 	}
-	for _, p := range []string{filepath.Join(dir, "nope"), out} {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("a refused command created %s", p)
-		}
-	}
-	path := filepath.Join("testdata", "errors.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(golden.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if want := readFile(t, path); golden.String() != want {
-		t.Errorf("messages differ from %s (go test -update to accept):\n%s", path, golden.String())
-	}
+	clitest.NotCreated(t, filepath.Join(dir, "nope"), out)
+	clitest.Golden(t, filepath.Join("testdata", "errors.golden"), golden.String(), *update)
 }
 
 // TestForce checks that --force replaces the run an --out folder holds, and only its files.

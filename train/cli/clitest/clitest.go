@@ -1,0 +1,55 @@
+// Package clitest holds the test helpers of the training commands (train/sms,
+// train/siamese): golden files of their one-line error messages.
+package clitest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/seqtorch/seqtorch/train/cli"
+)
+
+// ErrorLine checks a command's error as cli.Main reports it: exit status code and, after
+// what the command itself wrote to standard error (stderr, which should be nothing), one line
+// beginning with "name: ". It returns the golden-file line "caseName: exit N: message" with
+// dir written as DIR.
+func ErrorLine(t *testing.T, name, caseName string, err error, code int, stderr, dir string) string {
+	t.Helper()
+	all := bytes.NewBufferString(stderr)
+	got := cli.ExitCode(name, err, all)
+	msg := all.String()
+	if got != code {
+		t.Errorf("exit %d, want %d (%s)", got, code, msg)
+	}
+	if !strings.HasPrefix(msg, name+": ") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("stderr is not one line starting with %q: %q", name+": ", msg)
+	}
+	return fmt.Sprintf("%s: exit %d: %s", caseName, got, strings.ReplaceAll(msg, dir, "DIR"))
+}
+
+// NotCreated fails t for each path that exists (refused commands must create nothing).
+func NotCreated(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused command created %s", p)
+		}
+	}
+}
+
+// Golden compares got with the file at path, or with update rewrites the file.
+func Golden(t *testing.T, path, got string, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want, err := os.ReadFile(path); err != nil || got != string(want) {
+		t.Errorf("messages differ from %s (go test -update to accept; %v):\n%s", path, err, got)
+	}
+}
