@@ -36,9 +36,13 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/train/cli"
 )
 
 // Options configure a server; [Options.Flags] registers them as command-line flags.
@@ -292,4 +296,35 @@ func (s *Server) Serve(ctx context.Context, loop Loop) error {
 	passes, items := s.metrics.Batches()
 	logf("stopped: %d messages in %d forward passes\n", items, passes)
 	return nil
+}
+
+// CommandFlags parses a serve subcommand's arguments: the model flags (mf, registered with
+// defaultModel; "" makes --model required) and the serving options. Errors are the command
+// shell's usage errors (exit status 2), prefixed "serve: ".
+func CommandFlags(fs *flag.FlagSet, args []string, mf *cli.ModelFlags, defaultModel string) (Options, error) {
+	mf.Register(fs, defaultModel)
+	o := DefaultOptions()
+	o.Flags(fs)
+	if err := cli.Parse(fs, args); err != nil {
+		return o, err
+	}
+	if err := mf.Check("serve"); err != nil {
+		return o, err
+	}
+	if err := o.Check(); err != nil {
+		return o, cli.Usagef("serve: %v", err)
+	}
+	return o, nil
+}
+
+// PinModelThread locks the calling goroutine to its OS thread (libtorch's grad mode and
+// seqtorch's scopes are per thread) and sets libtorch's intra-op thread count; the caller loads
+// the model next and stays the model goroutine. Call the returned function when done.
+func PinModelThread(threads int) (unpin func(), err error) {
+	runtime.LockOSThread()
+	if err := torch.SetNumThreads(threads); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	return runtime.UnlockOSThread, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"runtime"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/torch"
@@ -31,24 +30,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := cli.NewFlagSet("siamese serve", "usage: go run ./train/siamese serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
 		`POST /v1/similarity {"pairs": [["a", "b"], ...]} answers {"scores": [{"relatedness": ..., "similar": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
 	var mf cli.ModelFlags
-	mf.Register(fs, "runs/siamese")
-	o := serve.DefaultOptions()
-	o.Flags(fs)
-	if err := cli.Parse(fs, args); err != nil {
+	o, err := serve.CommandFlags(fs, args, &mf, "runs/siamese")
+	if err != nil {
 		return err
-	}
-	if err := mf.Check("serve"); err != nil {
-		return err
-	}
-	if err := o.Check(); err != nil {
-		return cli.Usagef("serve: %v", err)
 	}
 	// This goroutine loads the model and then becomes the model goroutine.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(mf.Threads); err != nil {
+	unpin, err := serve.PinModelThread(mf.Threads)
+	if err != nil {
 		return err
 	}
+	defer unpin()
 	sc, err := loadScorer(mf.Model, "", mf.Device)
 	if err != nil {
 		return err

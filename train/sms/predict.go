@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/seqtorch/seqtorch/data"
@@ -18,6 +17,7 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/serve"
 )
 
 // classifier is a trained model loaded from a run folder.
@@ -201,11 +201,11 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return cli.Usagef("predict: message %d is empty", i+1)
 		}
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(mf.Threads); err != nil {
+	unpin, err := serve.PinModelThread(mf.Threads)
+	if err != nil {
 		return err
 	}
+	defer unpin()
 	c, err := loadClassifier(mf.Model, mf.Device)
 	if err != nil {
 		return err

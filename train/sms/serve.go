@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/torch"
@@ -26,25 +25,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := cli.NewFlagSet("sms serve", "usage: go run ./train/sms serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
 		`POST /v1/predict {"messages": [...]} answers {"predictions": [{"label": ..., "p_spam": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
 	var mf cli.ModelFlags
-	mf.Register(fs, "")
-	o := serve.DefaultOptions()
-	o.Flags(fs)
-	if err := cli.Parse(fs, args); err != nil {
+	o, err := serve.CommandFlags(fs, args, &mf, "")
+	if err != nil {
 		return err
-	}
-	if err := mf.Check("serve"); err != nil {
-		return err
-	}
-	if err := o.Check(); err != nil {
-		return cli.Usagef("serve: %v", err)
 	}
 	// This goroutine loads the model and then becomes the model goroutine (Serve runs the
 	// batcher's loop on it); HTTP handlers never call libtorch.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(mf.Threads); err != nil {
+	unpin, err := serve.PinModelThread(mf.Threads)
+	if err != nil {
 		return err
 	}
+	defer unpin()
 	c, err := loadClassifier(mf.Model, mf.Device)
 	if err != nil {
 		return err
