@@ -117,7 +117,8 @@ func Load() error {
 	return loaded.err
 }
 
-// Loaded returns what Load loaded; ok is false before a successful Load.
+// Loaded returns what Load loaded, loading the shim first if no call has yet; ok is false
+// when loading failed.
 func Loaded() (info LoadInfo, ok bool) {
 	if Load() != nil {
 		return LoadInfo{}, false
