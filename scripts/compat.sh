@@ -42,11 +42,12 @@ debian_mirror() {
 }
 
 mounts=()
-bind() { # bind SRC DST [ro]
+bind() { # bind SRC DST [ro]; a no-op when DST is already a mount point
   mkdir -p "$2"
-  mountpoint -q "$2" || mount --bind "$1" "$2"
-  [[ ${3:-} == ro ]] && mount -o remount,bind,ro "$2"
+  mountpoint -q "$2" && return
+  mount --bind "$1" "$2"
   mounts+=("$2")
+  if [[ ${3:-} == ro ]]; then mount -o remount,bind,ro "$2"; fi
 }
 cleanup() {
   local i
@@ -80,6 +81,8 @@ if [[ ! -f $jail/.seqtorch-ready ]]; then
   touch "$jail/.seqtorch-ready"
   say "chroot ready in $((SECONDS - t0)) s"
 fi
+bind /proc "$jail/proc"
+bind /dev "$jail/dev"
 
 # Debian 13's CUDA libtorch, unpacked beside the CPU one (the packages conflict) as an
 # "unpacked libtorch" layout that LIBTORCH= understands: include/, lib/.
@@ -88,8 +91,6 @@ if [[ ! -f $cuda/.ready ]]; then
   say "fetching Debian 13's libtorch-cuda-dev and libtorch-cuda-2.6 (480 MB) to unpack"
   rm -rf "$jail/opt/debs" "$cuda"
   mkdir -p "$jail/opt/debs" "$cuda/root"
-  mountpoint -q "$jail/proc" || bind /proc "$jail/proc"
-  mountpoint -q "$jail/dev" || bind /dev "$jail/dev"
   in_jail bash -c 'cd /opt/debs && apt-get download -qq libtorch-cuda-dev libtorch-cuda-2.6' >"$dir/cuda.log" 2>&1 ||
     die "apt-get download of the CUDA packages failed (see $dir/cuda.log)"
   for deb in "$jail"/opt/debs/*.deb; do
@@ -112,8 +113,6 @@ mkdir -p "$jail/src"
 find "$jail/src" -mindepth 1 -maxdepth 1 ! -name build ! -name build-cuda -exec rm -rf {} +
 git ls-files -co --exclude-standard -z | tar --null -T - -c -f - | tar -x -C "$jail/src"
 
-mountpoint -q "$jail/proc" || bind /proc "$jail/proc"
-mountpoint -q "$jail/dev" || bind /dev "$jail/dev"
 bind "$goroot" "$jail/usr/local/go" ro
 bind "$modcache" "$jail/root/go/pkg/mod"
 bind "$mirror_data" "$jail/shared/data" ro
