@@ -7,8 +7,8 @@
 # 2. Copies the checkout's files (tracked and untracked, not ignored) to /src inside, binds the
 #    host's Go, module cache (GOPROXY=off: the chroot has no CA certificates for the proxy) and
 #    data mirror, and runs the README's test command there: make libtorch && make test.
-# 3. Compiles and links the shim (libseqtorch.so only) against Debian 13's CUDA build of
-#    libtorch 2.6 (libtorch-cuda-dev, unpacked without its dependencies: its cuDNN package
+# 3. Compiles (objects kept between runs) and links (every run) the shim, libseqtorch.so only,
+#    against Debian 13's CUDA build of libtorch 2.6 (libtorch-cuda-dev, unpacked without its dependencies: its cuDNN package
 #    downloads from outside Debian, and no GPU is here to run it), so the CUDA code paths
 #    build on every run.
 # Ends with the libtorch line, the Go package and parity counts and the CUDA link line.
@@ -137,7 +137,7 @@ parity=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 || true)
 
 say "compiling and linking the shim against the CUDA build (libseqtorch.so only)"
 set +e
-in_jail LIBTORCH=/opt/libtorch-cuda bash -c 'cd /src && bash torch/csrc/find-libtorch.sh build-cuda/libtorch.mk &&
+in_jail LIBTORCH=/opt/libtorch-cuda bash -c 'cd /src && bash torch/csrc/find-libtorch.sh build-cuda/libtorch.mk && rm -f build-cuda/lib/libseqtorch.so &&
   make -s --no-print-directory -j2 -f torch/csrc/shim.mk BUILD=build-cuda V=1 build-cuda/lib/libseqtorch.so' >"$dir/cuda-build.log" 2>&1
 crc=$?
 set -e
