@@ -8,9 +8,9 @@
 #    host's Go, module cache (GOPROXY=off: the chroot has no CA certificates for the proxy) and
 #    data mirror, and runs the README's test command there: make libtorch && make test.
 # 3. Compiles (objects kept between runs) and links (every run) the shim, libseqtorch.so only,
-#    against Debian 13's CUDA build of libtorch 2.6 (libtorch-cuda-dev, unpacked without its dependencies: its cuDNN package
-#    downloads from outside Debian, and no GPU is here to run it), so the CUDA code paths
-#    build on every run.
+#    against Debian 13's CUDA build of libtorch 2.6 (libtorch-cuda-dev, unpacked without its
+#    dependencies: its cuDNN package downloads from outside Debian, and no GPU is here to run
+#    it), so the CUDA code paths build on every run.
 # Ends with the libtorch line, the Go package and parity counts and the CUDA link line.
 # Needs root (debootstrap, chroot, mount). COMPAT_DIR overrides the chroot's folder. With
 # arguments, steps 2–3 run that command in the chroot's /src instead (after make libtorch), e.g.
