@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"iter"
 	"math/rand/v2"
 	"slices"
@@ -52,8 +53,24 @@ type BatchOptions struct {
 	// batches (after shuffling) and then shuffles the order of the batches
 	// (if Shuffle), which cuts padding. 50 is a good value.
 	Bucket int
-	// DropLast drops a final batch smaller than Size.
+	// DropLast drops a final batch smaller than Size. With World >= 2 it also
+	// shards as PyTorch's DistributedSampler(drop_last=True) does (see World).
 	DropLast bool
+	// Rank and World shard every epoch for data-parallel training: World is the
+	// number of processes, Rank (0 <= Rank < World) this process's. World < 2
+	// means no sharding (Rank must then be 0). A Rank out of range panics.
+	//
+	// With World >= 2 the examples are shuffled exactly as without sharding
+	// (the PCG seeded by (Seed, epoch) gives every rank the same permutation)
+	// and then split as PyTorch's DistributedSampler splits them. Without
+	// DropLast the shuffled list is padded to ceil(n/World)*World entries by
+	// repeating it from its start; with DropLast it is truncated to
+	// floor(n/World)*World entries. This rank takes the entries at positions
+	// Rank, Rank+World, Rank+2*World, ... Its shard is then bucketed, cut into
+	// batches of Size (the batch size per process, as in PyTorch DDP; DropLast
+	// drops the shard's last short batch) and the batches shuffled, so every
+	// rank yields the same number of batches.
+	Rank, World int
 }
 
 // EncodeSMS tokenizes and encodes messages. An empty token list becomes a
@@ -89,8 +106,10 @@ func nonEmpty(ids []int64) []int64 {
 	return ids
 }
 
-// NumBatches returns how many batches an epoch over n examples has.
+// NumBatches returns how many batches an epoch over n examples has: with
+// World >= 2, how many this rank yields (every rank yields as many).
 func (o BatchOptions) NumBatches(n int) int {
+	n = o.shardLen(n)
 	s := o.size()
 	if o.DropLast {
 		return n / s
@@ -105,6 +124,41 @@ func (o BatchOptions) size() int {
 	return o.Size
 }
 
+// checkRank panics when Rank is out of range for World.
+func (o BatchOptions) checkRank() {
+	if o.World < 2 && o.Rank != 0 || o.World >= 2 && (o.Rank < 0 || o.Rank >= o.World) {
+		panic(fmt.Sprintf("data: BatchOptions.Rank %d is out of range for World %d (want 0 <= Rank < World, or Rank 0 when World < 2)", o.Rank, o.World))
+	}
+}
+
+// shardLen returns how many of n examples this rank's shard holds.
+func (o BatchOptions) shardLen(n int) int {
+	o.checkRank()
+	switch {
+	case o.World < 2:
+		return n
+	case o.DropLast:
+		return n / o.World
+	}
+	return (n + o.World - 1) / o.World
+}
+
+// shard returns this rank's part of the shuffled index list idx (see
+// [BatchOptions.World]); without sharding it returns idx.
+func (o BatchOptions) shard(idx []int) []int {
+	m := o.shardLen(len(idx))
+	if o.World < 2 {
+		return idx
+	}
+	out := make([]int, m)
+	for k := range out {
+		// Position p of the padded (or truncated) list holds idx[p%n]: padding
+		// repeats the list from its start as often as needed.
+		out[k] = idx[(o.Rank+k*o.World)%len(idx)]
+	}
+	return out
+}
+
 // order returns the batches of one epoch as lists of example indices.
 func (o BatchOptions) order(n int, length func(i int) int, epoch int) [][]int {
 	idx := make([]int, n)
@@ -115,6 +169,8 @@ func (o BatchOptions) order(n int, length func(i int) int, epoch int) [][]int {
 	if o.Shuffle {
 		rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	}
+	idx = o.shard(idx)
+	n = len(idx)
 	size := o.size()
 	if o.Bucket > 0 {
 		chunk := o.Bucket * size
