@@ -76,7 +76,7 @@ if [[ ! -f $jail/.seqtorch-ready ]]; then
   bind /dev "$jail/dev"
   say "apt-get install libtorch-dev python3-torch (2.6) and the build tools (about a minute)"
   in_jail bash -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-    libtorch-dev python3-torch libopenblas0-pthread g++ make wordnet-base ca-certificates >/dev/null' \
+    libtorch-dev libgloo-dev python3-torch libopenblas0-pthread g++ make wordnet-base ca-certificates >/dev/null' \
     >"$dir/apt.log" 2>&1 || die "apt-get in the chroot failed (see $dir/apt.log)"
   touch "$jail/.seqtorch-ready"
   say "chroot ready in $((SECONDS - t0)) s"

@@ -113,6 +113,26 @@ static struct {
 	st_err (*st_load_dict)(const char *path, char ***names, st_tensor **ts, int *n);
 	void (*st_free_names)(char **names, int n);
 	void (*st_free_array)(void *p);
+	st_err (*st_dist_features)(int *features);
+	st_err (*st_store_tcp)(const char *host, int port, int is_server, int world_size, int64_t timeout_ms, int listen_fd, st_store *out);
+	st_err (*st_store_file)(const char *path, int num_workers, int64_t timeout_ms, st_store *out);
+	st_err (*st_store_prefix)(st_store base, const char *prefix, st_store *out);
+	st_err (*st_store_set_timeout)(st_store s, int64_t timeout_ms);
+	st_err (*st_store_set)(st_store s, const char *key, const void *value, int64_t n);
+	st_err (*st_store_get)(st_store s, const char *key, void **value, int64_t *n);
+	st_err (*st_store_add)(st_store s, const char *key, int64_t delta, int64_t *out);
+	void (*st_store_free)(st_store s);
+	st_err (*st_pg_gloo)(st_store store, int rank, int size, const char *iface, const char *host, int64_t timeout_ms, st_pg *out);
+	st_err (*st_pg_nccl)(st_store store, int rank, int size, int64_t timeout_ms, st_pg *out);
+	st_err (*st_pg_all_reduce)(st_pg pg, const st_tensor *ts, int n, int op);
+	st_err (*st_pg_broadcast)(st_pg pg, const st_tensor *ts, int n, int root);
+	st_err (*st_pg_all_gather)(st_pg pg, const st_tensor *outs, int size, st_tensor in);
+	st_err (*st_pg_barrier)(st_pg pg);
+	st_err (*st_pg_broadcast_coalesced)(st_pg pg, const st_tensor *ts, int n, int64_t buffer_bytes, int root);
+	void (*st_pg_free)(st_pg pg);
+	st_err (*st_reducer_new)(st_pg pg, const st_tensor *params, int n, int64_t bucket_bytes, int64_t first_bucket_bytes, st_reducer *out);
+	st_err (*st_reducer_prepare)(st_reducer r);
+	void (*st_reducer_free)(st_reducer r);
 } st__fn;
 
 // st__bind looks up every shim function in lib. It returns the name of the first one missing,
@@ -219,6 +239,26 @@ const char *st__bind(void *lib) {
 	if ((*(void **)&st__fn.st_load_dict = dlsym(lib, "st_load_dict")) == NULL) return "st_load_dict";
 	if ((*(void **)&st__fn.st_free_names = dlsym(lib, "st_free_names")) == NULL) return "st_free_names";
 	if ((*(void **)&st__fn.st_free_array = dlsym(lib, "st_free_array")) == NULL) return "st_free_array";
+	if ((*(void **)&st__fn.st_dist_features = dlsym(lib, "st_dist_features")) == NULL) return "st_dist_features";
+	if ((*(void **)&st__fn.st_store_tcp = dlsym(lib, "st_store_tcp")) == NULL) return "st_store_tcp";
+	if ((*(void **)&st__fn.st_store_file = dlsym(lib, "st_store_file")) == NULL) return "st_store_file";
+	if ((*(void **)&st__fn.st_store_prefix = dlsym(lib, "st_store_prefix")) == NULL) return "st_store_prefix";
+	if ((*(void **)&st__fn.st_store_set_timeout = dlsym(lib, "st_store_set_timeout")) == NULL) return "st_store_set_timeout";
+	if ((*(void **)&st__fn.st_store_set = dlsym(lib, "st_store_set")) == NULL) return "st_store_set";
+	if ((*(void **)&st__fn.st_store_get = dlsym(lib, "st_store_get")) == NULL) return "st_store_get";
+	if ((*(void **)&st__fn.st_store_add = dlsym(lib, "st_store_add")) == NULL) return "st_store_add";
+	if ((*(void **)&st__fn.st_store_free = dlsym(lib, "st_store_free")) == NULL) return "st_store_free";
+	if ((*(void **)&st__fn.st_pg_gloo = dlsym(lib, "st_pg_gloo")) == NULL) return "st_pg_gloo";
+	if ((*(void **)&st__fn.st_pg_nccl = dlsym(lib, "st_pg_nccl")) == NULL) return "st_pg_nccl";
+	if ((*(void **)&st__fn.st_pg_all_reduce = dlsym(lib, "st_pg_all_reduce")) == NULL) return "st_pg_all_reduce";
+	if ((*(void **)&st__fn.st_pg_broadcast = dlsym(lib, "st_pg_broadcast")) == NULL) return "st_pg_broadcast";
+	if ((*(void **)&st__fn.st_pg_all_gather = dlsym(lib, "st_pg_all_gather")) == NULL) return "st_pg_all_gather";
+	if ((*(void **)&st__fn.st_pg_barrier = dlsym(lib, "st_pg_barrier")) == NULL) return "st_pg_barrier";
+	if ((*(void **)&st__fn.st_pg_broadcast_coalesced = dlsym(lib, "st_pg_broadcast_coalesced")) == NULL) return "st_pg_broadcast_coalesced";
+	if ((*(void **)&st__fn.st_pg_free = dlsym(lib, "st_pg_free")) == NULL) return "st_pg_free";
+	if ((*(void **)&st__fn.st_reducer_new = dlsym(lib, "st_reducer_new")) == NULL) return "st_reducer_new";
+	if ((*(void **)&st__fn.st_reducer_prepare = dlsym(lib, "st_reducer_prepare")) == NULL) return "st_reducer_prepare";
+	if ((*(void **)&st__fn.st_reducer_free = dlsym(lib, "st_reducer_free")) == NULL) return "st_reducer_free";
 	__atomic_store_n(&st__ready, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -730,4 +770,104 @@ void st_free_names(char **names, int n) {
 void st_free_array(void *p) {
 	st__ensure();
 	st__fn.st_free_array(p);
+}
+
+st_err st_dist_features(int *features) {
+	st__ensure();
+	return st__fn.st_dist_features(features);
+}
+
+st_err st_store_tcp(const char *host, int port, int is_server, int world_size, int64_t timeout_ms, int listen_fd, st_store *out) {
+	st__ensure();
+	return st__fn.st_store_tcp(host, port, is_server, world_size, timeout_ms, listen_fd, out);
+}
+
+st_err st_store_file(const char *path, int num_workers, int64_t timeout_ms, st_store *out) {
+	st__ensure();
+	return st__fn.st_store_file(path, num_workers, timeout_ms, out);
+}
+
+st_err st_store_prefix(st_store base, const char *prefix, st_store *out) {
+	st__ensure();
+	return st__fn.st_store_prefix(base, prefix, out);
+}
+
+st_err st_store_set_timeout(st_store s, int64_t timeout_ms) {
+	st__ensure();
+	return st__fn.st_store_set_timeout(s, timeout_ms);
+}
+
+st_err st_store_set(st_store s, const char *key, const void *value, int64_t n) {
+	st__ensure();
+	return st__fn.st_store_set(s, key, value, n);
+}
+
+st_err st_store_get(st_store s, const char *key, void **value, int64_t *n) {
+	st__ensure();
+	return st__fn.st_store_get(s, key, value, n);
+}
+
+st_err st_store_add(st_store s, const char *key, int64_t delta, int64_t *out) {
+	st__ensure();
+	return st__fn.st_store_add(s, key, delta, out);
+}
+
+void st_store_free(st_store s) {
+	st__ensure();
+	st__fn.st_store_free(s);
+}
+
+st_err st_pg_gloo(st_store store, int rank, int size, const char *iface, const char *host, int64_t timeout_ms, st_pg *out) {
+	st__ensure();
+	return st__fn.st_pg_gloo(store, rank, size, iface, host, timeout_ms, out);
+}
+
+st_err st_pg_nccl(st_store store, int rank, int size, int64_t timeout_ms, st_pg *out) {
+	st__ensure();
+	return st__fn.st_pg_nccl(store, rank, size, timeout_ms, out);
+}
+
+st_err st_pg_all_reduce(st_pg pg, const st_tensor *ts, int n, int op) {
+	st__ensure();
+	return st__fn.st_pg_all_reduce(pg, ts, n, op);
+}
+
+st_err st_pg_broadcast(st_pg pg, const st_tensor *ts, int n, int root) {
+	st__ensure();
+	return st__fn.st_pg_broadcast(pg, ts, n, root);
+}
+
+st_err st_pg_all_gather(st_pg pg, const st_tensor *outs, int size, st_tensor in) {
+	st__ensure();
+	return st__fn.st_pg_all_gather(pg, outs, size, in);
+}
+
+st_err st_pg_barrier(st_pg pg) {
+	st__ensure();
+	return st__fn.st_pg_barrier(pg);
+}
+
+st_err st_pg_broadcast_coalesced(st_pg pg, const st_tensor *ts, int n, int64_t buffer_bytes, int root) {
+	st__ensure();
+	return st__fn.st_pg_broadcast_coalesced(pg, ts, n, buffer_bytes, root);
+}
+
+void st_pg_free(st_pg pg) {
+	st__ensure();
+	st__fn.st_pg_free(pg);
+}
+
+st_err st_reducer_new(st_pg pg, const st_tensor *params, int n, int64_t bucket_bytes, int64_t first_bucket_bytes, st_reducer *out) {
+	st__ensure();
+	return st__fn.st_reducer_new(pg, params, n, bucket_bytes, first_bucket_bytes, out);
+}
+
+st_err st_reducer_prepare(st_reducer r) {
+	st__ensure();
+	return st__fn.st_reducer_prepare(r);
+}
+
+void st_reducer_free(st_reducer r) {
+	st__ensure();
+	st__fn.st_reducer_free(r);
 }

@@ -2,6 +2,7 @@
 // libtorch API, and turns any C++ exception into an error string (see guard).
 #include "shim.h"
 
+#include "handles.h"
 #include "rnn_cpu.h"
 
 #include <torch/torch.h>
@@ -21,9 +22,7 @@
 #include <string>
 #include <vector>
 
-struct st_tensor_s {
-  at::Tensor t;
-};
+using namespace st;
 
 // The enums of shim.h are libtorch's values: a libtorch that renumbered them fails to compile
 // here instead of computing with the wrong dtype, device or reduction.
@@ -47,44 +46,6 @@ static_assert(ST_RNN_TANH == 0 && ST_RNN_RELU == 1 && ST_LSTM == 2 && ST_GRU == 
 
 namespace {
 
-char *dup(const std::string &s) {
-  char *p = static_cast<char *>(std::malloc(s.size() + 1));
-  if (p != nullptr) std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
-}
-
-// guard runs f and converts exceptions into an error string (NULL when f succeeded).
-template <class F>
-st_err guard(F &&f) {
-  try {
-    f();
-    return nullptr;
-  } catch (const c10::Error &e) {
-    return dup(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    return dup(e.what());
-  } catch (...) {
-    return dup("unknown C++ exception");
-  }
-}
-
-st_tensor wrap(at::Tensor t) { return new st_tensor_s{std::move(t)}; }
-st_tensor wrap_opt(const at::Tensor &t) { return t.defined() ? wrap(t) : nullptr; }
-const at::Tensor &T(st_tensor h) {
-  if (h == nullptr) throw std::invalid_argument("nil tensor");
-  return h->t;
-}
-c10::optional<at::Tensor> opt(st_tensor h) {
-  if (h == nullptr) return c10::nullopt;
-  return h->t;
-}
-at::IntArrayRef dims(const int64_t *p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
-std::vector<at::Tensor> list(const st_tensor *ts, int n) {
-  std::vector<at::Tensor> v;
-  v.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; i++) v.push_back(T(ts[i]));
-  return v;
-}
 at::TensorOptions options(int dtype, int dev_type, int dev_index) {
   auto dev = dev_type == ST_CUDA ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dev_index)) : at::Device(at::kCPU);
   return at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)).device(dev);

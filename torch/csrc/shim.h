@@ -192,6 +192,60 @@ st_err st_load_dict(const char *path, char ***names, st_tensor **ts, int *n);
 void st_free_names(char **names, int n);
 void st_free_array(void *p);
 
+/* ---- distributed (dist.cpp): c10d stores, process groups and DDP's Reducer ----
+ * Built with the shim when the libtorch has c10d with Gloo (find-libtorch.sh: ST_WITH_GLOO);
+ * otherwise every function below fails with a message saying so, and st_dist_features
+ * reports 0. Handles are owned by the caller and freed with the matching st_*_free. */
+typedef struct st_store_s *st_store;
+typedef struct st_pg_s *st_pg;
+typedef struct st_reducer_s *st_reducer;
+/* reduction operations: c10d::ReduceOp values (Gloo has no AVG: st_pg_all_reduce sums and
+ * divides floating-point tensors by the group size) */
+enum st_reduce_op { ST_REDUCE_SUM = 0, ST_REDUCE_AVG = 1, ST_REDUCE_PRODUCT = 2, ST_REDUCE_MIN = 3,
+                    ST_REDUCE_MAX = 4 };
+/* st_dist_features bits: what this shim was built with */
+enum st_dist_feature { ST_DIST_GLOO = 1, ST_DIST_NCCL = 2, ST_DIST_REDUCER = 4, ST_DIST_LISTEN_FD = 8 };
+st_err st_dist_features(int *features);
+/* A TCPStore: a client of host:port, or (is_server) also the server. listen_fd >= 0 hands the
+ * server a socket the caller bound and listens on (ST_DIST_LISTEN_FD only); -1: libtorch binds. */
+st_err st_store_tcp(const char *host, int port, int is_server, int world_size, int64_t timeout_ms,
+                    int listen_fd, st_store *out);
+/* A FileStore on path (created if missing); num_workers -1 leaves the file in place at the end. */
+st_err st_store_file(const char *path, int num_workers, int64_t timeout_ms, st_store *out);
+/* A PrefixStore: every key of base prefixed with "prefix/". base stays owned by the caller. */
+st_err st_store_prefix(st_store base, const char *prefix, st_store *out);
+st_err st_store_set_timeout(st_store s, int64_t timeout_ms);
+st_err st_store_set(st_store s, const char *key, const void *value, int64_t n);
+/* st_store_get waits (up to the store's timeout) for key; *value is malloc'd (st_free_array). */
+st_err st_store_get(st_store s, const char *key, void **value, int64_t *n);
+st_err st_store_add(st_store s, const char *key, int64_t delta, int64_t *out);
+void st_store_free(st_store s);
+/* A Gloo process group over store (ranks 0..size-1). Its transport binds iface (a network
+ * interface name) when not empty, else host's address when not empty, else the address the
+ * machine's hostname resolves to. */
+st_err st_pg_gloo(st_store store, int rank, int size, const char *iface, const char *host,
+                  int64_t timeout_ms, st_pg *out);
+/* An NCCL process group (CUDA tensors; ST_DIST_NCCL only). */
+st_err st_pg_nccl(st_store store, int rank, int size, int64_t timeout_ms, st_pg *out);
+/* Collectives, in place, waiting for completion (or the group's timeout). */
+st_err st_pg_all_reduce(st_pg pg, const st_tensor *ts, int n, int op);
+st_err st_pg_broadcast(st_pg pg, const st_tensor *ts, int n, int root);
+/* st_pg_all_gather fills outs[0..size-1] with every rank's in. */
+st_err st_pg_all_gather(st_pg pg, const st_tensor *outs, int size, st_tensor in);
+st_err st_pg_barrier(st_pg pg);
+/* c10d::broadcast_coalesced: ts (flattened into buffers of up to buffer_bytes) from root. */
+st_err st_pg_broadcast_coalesced(st_pg pg, const st_tensor *ts, int n, int64_t buffer_bytes, int root);
+void st_pg_free(st_pg pg);
+/* DDP's Reducer over params (leaf tensors that require grad), with PyTorch's bucket assignment
+ * (first bucket first_bucket_bytes, the others bucket_bytes, in reverse parameter order). */
+st_err st_reducer_new(st_pg pg, const st_tensor *params, int n, int64_t bucket_bytes,
+                      int64_t first_bucket_bytes, st_reducer *out);
+/* st_reducer_prepare: what DistributedDataParallel.forward does before a backward that syncs
+ * (prepare_for_forward, rebuild_buckets, prepare_for_backward): the next backward averages the
+ * parameters' gradients over the group as they become ready. */
+st_err st_reducer_prepare(st_reducer r);
+void st_reducer_free(st_reducer r);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -36,6 +36,15 @@ FORCE:
 $(BUILD)/obj/rnn_cpu.o: CXXFLAGS += -O3 -fno-trapping-math
 $(BUILD)/obj/abi.o: $(BUILD)/gen/st_build.h
 
+# torch.distributed: c10d's flags and headers, and (searched last) the stand-in for a header of
+# c10d/reducer.hpp that Debian's libtorch 1.13 does not ship; see dist_autograd_context.h.
+DIST_COMPAT := $(BUILD)/gen/compat/torch/csrc/distributed/autograd/context/context.h
+$(BUILD)/obj/dist.o: CXXFLAGS += $(TORCH_DIST_FLAGS) -idirafter $(BUILD)/gen/compat
+$(BUILD)/obj/dist.o: $(DIST_COMPAT)
+$(DIST_COMPAT): $(CSRC)/dist_autograd_context.h
+	@mkdir -p $(dir $@)
+	@cp $< $@.$$$$.tmp && mv $@.$$$$.tmp $@
+
 $(BUILD)/obj/%.o: $(CSRC)/%.cpp $(HDR) $(BUILD)/libtorch.mk
 	@mkdir -p $(dir $@)
 	@echo "  CXX $<"

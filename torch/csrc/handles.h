@@ -1,0 +1,64 @@
+// handles.h: what the shim's C++ files share (never included from C): the tensor handle behind
+// st_tensor, and the conversions every extern "C" function uses to take handles in and to turn
+// C++ exceptions into st_err strings.
+#ifndef SEQTORCH_HANDLES_H
+#define SEQTORCH_HANDLES_H
+
+#include "shim.h"
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+struct st_tensor_s {
+  at::Tensor t;
+};
+
+namespace st {
+
+// dup returns a malloc'd copy of s (what st_err and returned strings are).
+inline char *dup(const std::string &s) {
+  char *p = static_cast<char *>(std::malloc(s.size() + 1));
+  if (p != nullptr) std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+// guard runs f and converts exceptions into an error string (NULL when f succeeded).
+template <class F>
+st_err guard(F &&f) {
+  try {
+    f();
+    return nullptr;
+  } catch (const c10::Error &e) {
+    return dup(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    return dup(e.what());
+  } catch (...) {
+    return dup("unknown C++ exception");
+  }
+}
+
+inline st_tensor wrap(at::Tensor t) { return new st_tensor_s{std::move(t)}; }
+inline st_tensor wrap_opt(const at::Tensor &t) { return t.defined() ? wrap(t) : nullptr; }
+inline const at::Tensor &T(st_tensor h) {
+  if (h == nullptr) throw std::invalid_argument("nil tensor");
+  return h->t;
+}
+inline c10::optional<at::Tensor> opt(st_tensor h) {
+  if (h == nullptr) return c10::nullopt;
+  return h->t;
+}
+inline at::IntArrayRef dims(const int64_t *p, int n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
+inline std::vector<at::Tensor> list(const st_tensor *ts, int n) {
+  std::vector<at::Tensor> v;
+  v.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) v.push_back(T(ts[i]));
+  return v;
+}
+
+}  // namespace st
+
+#endif
