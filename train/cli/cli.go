@@ -79,10 +79,15 @@ func Main(name string, run func(ctx context.Context, args []string, stdout, stde
 // ExitCode prints err on stderr as one line prefixed with "name: " (nothing for nil or
 // flag.ErrHelp) and returns the exit status: 0 for nil and flag.ErrHelp, 2 for a
 // [UsageError], 130 for an interrupted run (an [InterruptedError], or any error matching
-// context.Canceled, as the training loop's ErrInterrupted does) and 1 otherwise.
+// context.Canceled, as the training loop's ErrInterrupted does) and 1 otherwise. A
+// [SilentError] prints nothing and gives its own code.
 func ExitCode(name string, err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var se *SilentError
+	if errors.As(err, &se) {
+		return se.Code
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err.Error()))
 	var ue *UsageError

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"os"
 )
 
 // TrainCommand is what a training command brings to the shared command shell: its
@@ -35,15 +37,34 @@ type TrainCommand[T any] struct {
 	// (errors.Is(err, loop.ErrInterrupted)); Run then returns an [InterruptedError] whose
 	// message is the command that resumes the run. nil: none is.
 	Interrupted func(err error) bool
+	// Dist returns the configuration's data-parallel flags; nil: the command has none. Run
+	// registers them (Bind must not) and, with --nproc N > 1, launches N workers of the
+	// command (see [TrainCommand.Run]).
+	Dist func(c *T) *DistFlags
 }
 
 // Run is the training command: it reads the command line (or, with --resume, the run's own
 // configuration through [Resume]), normalizes and validates the configuration, checks the run
 // folder ([PrepareOut], for a new run), trains and writes the summary where --json says.
+//
+// With Dist, the process may be one of several (see [Worker]). Not a worker, with --nproc N
+// > 1, it checks the run folder and then runs N workers of itself through [Launch], with the
+// same arguments (and --force for a new run, since the folder passed the check) instead of
+// training. As a worker, --nproc must be 1 or the world's size (RANK/WORLD_SIZE set by
+// torchrun, say, with another --nproc are refused); a worker other than rank 0 neither checks
+// the run folder nor writes --json, logs to stdout (which Launch discards), and ends an
+// interruption with a [SilentError] of status 130, as rank 0 prints how to resume.
 func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := NewFlagSet(tc.Name, tc.Synopsis, stderr)
+	bind := tc.Bind
+	if tc.Dist != nil {
+		bind = func(fs *flag.FlagSet, c *T) {
+			tc.Bind(fs, c)
+			tc.Dist(c).Register(fs)
+		}
+	}
 	var c T
-	tc.Bind(fs, &c)
+	bind(fs, &c)
 	var rf RunFlags
 	rf.Register(fs)
 	if err := Parse(fs, args); err != nil {
@@ -52,6 +73,13 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	normalize := tc.Normalize
 	if normalize == nil {
 		normalize = func(*T) error { return nil }
+	}
+	if tc.Dist != nil {
+		own := normalize
+		normalize = func(c *T) error {
+			tc.Dist(c).defaults() // a run saved before the flags existed
+			return own(c)
+		}
 	}
 	resume := rf.Resume != ""
 	if resume {
@@ -63,7 +91,7 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		if err != nil {
 			return err
 		}
-		if c, err = Resume(fs, rf.Resume, saved, tc.Bind, normalize); err != nil {
+		if c, err = Resume(fs, rf.Resume, saved, bind, normalize); err != nil {
 			return err
 		}
 		*tc.Out(&c) = rf.Resume
@@ -74,17 +102,78 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	if err := tc.Validate(&c); err != nil {
 		return err
 	}
-	if !resume {
+	worker := WorkerEnv{WorldSize: 1, LocalWorldSize: 1}
+	if tc.Dist != nil {
+		d := tc.Dist(&c)
+		if err := d.Validate(); err != nil {
+			return err
+		}
+		w, ok, err := Worker()
+		if err != nil {
+			return &UsageError{Msg: err.Error()}
+		}
+		switch {
+		case ok && d.NProc > 1 && d.NProc != w.WorldSize && Set(fs)["nproc"]:
+			return Usagef("--nproc: this process already runs as rank %d of %d (RANK/WORLD_SIZE are set, e.g. by torchrun); drop --nproc", w.Rank, w.WorldSize)
+		case ok && d.NProc > 1 && d.NProc != w.WorldSize:
+			return Usagef("--resume %s: the run was trained by --nproc %d processes, but this one runs as rank %d of %d (RANK/WORLD_SIZE are set, e.g. by torchrun); resume it with a world of %d",
+				rf.Resume, d.NProc, w.Rank, w.WorldSize, d.NProc)
+		case !ok && d.NProc > 1:
+			return tc.launch(ctx, &c, d, args, resume, rf.Force, stdout, stderr)
+		}
+		worker = w
+	}
+	if !resume && worker.IsMain() {
 		if err := PrepareOut(*tc.Out(&c), rf.Force, tc.RunFiles...); err != nil {
 			return err
 		}
 	}
-	sum, err := tc.Train(ctx, &c, resume, rf.Log(stdout, stderr), stderr)
+	log := rf.Log(stdout, stderr)
+	if !worker.IsMain() {
+		log = stdout
+	}
+	sum, err := tc.Train(ctx, &c, resume, log, stderr)
 	if err != nil && tc.Interrupted != nil && tc.Interrupted(err) {
+		if !worker.IsMain() {
+			return &SilentError{Code: 130, Err: err}
+		}
 		return Interrupted(err, tc.Invocation, *tc.Out(&c))
 	}
 	if err != nil {
 		return err
 	}
+	if !worker.IsMain() {
+		return nil
+	}
 	return rf.WriteJSON(stdout, sum)
+}
+
+// launch checks the run folder of a new run and runs d.NProc workers of the command with
+// args (see [TrainCommand.Run]).
+func (tc *TrainCommand[T]) launch(ctx context.Context, c *T, d *DistFlags, args []string, resume, force bool, stdout, stderr io.Writer) error {
+	if !resume {
+		if err := PrepareOut(*tc.Out(c), force, tc.RunFiles...); err != nil {
+			return err
+		}
+		if !force {
+			// Rank 0 checks the folder again; it may now exist. --force goes first, where it
+			// cannot follow a "--" that ends the flags.
+			args = append([]string{"--force"}, args...)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("--nproc %d: the program to launch: %w", d.NProc, err)
+	}
+	return Launch(ctx, LaunchOptions{
+		NProc:      d.NProc,
+		Exe:        exe,
+		Args:       args,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		Timeout:    d.Timeout,
+		MasterAddr: d.MasterAddr,
+		MasterPort: d.MasterPort,
+		Name:       tc.Name,
+	})
 }

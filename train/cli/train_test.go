@@ -137,3 +137,246 @@ func TestTrainCommand(t *testing.T) {
 		t.Errorf("new run after --force: lr %v, want the normalized default 0.1", got.LR)
 	}
 }
+
+// distToy is the configuration of the data-parallel toy command.
+type distToy struct {
+	Epochs int    `json:"epochs"`
+	Out    string `json:"out"`
+	DistFlags
+}
+
+// distToyCommand trains like toyCommand, as the rank the environment says: rank 0 writes
+// config.json, every rank logs "rank R of W trained (resume V)"; --epochs 99 interrupts.
+func distToyCommand(trained *[]distToy) *TrainCommand[distToy] {
+	return &TrainCommand[distToy]{
+		Name:       "toy",
+		Synopsis:   "usage: toy [flags]",
+		Invocation: "go run ./toy",
+		Bind: func(fs *flag.FlagSet, c *distToy) {
+			fs.IntVar(&c.Epochs, "epochs", 1, "epochs")
+			fs.StringVar(&c.Out, "out", "runs/toy", "run folder")
+		},
+		Validate: func(c *distToy) error { return nil },
+		Saved: func(dir, config string) (distToy, error) {
+			var c distToy
+			b, err := os.ReadFile(config)
+			if err != nil {
+				return c, err
+			}
+			return c, json.Unmarshal(b, &c)
+		},
+		Out: func(c *distToy) *string { return &c.Out },
+		Train: func(ctx context.Context, c *distToy, resume bool, log, stderr io.Writer) (any, error) {
+			*trained = append(*trained, *c)
+			w, _, err := Worker()
+			if err != nil {
+				return nil, err
+			}
+			if w.IsMain() {
+				if err := os.MkdirAll(c.Out, 0o755); err != nil {
+					return nil, err
+				}
+				b, _ := json.Marshal(c)
+				if err := os.WriteFile(filepath.Join(c.Out, ConfigFile), b, 0o644); err != nil {
+					return nil, err
+				}
+			}
+			fmt.Fprintf(log, "rank %d of %d trained (resume %v)\n", w.Rank, w.WorldSize, resume)
+			if c.Epochs == 99 {
+				return nil, fmt.Errorf("epoch 1: %w", errToyInterrupted)
+			}
+			return map[string]any{"epochs": c.Epochs, "nproc": c.NProc}, nil
+		},
+		Interrupted: func(err error) bool { return errors.Is(err, errToyInterrupted) },
+		Dist:        func(c *distToy) *DistFlags { return &c.DistFlags },
+	}
+}
+
+// toyProcess is the test binary as the toy command (see TestMain): it prints its arguments
+// on standard output and runs.
+func toyProcess(args []string) int {
+	fmt.Printf("args: %q\n", args)
+	var trained []distToy
+	err := distToyCommand(&trained).Run(context.Background(), args, os.Stdout, os.Stderr)
+	return ExitCode("toy", err, os.Stderr)
+}
+
+// clearWorkerEnv unsets the worker variables for the rest of the test.
+func clearWorkerEnv(t *testing.T) {
+	for _, name := range distEnv {
+		t.Setenv(name, "")
+	}
+}
+
+func TestTrainCommandDistFlags(t *testing.T) {
+	clearWorkerEnv(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		env  []string // NAME=value
+		args []string
+		want string // the usage error
+	}{
+		{"nproc 0", nil, []string{"--nproc", "0"}, "--nproc 0: want 1 to 64 local worker processes"},
+		{"nproc 65", nil, []string{"--nproc", "65"}, "--nproc 65: want 1 to 64 local worker processes"},
+		{"timeout", nil, []string{"--dist-timeout", "0s"}, "--dist-timeout 0s: want a positive duration such as 5m"},
+		{"port", nil, []string{"--master-port", "70000"}, "--master-port 70000: want 0 (none) to 65535"},
+		{"addr", nil, []string{"--master-addr", ""}, "--master-addr is empty: want a host name or an IP address"},
+		{"bad duration", nil, []string{"--dist-timeout", "soon"}, `invalid value "soon" for flag -dist-timeout: parse error (-h lists the flags)`},
+		{"already a worker", []string{"RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=h", "MASTER_PORT=29500"}, []string{"--nproc", "3"},
+			"--nproc: this process already runs as rank 1 of 2 (RANK/WORLD_SIZE are set, e.g. by torchrun); drop --nproc"},
+		{"malformed rank", []string{"RANK=one", "WORLD_SIZE=2"}, nil, "RANK=one: want an integer from 0 to 1 (below WORLD_SIZE=2)"},
+		{"rank alone", []string{"RANK=1"}, nil, "RANK=1 is set but WORLD_SIZE is not: a worker needs both (neither, to run alone)"},
+		{"rank too big", []string{"RANK=2", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/x"}, nil, "RANK=2: want an integer from 0 to 1 (below WORLD_SIZE=2)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, kv := range tc.env {
+				name, v, _ := strings.Cut(kv, "=")
+				t.Setenv(name, v)
+			}
+			out := filepath.Join(dir, tc.name)
+			var trained []distToy
+			var so, se bytes.Buffer
+			err := distToyCommand(&trained).Run(context.Background(), append([]string{"--out", out}, tc.args...), &so, &se)
+			var ue *UsageError
+			if !errors.As(err, &ue) || err.Error() != tc.want {
+				t.Errorf("got %v, want the usage error %q", err, tc.want)
+			}
+			if len(trained) > 0 || so.Len() > 0 || se.Len() > 0 {
+				t.Errorf("a refused command trained %d times, printed %q and %q", len(trained), so.String(), se.String())
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("a refused command created its --out folder")
+			}
+		})
+	}
+}
+
+func TestTrainCommandWorker(t *testing.T) {
+	clearWorkerEnv(t)
+	dir := t.TempDir()
+	held := filepath.Join(dir, "held")
+	if err := os.MkdirAll(held, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(held, ConfigFile), []byte(`{"epochs":1,"out":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jsonFile := filepath.Join(dir, "summary.json")
+	tests := []struct {
+		name    string
+		env     []string
+		args    []string
+		code    int    // ExitCode's
+		printed string // by ExitCode
+		stdout  string
+		json    bool // jsonFile written
+	}{
+		{"rank 1 skips the folder check and --json", []string{"RANK=1", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/s"},
+			[]string{"--out", held, "--nproc", "2", "--json", jsonFile}, 0, "", "rank 1 of 2 trained (resume false)\n", false},
+		{"rank 1 logs to stdout with --json -", []string{"RANK=1", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/s"},
+			[]string{"--out", held, "--json", "-"}, 0, "", "rank 1 of 2 trained (resume false)\n", false},
+		{"rank 1 interrupted is silent", []string{"RANK=1", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/s"},
+			[]string{"--out", held, "--epochs", "99"}, 130, "", "rank 1 of 2 trained (resume false)\n", false},
+		{"rank 0 checks the folder", []string{"RANK=0", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/s"},
+			[]string{"--out", held, "--nproc", "2"}, 2,
+			"toy: --out " + held + " already holds a run (config.json); add --force to replace it, or continue it with --resume " + held + "\n", "", false},
+		{"rank 0 writes --json", []string{"RANK=0", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/s"},
+			[]string{"--out", filepath.Join(dir, "new"), "--nproc", "2", "--json", jsonFile}, 0, "", "rank 0 of 2 trained (resume false)\n", true},
+		{"rank 0 interrupted says how to resume", []string{"RANK=0", "WORLD_SIZE=2", "SEQTORCH_STORE_FILE=/s"},
+			[]string{"--out", filepath.Join(dir, "new"), "--force", "--epochs", "99"}, 130,
+			"toy: interrupted; checkpoint saved. Resume with: go run ./toy --resume " + filepath.Join(dir, "new") + "\n", "rank 0 of 2 trained (resume false)\n", false},
+		{"torchrun world with --nproc 1", []string{"RANK=0", "WORLD_SIZE=1", "MASTER_ADDR=h", "MASTER_PORT=29500"},
+			[]string{"--out", filepath.Join(dir, "alone"), "--nproc", "1"}, 0, "", "rank 0 of 1 trained (resume false)\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(jsonFile)
+			for _, kv := range tc.env {
+				name, v, _ := strings.Cut(kv, "=")
+				t.Setenv(name, v)
+			}
+			var trained []distToy
+			var so, se, printed bytes.Buffer
+			err := distToyCommand(&trained).Run(context.Background(), tc.args, &so, &se)
+			if code := ExitCode("toy", err, &printed); code != tc.code || printed.String() != tc.printed {
+				t.Errorf("exit %d, printed %q; want %d, %q", code, printed.String(), tc.code, tc.printed)
+			}
+			if so.String() != tc.stdout || se.Len() > 0 {
+				t.Errorf("stdout %q, stderr %q; want %q and nothing", so.String(), se.String(), tc.stdout)
+			}
+			if _, err := os.Stat(jsonFile); (err == nil) != tc.json {
+				t.Errorf("--json file written: %v, want %v", err == nil, tc.json)
+			}
+		})
+	}
+	// The run rank 1 trained on did not touch rank 0's folder.
+	if b, _ := os.ReadFile(filepath.Join(held, ConfigFile)); string(b) != `{"epochs":1,"out":"x"}` {
+		t.Errorf("rank 1 changed %s: %s", ConfigFile, b)
+	}
+}
+
+// TestTrainCommandLaunch runs the toy command with --nproc 2: the test binary launches
+// itself twice (see TestMain).
+func TestTrainCommandLaunch(t *testing.T) {
+	clearWorkerEnv(t)
+	t.Setenv(testProcessEnv, "toy")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	var trained []distToy
+	run := func(args ...string) (string, string, error) {
+		var so, se bytes.Buffer
+		err := distToyCommand(&trained).Run(context.Background(), args, &so, &se)
+		return so.String(), se.String(), err
+	}
+
+	so, se, err := run("--out", out, "--nproc", "2", "--json", "-")
+	if err != nil {
+		t.Fatalf("%v (stderr %q)", err, se)
+	}
+	// Rank 0 logs to stderr (--json -), rank 1 to its discarded stdout.
+	want := fmt.Sprintf("args: %q\n", []string{"--force", "--out", out, "--nproc", "2", "--json", "-"})
+	if !strings.HasPrefix(so, want) || se != "rank 0 of 2 trained (resume false)\n" {
+		t.Fatalf("stdout %q, stderr %q; want rank 0's %q and the summary, and its progress on stderr", so, se, want)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(so, want)), &sum); err != nil || sum["nproc"] != 2.0 {
+		t.Errorf("summary %q (%v), want nproc 2", strings.TrimPrefix(so, want), err)
+	}
+	if len(trained) > 0 {
+		t.Error("the launcher trained itself")
+	}
+
+	// The folder now holds a run: the launcher refuses before starting anything.
+	_, se, err = run("--out", out, "--nproc", "2")
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "already holds a run") || se != "" {
+		t.Errorf("second run into %s: %v (stderr %q), want the folder refused", out, err, se)
+	}
+
+	// --resume restores --nproc 2 and launches two workers again, without --force.
+	so, se, err = run("--resume", out)
+	want = fmt.Sprintf("args: %q\nrank 0 of 2 trained (resume true)\n", []string{"--resume", out})
+	if err != nil || so != want || se != "" {
+		t.Errorf("resume: %v, stdout %q, stderr %q; want %q", err, so, se, want)
+	}
+}
+
+func TestTrainCommandOldConfig(t *testing.T) {
+	clearWorkerEnv(t)
+	// A run saved before the distributed flags existed resumes with their defaults.
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, ConfigFile), []byte(`{"epochs":1,"out":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var trained []distToy
+	var so, se bytes.Buffer
+	if err := distToyCommand(&trained).Run(context.Background(), []string{"--resume", out, "--epochs", "2"}, &so, &se); err != nil {
+		t.Fatal(err)
+	}
+	want := distToy{Epochs: 2, Out: out, DistFlags: DistFlags{NProc: 1, MasterAddr: "127.0.0.1", Timeout: DefaultDistTimeout}}
+	if len(trained) != 1 || trained[0] != want {
+		t.Errorf("resumed with %+v, want %+v", trained, want)
+	}
+}
