@@ -8,6 +8,7 @@ import (
 
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/distributed"
+	"github.com/seqtorch/seqtorch/torch/distributed/disttest"
 )
 
 // values returns rank r's test values: r+1, 2(r+1), ..., as float64.
@@ -44,59 +45,60 @@ func want(op distributed.ReduceOp, size, n int) []float64 {
 	return out
 }
 
-func init() {
-	workers["collectives"] = func(g *distributed.ProcessGroup) error {
-		s := torch.NewScope()
-		defer s.Close()
-		r, size := g.Rank(), g.Size()
-		for _, dt := range []torch.DType{torch.Float32, torch.Float64, torch.Int64, torch.Int32} {
-			for _, op := range []distributed.ReduceOp{distributed.Sum, distributed.Avg, distributed.Product, distributed.Min, distributed.Max} {
-				x := torch.FromSlice(values(r, 5), 5).ToDType(dt)
-				err := g.AllReduce(x, op)
-				if op == distributed.Avg && (dt == torch.Int64 || dt == torch.Int32) {
-					if err == nil {
-						return fmt.Errorf("all_reduce avg of %v: no error", dt)
-					}
-					continue
+var workers = map[string]disttest.Worker{"collectives": collectives}
+
+func TestMain(m *testing.M) { disttest.Main(m, workers) }
+
+func collectives(g *distributed.ProcessGroup) error {
+	s := torch.NewScope()
+	defer s.Close()
+	r, size := g.Rank(), g.Size()
+	for _, dt := range []torch.DType{torch.Float32, torch.Float64, torch.Int64, torch.Int32} {
+		for _, op := range []distributed.ReduceOp{distributed.Sum, distributed.Avg, distributed.Product, distributed.Min, distributed.Max} {
+			x := torch.FromSlice(values(r, 5), 5).ToDType(dt)
+			err := g.AllReduce(x, op)
+			if op == distributed.Avg && (dt == torch.Int64 || dt == torch.Int32) {
+				if err == nil {
+					return fmt.Errorf("all_reduce avg of %v: no error", dt)
 				}
-				if err != nil {
-					return fmt.Errorf("all_reduce %v %v: %w", op, dt, err)
-				}
-				if got := x.ToDType(torch.Float64).Float64s(); !slices.Equal(got, want(op, size, 5)) {
-					return fmt.Errorf("all_reduce %v %v: got %v, want %v", op, dt, got, want(op, size, 5))
-				}
+				continue
 			}
-			// broadcast from the last rank
-			x := torch.FromSlice(values(r, 3), 3).ToDType(dt)
-			if err := g.Broadcast(x, size-1); err != nil {
-				return err
+			if err != nil {
+				return fmt.Errorf("all_reduce %v %v: %w", op, dt, err)
 			}
-			if got := x.ToDType(torch.Float64).Float64s(); !slices.Equal(got, values(size-1, 3)) {
-				return fmt.Errorf("broadcast %v: got %v", dt, got)
-			}
-			// all_gather
-			out := make([]*torch.Tensor, size)
-			for i := range out {
-				out[i] = torch.Zeros([]int64{2}, torch.WithDType(dt))
-			}
-			if err := g.AllGather(out, torch.FromSlice(values(r, 2), 2).ToDType(dt)); err != nil {
-				return err
-			}
-			for i, o := range out {
-				if got := o.ToDType(torch.Float64).Float64s(); !slices.Equal(got, values(i, 2)) {
-					return fmt.Errorf("all_gather %v: slot %d got %v", dt, i, got)
-				}
+			if got := x.ToDType(torch.Float64).Float64s(); !slices.Equal(got, want(op, size, 5)) {
+				return fmt.Errorf("all_reduce %v %v: got %v, want %v", op, dt, got, want(op, size, 5))
 			}
 		}
-		return g.Barrier()
+		// broadcast from the last rank
+		x := torch.FromSlice(values(r, 3), 3).ToDType(dt)
+		if err := g.Broadcast(x, size-1); err != nil {
+			return err
+		}
+		if got := x.ToDType(torch.Float64).Float64s(); !slices.Equal(got, values(size-1, 3)) {
+			return fmt.Errorf("broadcast %v: got %v", dt, got)
+		}
+		// all_gather
+		out := make([]*torch.Tensor, size)
+		for i := range out {
+			out[i] = torch.Zeros([]int64{2}, torch.WithDType(dt))
+		}
+		if err := g.AllGather(out, torch.FromSlice(values(r, 2), 2).ToDType(dt)); err != nil {
+			return err
+		}
+		for i, o := range out {
+			if got := o.ToDType(torch.Float64).Float64s(); !slices.Equal(got, values(i, 2)) {
+				return fmt.Errorf("all_gather %v: slot %d got %v", dt, i, got)
+			}
+		}
 	}
+	return g.Barrier()
 }
 
 func TestCollectives(t *testing.T) {
-	requireDist(t)
 	for _, n := range []int{2, 3} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			requireAll(t, runRanks(t, n, "collectives", time.Minute))
+			disttest.RequireAll(t, disttest.Run(t, n, "collectives", time.Minute))
 		})
 	}
 }

@@ -24,6 +24,10 @@ type health struct {
 
 func heartbeatKey(rank int) string { return fmt.Sprintf("seqtorch/heartbeat/%d", rank) }
 
+// failedKey counts the failures rank has diagnosed: a rank that saw a collective fail and is
+// about to exit is not the rank that stopped.
+func failedKey(rank int) string { return fmt.Sprintf("seqtorch/failed/%d", rank) }
+
 // startHealth starts the heartbeat of rank on store (which health closes when it stops).
 func startHealth(store *Store, rank, size, host int, beat time.Duration) *health {
 	h := &health{store: store, rank: rank, size: size, beat: beat, host: host, stop: make(chan struct{})}
@@ -51,8 +55,10 @@ func (h *health) close() {
 }
 
 // diagnose reads every other rank's heartbeat twice, three beats apart, and names the ranks
-// whose count did not move; "" when all moved (the failure is not a rank that stopped).
+// whose count did not move and that did not report a failure of their own; "" when there are
+// none (the failure is not a rank that stopped).
 func (h *health) diagnose() string {
+	h.store.Add(failedKey(h.rank), 1) // an unreachable store shows below
 	read := func() ([]int64, error) {
 		v := make([]int64, h.size)
 		for r := range v {
@@ -84,9 +90,13 @@ func (h *health) diagnose() string {
 	}
 	var stopped []string
 	for r := range after {
-		if r != h.rank && after[r] == before[r] {
-			stopped = append(stopped, fmt.Sprint(r))
+		if r == h.rank || after[r] != before[r] {
+			continue
 		}
+		if n, err := h.store.Add(failedKey(r), 0); err == nil && n > 0 {
+			continue // it failed too, and has exited since
+		}
+		stopped = append(stopped, fmt.Sprint(r))
 	}
 	switch len(stopped) {
 	case 0:
