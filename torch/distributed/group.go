@@ -54,7 +54,7 @@ type ProcessGroup struct {
 	size    int
 	backend string
 	timeout time.Duration
-	store   *Store  // kept open while the group lives
+	store   *Store   // kept open while the group lives
 	owned   []func() // released by Close: Init's stores and heartbeat
 	health  *health  // nil: no heartbeat (a group not made by Init)
 }
