@@ -10,102 +10,124 @@ import (
 	"time"
 )
 
-// Env is where a process stands in a launch: what torchrun (or seqtorch's --nproc launcher)
-// sets in the environment.
+// Env is where a process stands in a launch: what torchrun (or the training commands' --nproc
+// launcher) sets in the environment.
 type Env struct {
-	Rank, WorldSize           int    // RANK, WORLD_SIZE
-	LocalRank, LocalWorldSize int    // LOCAL_RANK, LOCAL_WORLD_SIZE (default: Rank, WorldSize)
-	MasterAddr                string // MASTER_ADDR (default 127.0.0.1)
-	MasterPort                int    // MASTER_PORT (0: unset)
+	Rank, WorldSize           int // RANK, WORLD_SIZE: this process among all
+	LocalRank, LocalWorldSize int // LOCAL_RANK, LOCAL_WORLD_SIZE: among those of this machine
+	MasterAddr                string
+	MasterPort                int // 0: MASTER_PORT unset
 	// AgentStore: TORCHELASTIC_USE_AGENT_STORE is True, so torchrun's agent serves the store
 	// at MasterAddr:MasterPort and every rank is its client; RestartCount is
 	// TORCHELASTIC_RESTART_COUNT.
 	AgentStore   bool
 	RestartCount int
-	// StoreFile is SEQTORCH_STORE_FILE: the ranks rendezvous through a FileStore there instead
-	// of a TCP store (seqtorch's local launcher sets it).
+	// StoreFile is SEQTORCH_STORE_FILE, the c10d FileStore path that seqtorch's launcher gives
+	// its workers; "" under torchrun, whose workers meet at MasterAddr:MasterPort.
 	StoreFile string
-	// Timeout is SEQTORCH_DIST_TIMEOUT, a Go duration (0: unset).
+	// Timeout is SEQTORCH_DIST_TIMEOUT ([DefaultTimeout] when unset).
 	Timeout time.Duration
 }
 
-// EnvVars are the variables [ReadEnv] reads; a launcher clears them before setting its own.
-var EnvVars = []string{"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-	"TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT", "SEQTORCH_STORE_FILE", "SEQTORCH_DIST_TIMEOUT"}
+// The launch variables: torchrun's and seqtorch's own.
+const (
+	EnvRank           = "RANK"
+	EnvWorldSize      = "WORLD_SIZE"
+	EnvLocalRank      = "LOCAL_RANK"
+	EnvLocalWorldSize = "LOCAL_WORLD_SIZE"
+	EnvMasterAddr     = "MASTER_ADDR"
+	EnvMasterPort     = "MASTER_PORT"
+	EnvAgentStore     = "TORCHELASTIC_USE_AGENT_STORE"
+	EnvRestartCount   = "TORCHELASTIC_RESTART_COUNT"
+	// EnvStoreFile names the FileStore the ranks meet through (seqtorch's launcher).
+	EnvStoreFile = "SEQTORCH_STORE_FILE"
+	// EnvTimeout is the collectives' timeout, a Go duration.
+	EnvTimeout = "SEQTORCH_DIST_TIMEOUT"
+)
 
-// ReadEnv reads the launch variables through getenv (nil: os.Getenv). ok is false when neither
-// RANK nor WORLD_SIZE is set (not launched); a malformed or inconsistent value is an error
-// naming the variable.
+// EnvVars are the variables [ReadEnv] reads; a launcher clears them before setting its own.
+var EnvVars = []string{EnvRank, EnvWorldSize, EnvLocalRank, EnvLocalWorldSize, EnvMasterAddr, EnvMasterPort,
+	EnvAgentStore, EnvRestartCount, EnvStoreFile, EnvTimeout}
+
+// ReadEnv reads the launch variables through getenv (nil: os.Getenv); an empty variable counts
+// as unset. ok is false when RANK and WORLD_SIZE are both unset: the process is not launched,
+// and e is a world of one (rank 0 of 1). LOCAL_RANK and LOCAL_WORLD_SIZE default to a single
+// machine's values. A malformed or inconsistent value is a one-line error naming the variable
+// and what it should be.
 func ReadEnv(getenv func(string) string) (e Env, ok bool, err error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	rank, world := getenv("RANK"), getenv("WORLD_SIZE")
-	if rank == "" && world == "" {
-		return Env{}, false, nil
+	e = Env{WorldSize: 1, LocalWorldSize: 1, Timeout: DefaultTimeout}
+	rank, world := getenv(EnvRank), getenv(EnvWorldSize)
+	switch {
+	case rank == "" && world == "":
+		return e, false, nil
+	case rank == "":
+		return e, false, fmt.Errorf("%s=%s is set but %s is not: a worker needs both (neither, to run alone)", EnvWorldSize, world, EnvRank)
+	case world == "":
+		return e, false, fmt.Errorf("%s=%s is set but %s is not: a worker needs both (neither, to run alone)", EnvRank, rank, EnvWorldSize)
 	}
-	num := func(name string, def int) (int, error) {
-		s := getenv(name)
-		if s == "" {
-			if def >= 0 {
-				return def, nil
-			}
-			return 0, fmt.Errorf("%s is not set (RANK and WORLD_SIZE go together)", name)
+	if e.WorldSize, err = envInt(EnvWorldSize, world, 1, 1<<30, "a positive integer"); err != nil {
+		return e, false, err
+	}
+	if e.Rank, err = envInt(EnvRank, rank, 0, e.WorldSize-1, fmt.Sprintf("an integer from 0 to %d (below %s=%d)", e.WorldSize-1, EnvWorldSize, e.WorldSize)); err != nil {
+		return e, false, err
+	}
+	e.LocalWorldSize = e.WorldSize
+	if v := getenv(EnvLocalWorldSize); v != "" {
+		if e.LocalWorldSize, err = envInt(EnvLocalWorldSize, v, 1, e.WorldSize, fmt.Sprintf("an integer from 1 to %s=%d", EnvWorldSize, e.WorldSize)); err != nil {
+			return e, false, err
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%s=%q: want a non-negative integer", name, s)
+	}
+	e.LocalRank = e.Rank % e.LocalWorldSize
+	if v := getenv(EnvLocalRank); v != "" {
+		if e.LocalRank, err = envInt(EnvLocalRank, v, 0, e.LocalWorldSize-1, fmt.Sprintf("an integer from 0 to %d (below %s=%d)", e.LocalWorldSize-1, EnvLocalWorldSize, e.LocalWorldSize)); err != nil {
+			return e, false, err
 		}
-		return n, nil
 	}
-	if e.Rank, err = num("RANK", -1); err != nil {
-		return Env{}, false, err
+	e.MasterAddr = getenv(EnvMasterAddr)
+	if v := getenv(EnvMasterPort); v != "" {
+		if e.MasterPort, err = envInt(EnvMasterPort, v, 1, 65535, "a TCP port from 1 to 65535"); err != nil {
+			return e, false, err
+		}
 	}
-	if e.WorldSize, err = num("WORLD_SIZE", -1); err != nil {
-		return Env{}, false, err
-	}
-	if e.WorldSize < 1 || e.Rank >= e.WorldSize {
-		return Env{}, false, fmt.Errorf("RANK=%d with WORLD_SIZE=%d: want 0 <= RANK < WORLD_SIZE", e.Rank, e.WorldSize)
-	}
-	if e.LocalRank, err = num("LOCAL_RANK", e.Rank); err != nil {
-		return Env{}, false, err
-	}
-	if e.LocalWorldSize, err = num("LOCAL_WORLD_SIZE", e.WorldSize); err != nil {
-		return Env{}, false, err
-	}
-	if e.LocalRank >= e.LocalWorldSize {
-		return Env{}, false, fmt.Errorf("LOCAL_RANK=%d with LOCAL_WORLD_SIZE=%d: want LOCAL_RANK < LOCAL_WORLD_SIZE", e.LocalRank, e.LocalWorldSize)
-	}
-	if e.MasterPort, err = num("MASTER_PORT", 0); err != nil {
-		return Env{}, false, err
-	}
-	if e.MasterPort > 65535 {
-		return Env{}, false, fmt.Errorf("MASTER_PORT=%d: want a port, 1..65535", e.MasterPort)
-	}
-	e.MasterAddr = getenv("MASTER_ADDR")
-	if e.MasterAddr == "" {
-		e.MasterAddr = "127.0.0.1"
-	}
-	switch v := getenv("TORCHELASTIC_USE_AGENT_STORE"); strings.ToLower(v) {
+	switch v := getenv(EnvAgentStore); strings.ToLower(v) {
 	case "", "false", "0":
 	case "true", "1":
 		e.AgentStore = true
-		if e.RestartCount, err = num("TORCHELASTIC_RESTART_COUNT", 0); err != nil {
-			return Env{}, false, err
+		if v := getenv(EnvRestartCount); v != "" {
+			if e.RestartCount, err = envInt(EnvRestartCount, v, 0, 1<<30, "a non-negative integer"); err != nil {
+				return e, false, err
+			}
 		}
 	default:
-		return Env{}, false, fmt.Errorf("TORCHELASTIC_USE_AGENT_STORE=%q: want True or False", v)
+		return e, false, fmt.Errorf("%s=%s: want True or False", EnvAgentStore, v)
 	}
-	e.StoreFile = getenv("SEQTORCH_STORE_FILE")
-	if s := getenv("SEQTORCH_DIST_TIMEOUT"); s != "" {
-		if e.Timeout, err = time.ParseDuration(s); err != nil || e.Timeout <= 0 {
-			return Env{}, false, fmt.Errorf("SEQTORCH_DIST_TIMEOUT=%q: want a positive Go duration such as 5m", s)
+	e.StoreFile = getenv(EnvStoreFile)
+	if v := getenv(EnvTimeout); v != "" {
+		if e.Timeout, err = time.ParseDuration(v); err != nil || e.Timeout <= 0 {
+			return e, false, fmt.Errorf("%s=%s: want a positive Go duration such as 5m or 90s", EnvTimeout, v)
 		}
 	}
-	if e.StoreFile == "" && !e.AgentStore && e.MasterPort == 0 && e.WorldSize > 1 {
-		return Env{}, false, fmt.Errorf("MASTER_PORT is not set: the ranks need the store's port (or SEQTORCH_STORE_FILE)")
+	if e.WorldSize > 1 && e.StoreFile == "" {
+		switch {
+		case e.MasterPort == 0:
+			return e, false, fmt.Errorf("%s is unset and so is %s: rank %d of %d needs one of them to meet the other ranks", EnvMasterPort, EnvStoreFile, e.Rank, e.WorldSize)
+		case e.MasterAddr == "":
+			return e, false, fmt.Errorf("%s is unset (and %s too): rank %d of %d needs the address of rank 0's store", EnvMasterAddr, EnvStoreFile, e.Rank, e.WorldSize)
+		}
 	}
 	return e, true, nil
+}
+
+// envInt parses the value v of the variable name as an integer from lo to hi.
+func envInt(name, v string, lo, hi int, want string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s=%s: want %s", name, v, want)
+	}
+	return n, nil
 }
 
 // IsLoopback reports whether addr (a host name or an IP address) is this machine's loopback.
@@ -138,6 +160,9 @@ func Init(e Env, o InitOptions) (g *ProcessGroup, err error) {
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = orDefault(e.Timeout)
+	}
+	if e.MasterAddr == "" {
+		e.MasterAddr = "127.0.0.1"
 	}
 	beat := o.Heartbeat
 	if beat <= 0 {

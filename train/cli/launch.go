@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/seqtorch/seqtorch/torch/distributed"
 )
 
 // DefaultDistTimeout is --dist-timeout's default: how long a collective or the rendezvous
@@ -25,22 +27,6 @@ const DefaultDistTimeout = 5 * time.Minute
 const MaxNProc = 64
 
 // The environment of a worker process: torchrun's variables and seqtorch's own.
-const (
-	EnvRank           = "RANK"
-	EnvWorldSize      = "WORLD_SIZE"
-	EnvLocalRank      = "LOCAL_RANK"
-	EnvLocalWorldSize = "LOCAL_WORLD_SIZE"
-	EnvMasterAddr     = "MASTER_ADDR"
-	EnvMasterPort     = "MASTER_PORT"
-	// EnvStoreFile is the path of the c10d FileStore through which the workers [Launch]
-	// starts meet; the first worker to open it creates it.
-	EnvStoreFile = "SEQTORCH_STORE_FILE"
-	// EnvDistTimeout is --dist-timeout, as a Go duration ("5m0s").
-	EnvDistTimeout = "SEQTORCH_DIST_TIMEOUT"
-)
-
-// distEnv are the variables [Launch] sets for each worker, dropping any inherited value.
-var distEnv = []string{EnvRank, EnvWorldSize, EnvLocalRank, EnvLocalWorldSize, EnvMasterAddr, EnvMasterPort, EnvStoreFile, EnvDistTimeout}
 
 // DistFlags are the data-parallel flags of a training command: --nproc, --master-addr,
 // --master-port and --dist-timeout. They are part of the command's configuration (its
@@ -90,94 +76,11 @@ func (d *DistFlags) defaults() {
 	}
 }
 
-// WorkerEnv is what a worker process of data-parallel training learns from its environment
-// (see [Worker]).
-type WorkerEnv struct {
-	Rank, WorldSize           int // RANK, WORLD_SIZE: this process among all
-	LocalRank, LocalWorldSize int // LOCAL_RANK, LOCAL_WORLD_SIZE: among those of this machine
-	MasterAddr                string
-	MasterPort                int // 0: MASTER_PORT unset
-	// StoreFile is the c10d FileStore path that [Launch] gives its workers; "" under
-	// torchrun, whose workers meet at MasterAddr:MasterPort.
-	StoreFile string
-	// Timeout is SEQTORCH_DIST_TIMEOUT ([DefaultDistTimeout] when unset).
-	Timeout time.Duration
-}
-
-// IsMain reports whether the process is rank 0 or not a worker at all: the one process
-// that writes the run folder, the summary and the progress.
-func (w WorkerEnv) IsMain() bool { return w.Rank == 0 }
-
-// Worker reads the worker environment that [Launch] or torchrun sets: RANK, WORLD_SIZE,
-// LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, SEQTORCH_STORE_FILE and
-// SEQTORCH_DIST_TIMEOUT (an empty variable counts as unset). ok is false when RANK and
-// WORLD_SIZE are both unset: the process is not a worker and w is a world of one (rank 0 of
-// 1). LOCAL_RANK and LOCAL_WORLD_SIZE default to a single machine's values. A malformed or
-// inconsistent value is a one-line error naming the variable and what it should be.
-func Worker() (w WorkerEnv, ok bool, err error) {
-	return workerEnv(os.Getenv)
-}
-
-func workerEnv(getenv func(string) string) (WorkerEnv, bool, error) {
-	w := WorkerEnv{WorldSize: 1, LocalWorldSize: 1, Timeout: DefaultDistTimeout}
-	rank, world := getenv(EnvRank), getenv(EnvWorldSize)
-	switch {
-	case rank == "" && world == "":
-		return w, false, nil
-	case rank == "":
-		return w, false, fmt.Errorf("%s=%s is set but %s is not: a worker needs both (neither, to run alone)", EnvWorldSize, world, EnvRank)
-	case world == "":
-		return w, false, fmt.Errorf("%s=%s is set but %s is not: a worker needs both (neither, to run alone)", EnvRank, rank, EnvWorldSize)
-	}
-	var err error
-	if w.WorldSize, err = envInt(EnvWorldSize, world, 1, 1<<30, "a positive integer"); err != nil {
-		return w, false, err
-	}
-	if w.Rank, err = envInt(EnvRank, rank, 0, w.WorldSize-1, fmt.Sprintf("an integer from 0 to %d (below %s=%d)", w.WorldSize-1, EnvWorldSize, w.WorldSize)); err != nil {
-		return w, false, err
-	}
-	w.LocalWorldSize = w.WorldSize
-	if v := getenv(EnvLocalWorldSize); v != "" {
-		if w.LocalWorldSize, err = envInt(EnvLocalWorldSize, v, 1, w.WorldSize, fmt.Sprintf("an integer from 1 to %s=%d", EnvWorldSize, w.WorldSize)); err != nil {
-			return w, false, err
-		}
-	}
-	w.LocalRank = w.Rank % w.LocalWorldSize
-	if v := getenv(EnvLocalRank); v != "" {
-		if w.LocalRank, err = envInt(EnvLocalRank, v, 0, w.LocalWorldSize-1, fmt.Sprintf("an integer from 0 to %d (below %s=%d)", w.LocalWorldSize-1, EnvLocalWorldSize, w.LocalWorldSize)); err != nil {
-			return w, false, err
-		}
-	}
-	w.MasterAddr = getenv(EnvMasterAddr)
-	if v := getenv(EnvMasterPort); v != "" {
-		if w.MasterPort, err = envInt(EnvMasterPort, v, 1, 65535, "a TCP port from 1 to 65535"); err != nil {
-			return w, false, err
-		}
-	}
-	w.StoreFile = getenv(EnvStoreFile)
-	if v := getenv(EnvDistTimeout); v != "" {
-		if w.Timeout, err = time.ParseDuration(v); err != nil || w.Timeout <= 0 {
-			return w, false, fmt.Errorf("%s=%s: want a positive Go duration such as 5m or 90s", EnvDistTimeout, v)
-		}
-	}
-	if w.WorldSize > 1 && w.StoreFile == "" {
-		switch {
-		case w.MasterPort == 0:
-			return w, false, fmt.Errorf("%s is unset and so is %s: rank %d of %d needs one of them to meet the other ranks", EnvMasterPort, EnvStoreFile, w.Rank, w.WorldSize)
-		case w.MasterAddr == "":
-			return w, false, fmt.Errorf("%s is unset (and %s too): rank %d of %d needs the address of rank 0's store", EnvMasterAddr, EnvStoreFile, w.Rank, w.WorldSize)
-		}
-	}
-	return w, true, nil
-}
-
-// envInt parses the value v of the variable name as an integer from lo to hi.
-func envInt(name, v string, lo, hi int, want string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%s=%s: want %s", name, v, want)
-	}
-	return n, nil
+// Worker reads the worker environment that [Launch] or torchrun sets (see
+// distributed.ReadEnv): ok is false when the process is not a worker, and w is then a world of
+// one (rank 0 of 1).
+func Worker() (w distributed.Env, ok bool, err error) {
+	return distributed.ReadEnv(nil)
 }
 
 // SilentError ends a command with exit status Code without printing anything: what went
@@ -294,19 +197,19 @@ func Launch(ctx context.Context, o LaunchOptions) error {
 	}
 	env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		return slices.Contains(distEnv, name)
+		return slices.Contains(distributed.EnvVars, name)
 	})
 	port := ""
 	if o.MasterPort != 0 {
 		port = strconv.Itoa(o.MasterPort)
 	}
 	env = append(env,
-		EnvWorldSize+"="+strconv.Itoa(o.NProc),
-		EnvLocalWorldSize+"="+strconv.Itoa(o.NProc),
-		EnvMasterAddr+"="+o.MasterAddr,
-		EnvMasterPort+"="+port,
-		EnvStoreFile+"="+filepath.Join(dir, "store"),
-		EnvDistTimeout+"="+o.Timeout.String(),
+		distributed.EnvWorldSize+"="+strconv.Itoa(o.NProc),
+		distributed.EnvLocalWorldSize+"="+strconv.Itoa(o.NProc),
+		distributed.EnvMasterAddr+"="+o.MasterAddr,
+		distributed.EnvMasterPort+"="+port,
+		distributed.EnvStoreFile+"="+filepath.Join(dir, "store"),
+		distributed.EnvTimeout+"="+o.Timeout.String(),
 	)
 
 	var mu sync.Mutex // serializes the writes to o.Stderr (and o.Stdout)
@@ -314,7 +217,7 @@ func Launch(ctx context.Context, o LaunchOptions) error {
 	cmds := make([]*exec.Cmd, o.NProc)
 	for i := range cmds {
 		cmd := exec.Command(o.Exe, o.Args...)
-		cmd.Env = append(slices.Clip(env), EnvRank+"="+strconv.Itoa(i), EnvLocalRank+"="+strconv.Itoa(i))
+		cmd.Env = append(slices.Clip(env), distributed.EnvRank+"="+strconv.Itoa(i), distributed.EnvLocalRank+"="+strconv.Itoa(i))
 		cmd.SysProcAttr = workerAttr()
 		cmd.WaitDelay = 5 * time.Second // a process the worker left behind may hold its stderr
 		var pw *prefixWriter

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seqtorch/seqtorch/torch/distributed"
 )
 
 // testProcessEnv makes the test binary a worker instead of running the tests (see
@@ -52,8 +54,8 @@ func helperProcess(args []string) int {
 		return 2
 	}
 	mode, ready := args[0], args[1]
-	rank := os.Getenv(EnvRank)
-	world, _ := strconv.Atoi(os.Getenv(EnvWorldSize))
+	rank := os.Getenv(distributed.EnvRank)
+	world, _ := strconv.Atoi(os.Getenv(distributed.EnvWorldSize))
 	signals := make(chan os.Signal, 1)
 	markReady := func() {
 		if err := os.WriteFile(filepath.Join(ready, rank), nil, 0o644); err != nil {
@@ -81,13 +83,13 @@ func helperProcess(args []string) int {
 	}
 	switch mode {
 	case "env":
-		store := os.Getenv(EnvStoreFile)
+		store := os.Getenv(distributed.EnvStoreFile)
 		_, dirErr := os.Stat(filepath.Dir(store))
 		_, fileErr := os.Stat(store)
 		w, ok, err := Worker()
 		fmt.Fprintf(os.Stderr, "RANK=%s WORLD_SIZE=%s LOCAL_RANK=%s LOCAL_WORLD_SIZE=%s MASTER_ADDR=%s MASTER_PORT=%q SEQTORCH_DIST_TIMEOUT=%s store-folder=%v store-file=%v own-group=%v worker=%d/%d,%v,%v\n",
-			rank, os.Getenv(EnvWorldSize), os.Getenv(EnvLocalRank), os.Getenv(EnvLocalWorldSize), os.Getenv(EnvMasterAddr), os.Getenv(EnvMasterPort),
-			os.Getenv(EnvDistTimeout), dirErr == nil, fileErr == nil, syscall.Getpgrp() == os.Getpid(), w.Rank, w.WorldSize, ok, err)
+			rank, os.Getenv(distributed.EnvWorldSize), os.Getenv(distributed.EnvLocalRank), os.Getenv(distributed.EnvLocalWorldSize), os.Getenv(distributed.EnvMasterAddr), os.Getenv(distributed.EnvMasterPort),
+			os.Getenv(distributed.EnvTimeout), dirErr == nil, fileErr == nil, syscall.Getpgrp() == os.Getpid(), w.Rank, w.WorldSize, ok, err)
 		fmt.Printf("store %s\n", store)
 		return 0
 	case "output":
@@ -257,64 +259,6 @@ func TestLaunchStartFails(t *testing.T) {
 	var printed bytes.Buffer
 	if code := ExitCode("toy", err, &printed); code != 1 || !strings.HasPrefix(printed.String(), "toy: launch: start worker 0: ") {
 		t.Errorf("exit %d, printed %q; want 1 and the start error", code, printed.String())
-	}
-}
-
-func TestWorker(t *testing.T) {
-	base := WorkerEnv{WorldSize: 1, LocalWorldSize: 1, Timeout: DefaultDistTimeout}
-	tests := []struct {
-		name string
-		env  map[string]string
-		want WorkerEnv
-		ok   bool
-		err  string
-	}{
-		{"not a worker", nil, base, false, ""},
-		{"not a worker, other variables", map[string]string{"MASTER_PORT": "x", "LOCAL_RANK": "y"}, base, false, ""},
-		{"launched", map[string]string{"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
-			"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "", "SEQTORCH_STORE_FILE": "/tmp/s", "SEQTORCH_DIST_TIMEOUT": "1m30s"},
-			WorkerEnv{Rank: 1, WorldSize: 2, LocalRank: 1, LocalWorldSize: 2, MasterAddr: "127.0.0.1", StoreFile: "/tmp/s", Timeout: 90 * time.Second}, true, ""},
-		{"torchrun, two machines", map[string]string{"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "4",
-			"MASTER_ADDR": "node0", "MASTER_PORT": "29500"},
-			WorkerEnv{Rank: 5, WorldSize: 8, LocalRank: 1, LocalWorldSize: 4, MasterAddr: "node0", MasterPort: 29500, Timeout: DefaultDistTimeout}, true, ""},
-		{"local defaults", map[string]string{"RANK": "0", "WORLD_SIZE": "1"},
-			WorkerEnv{WorldSize: 1, LocalWorldSize: 1, Timeout: DefaultDistTimeout}, true, ""},
-		{"world alone", map[string]string{"WORLD_SIZE": "2"}, base, false,
-			"WORLD_SIZE=2 is set but RANK is not: a worker needs both (neither, to run alone)"},
-		{"rank alone", map[string]string{"RANK": "0"}, base, false,
-			"RANK=0 is set but WORLD_SIZE is not: a worker needs both (neither, to run alone)"},
-		{"world not a number", map[string]string{"RANK": "0", "WORLD_SIZE": "two"}, base, false, "WORLD_SIZE=two: want a positive integer"},
-		{"world 0", map[string]string{"RANK": "0", "WORLD_SIZE": "0"}, base, false, "WORLD_SIZE=0: want a positive integer"},
-		{"rank = world", map[string]string{"RANK": "2", "WORLD_SIZE": "2"}, base, false, "RANK=2: want an integer from 0 to 1 (below WORLD_SIZE=2)"},
-		{"negative rank", map[string]string{"RANK": "-1", "WORLD_SIZE": "2"}, base, false, "RANK=-1: want an integer from 0 to 1 (below WORLD_SIZE=2)"},
-		{"local world too big", map[string]string{"RANK": "0", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "3"}, base, false,
-			"LOCAL_WORLD_SIZE=3: want an integer from 1 to WORLD_SIZE=2"},
-		{"local rank too big", map[string]string{"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "2"}, base, false,
-			"LOCAL_RANK=2: want an integer from 0 to 1 (below LOCAL_WORLD_SIZE=2)"},
-		{"bad port", map[string]string{"RANK": "0", "WORLD_SIZE": "2", "MASTER_PORT": "70000"}, base, false,
-			"MASTER_PORT=70000: want a TCP port from 1 to 65535"},
-		{"bad timeout", map[string]string{"RANK": "0", "WORLD_SIZE": "1", "SEQTORCH_DIST_TIMEOUT": "5"}, base, false,
-			"SEQTORCH_DIST_TIMEOUT=5: want a positive Go duration such as 5m or 90s"},
-		{"no rendezvous", map[string]string{"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "h"}, base, false,
-			"MASTER_PORT is unset and so is SEQTORCH_STORE_FILE: rank 1 of 2 needs one of them to meet the other ranks"},
-		{"no address", map[string]string{"RANK": "1", "WORLD_SIZE": "2", "MASTER_PORT": "29500"}, base, false,
-			"MASTER_ADDR is unset (and SEQTORCH_STORE_FILE too): rank 1 of 2 needs the address of rank 0's store"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			w, ok, err := workerEnv(func(name string) string { return tc.env[name] })
-			switch {
-			case tc.err != "" && (err == nil || err.Error() != tc.err):
-				t.Fatalf("err %v, want %q", err, tc.err)
-			case tc.err == "" && err != nil:
-				t.Fatal(err)
-			case tc.err == "" && (w != tc.want || ok != tc.ok):
-				t.Errorf("got %+v, %v; want %+v, %v", w, ok, tc.want, tc.ok)
-			}
-			if err == nil && w.IsMain() != (w.Rank == 0) {
-				t.Errorf("IsMain %v for rank %d", w.IsMain(), w.Rank)
-			}
-		})
 	}
 }
 

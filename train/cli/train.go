@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/seqtorch/seqtorch/torch/distributed"
 )
 
 // TrainCommand is what a training command brings to the shared command shell: its
@@ -102,7 +104,7 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	if err := tc.Validate(&c); err != nil {
 		return err
 	}
-	worker := WorkerEnv{WorldSize: 1, LocalWorldSize: 1}
+	worker := distributed.Env{WorldSize: 1, LocalWorldSize: 1} // not launched: a world of one
 	if tc.Dist != nil {
 		d := tc.Dist(&c)
 		if err := d.Validate(); err != nil {
@@ -123,18 +125,18 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		}
 		worker = w
 	}
-	if !resume && worker.IsMain() {
+	if !resume && (worker.Rank == 0) {
 		if err := PrepareOut(*tc.Out(&c), rf.Force, tc.RunFiles...); err != nil {
 			return err
 		}
 	}
 	log := rf.Log(stdout, stderr)
-	if !worker.IsMain() {
+	if worker.Rank != 0 {
 		log = stdout
 	}
 	sum, err := tc.Train(ctx, &c, resume, log, stderr)
 	if err != nil && tc.Interrupted != nil && tc.Interrupted(err) {
-		if !worker.IsMain() {
+		if worker.Rank != 0 {
 			return &SilentError{Code: 130, Err: err}
 		}
 		return Interrupted(err, tc.Invocation, *tc.Out(&c))
@@ -142,7 +144,7 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	if !worker.IsMain() {
+	if worker.Rank != 0 {
 		return nil
 	}
 	return rf.WriteJSON(stdout, sum)

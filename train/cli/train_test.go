@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqtorch/seqtorch/torch/distributed"
 )
 
 // toyConfig is a training configuration for TestTrainCommand.
@@ -172,7 +174,7 @@ func distToyCommand(trained *[]distToy) *TrainCommand[distToy] {
 			if err != nil {
 				return nil, err
 			}
-			if w.IsMain() {
+			if w.Rank == 0 {
 				if err := os.MkdirAll(c.Out, 0o755); err != nil {
 					return nil, err
 				}
@@ -203,7 +205,7 @@ func toyProcess(args []string) int {
 
 // clearWorkerEnv unsets the worker variables for the rest of the test.
 func clearWorkerEnv(t *testing.T) {
-	for _, name := range distEnv {
+	for _, name := range distributed.EnvVars {
 		t.Setenv(name, "")
 	}
 }

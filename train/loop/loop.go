@@ -152,7 +152,33 @@ type Config[B any] struct {
 	Prefetch int
 	// OnEpoch, if not nil, is called after each epoch's record and checkpoint are written.
 	OnEpoch func(Record) error
+
+	// Dist, if not nil, makes this run one rank of a data-parallel job; see [Dist].
+	Dist *Dist
 }
+
+// Dist is what the loop needs from a data-parallel job (torch/distributed, torch/nn/parallel)
+// whose ranks each run [Run] on their shard of every epoch's batches (data.BatchOptions Rank
+// and World), with the same number of steps per epoch on every rank:
+//
+//   - only rank 0 writes the run folder (metrics, best model, checkpoints) and validates; the
+//     other ranks read a checkpoint to resume, and none of them writes, prints or validates;
+//   - before every step the ranks agree whether to stop (AnyStop): Ctrl-C on any rank stops all
+//     of them at the same step, and rank 0's checkpoint then holds that step;
+//   - the epoch's training loss and accuracy are over every rank's examples (Sum), as is the
+//     partial sum a mid-epoch checkpoint keeps (rank 0 resumes it; the others resume from 0).
+type Dist struct {
+	// Rank is this process's rank; rank 0 is the main one.
+	Rank int
+	// AnyStop reports whether any rank's stop is true (an all-reduce with max). Every rank
+	// calls it before every step.
+	AnyStop func(stop bool) (bool, error)
+	// Sum replaces v with its elementwise sum over the ranks (an all-reduce).
+	Sum func(v []float64) error
+}
+
+// main reports whether this run writes the run folder (not a rank other than 0).
+func (c *Config[B]) main() bool { return c.Dist == nil || c.Dist.Rank == 0 }
 
 // Result is the outcome of [Run].
 type Result struct {
@@ -244,26 +270,33 @@ func Run[B any](ctx context.Context, cfg Config[B]) (res *Result, err error) {
 		if st, err = resume(cfg); err != nil {
 			return nil, err
 		}
-		if cfg.Log != nil {
+		if !cfg.main() && st.Partial != nil { // the partial sums are all ranks' (see Dist)
+			st.Partial = &Partial{TrainSeconds: st.Partial.TrainSeconds, HasCorrect: st.Partial.HasCorrect}
+		}
+		if cfg.Log != nil && cfg.main() {
 			fmt.Fprintf(cfg.Log, "resuming from %s at epoch %d, step %d\n", checkpointDir(cfg.Dir), st.Epoch, st.Step)
 		}
 	}
-	// A run killed while writing (kill -9, power loss) leaves its temporary files behind.
-	if err := runlog.RemoveTemp(cfg.Dir); err != nil {
-		return nil, fmt.Errorf("loop: %w", err)
-	}
-	if err := rewriteMetrics(cfg.Dir, st.History); err != nil {
-		return nil, err
-	}
-	rl, err := runlog.Open(cfg.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("loop: %w", err)
-	}
-	defer func() {
-		if cerr := rl.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("loop: %w", cerr)
+	var rl *runlog.Run
+	if cfg.main() {
+		// A run killed while writing (kill -9, power loss) leaves its temporary files behind.
+		if err := runlog.RemoveTemp(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("loop: %w", err)
 		}
-	}()
+		if err := rewriteMetrics(cfg.Dir, st.History); err != nil {
+			return nil, err
+		}
+		if rl, err = runlog.Open(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("loop: %w", err)
+		}
+		defer func() {
+			if cerr := rl.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("loop: %w", cerr)
+			}
+		}()
+	} else {
+		cfg.Progress, cfg.Log, cfg.Validate, cfg.OnEpoch = nil, nil, nil, nil
+	}
 
 	res = &Result{StartEpoch: st.Epoch, StartStep: st.Step, BestPath: joinPath(cfg.Dir, cfg.BestFile)}
 	for ; st.Epoch <= cfg.Epochs; st.Epoch, st.Step, st.Partial = st.Epoch+1, 0, nil {
@@ -272,6 +305,11 @@ func Run[B any](ctx context.Context, cfg Config[B]) (res *Result, err error) {
 			return st.result(res), err
 		}
 		if interrupted {
+			if !cfg.main() {
+				res.Interrupted = true
+				return st.result(res), fmt.Errorf("loop: epoch %d step %d: %w (rank 0 writes the checkpoint)",
+					st.Epoch, st.Step, ErrInterrupted)
+			}
 			if err := writeCheckpoint(&cfg, st); err != nil {
 				return st.result(res), fmt.Errorf("loop: interrupted, and the checkpoint failed: %w", err)
 			}
@@ -322,7 +360,21 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 			step++
 			continue
 		}
-		if err := ctx.Err(); err != nil {
+		stop, err := cfg.stop(ctx)
+		if err != nil {
+			return rec, false, fmt.Errorf("loop: epoch %d step %d: %w", epoch, step, err)
+		}
+		if stop {
+			if err := acc.read(); err != nil {
+				return rec, false, err
+			}
+			if cfg.Progress != nil && step > lastRead {
+				cfg.Progress.Step(step-lastRead, acc.windowMean())
+			}
+			if st.Partial, err = cfg.sumPartial(acc.partial()); err != nil {
+				return rec, false, fmt.Errorf("loop: epoch %d step %d: %w", epoch, step, err)
+			}
+			st.Partial.TrainSeconds = before + time.Since(start).Seconds()
 			return rec, true, nil
 		}
 		if err := runStep(cfg, acc, b, StepSeed(cfg.Seed, epoch, step)); err != nil {
@@ -337,17 +389,6 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 			cfg.Progress.Step(step-lastRead, acc.windowMean())
 			lastRead = step
 		}
-		if ctx.Err() != nil && (total <= 0 || step < total) {
-			if err := acc.read(); err != nil {
-				return rec, false, err
-			}
-			if cfg.Progress != nil && step > lastRead {
-				cfg.Progress.Step(step-lastRead, acc.windowMean())
-			}
-			st.Partial = acc.partial()
-			st.Partial.TrainSeconds = before + time.Since(start).Seconds()
-			return rec, true, nil
-		}
 	}
 	if step == st.Step && step == 0 {
 		return rec, false, fmt.Errorf("loop: epoch %d has no batches", epoch)
@@ -358,12 +399,37 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 	if cfg.Progress != nil && step > lastRead {
 		cfg.Progress.Step(step-lastRead, acc.windowMean())
 	}
+	if err := acc.sumOver(cfg.Dist); err != nil {
+		return rec, false, fmt.Errorf("loop: epoch %d: %w", epoch, err)
+	}
 	rec = Record{Epoch: epoch, Steps: step, TrainLoss: acc.meanLoss(), TrainAccuracy: acc.accuracy(),
 		TrainSeconds: before + time.Since(start).Seconds()}
 	if math.IsNaN(rec.TrainLoss) || math.IsInf(rec.TrainLoss, 0) {
 		return rec, false, fmt.Errorf("loop: epoch %d: training loss is %v (try a smaller learning rate or --clip)", epoch, rec.TrainLoss)
 	}
 	return rec, false, nil
+}
+
+// stop tells whether to stop before the next step: ctx is cancelled, or (Dist) on any rank.
+func (c *Config[B]) stop(ctx context.Context) (bool, error) {
+	stop := ctx.Err() != nil
+	if c.Dist == nil {
+		return stop, nil
+	}
+	return c.Dist.AnyStop(stop)
+}
+
+// sumPartial returns p with its sums over every rank (Dist), for rank 0's checkpoint.
+func (c *Config[B]) sumPartial(p *Partial) (*Partial, error) {
+	if c.Dist == nil {
+		return p, nil
+	}
+	v := []float64{p.LossSum, p.CorrectSum, float64(p.N)}
+	if err := c.Dist.Sum(v); err != nil {
+		return nil, err
+	}
+	p.LossSum, p.CorrectSum, p.N = v[0], v[1], int(v[2])
+	return p, nil
 }
 
 // runStep seeds libtorch, runs one step in its own scope and adds its loss to acc.
@@ -392,6 +458,11 @@ func runStep[B any](cfg *Config[B], acc *accumulator, b B, seed uint64) error {
 
 // finishEpoch validates, records, saves the best model and writes the checkpoint.
 func finishEpoch[B any](cfg *Config[B], st *state, rec Record, rl *runlog.Run) error {
+	if !cfg.main() { // rank 0 validates and writes; see Dist
+		rec.Seconds = rec.TrainSeconds
+		st.History = append(st.History, rec)
+		return nil
+	}
 	start := time.Now()
 	if cfg.Validate != nil {
 		cfg.SetTraining(false)
@@ -542,6 +613,19 @@ func (a *accumulator) read() error {
 		a.windowLoss, a.windN = a.loss-a.lastLoss, float64(a.n)-a.lastN
 		a.lastLoss, a.lastN = a.loss, float64(a.n)
 	})
+}
+
+// sumOver replaces the read sums with their sums over every rank of d (nil: none).
+func (a *accumulator) sumOver(d *Dist) error {
+	if d == nil {
+		return nil
+	}
+	v := []float64{a.loss, a.correct, float64(a.n)}
+	if err := d.Sum(v); err != nil {
+		return err
+	}
+	a.loss, a.correct, a.n = v[0], v[1], int(v[2])
+	return nil
 }
 
 func (a *accumulator) windowMean() float64 {
