@@ -47,7 +47,7 @@ type DistFlags struct {
 // Register adds --nproc, --master-addr, --master-port and --dist-timeout to fs, writing
 // their defaults into d.
 func (d *DistFlags) Register(fs *flag.FlagSet) {
-	fs.IntVar(&d.NProc, "nproc", 1, "number of local worker processes for data-parallel training (each takes its shard of every batch list; batch size is per process, as in PyTorch DDP)")
+	fs.IntVar(&d.NProc, "nproc", 1, "number of local worker processes for data-parallel training (the same run, faster: each step's --batch examples are split among them, each taking its shard of every epoch)")
 	fs.StringVar(&d.MasterAddr, "master-addr", "127.0.0.1", "address of rank 0's rendezvous store (MASTER_ADDR of the workers)")
 	fs.IntVar(&d.MasterPort, "master-port", 0, "TCP port of rank 0's rendezvous store (MASTER_PORT of the workers); 0: none, local workers meet through a file")
 	fs.DurationVar(&d.Timeout, "dist-timeout", DefaultDistTimeout, "how long a collective or the rendezvous waits for a rank before failing")

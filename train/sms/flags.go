@@ -42,6 +42,7 @@ type Options struct {
 	ClassWeights     string        `json:"class_weights"`     // none or balanced
 	Monitor          string        `json:"monitor"`           // validation metric for model selection
 	Bucket           int           `json:"bucket"`            // length bucketing (batches per chunk)
+	Dist             cli.DistFlags `json:"dist"`              // --nproc and the rendezvous
 }
 
 // monitors are the validation metrics --monitor accepts (and whether larger is better).
@@ -174,11 +175,15 @@ var trainCommand = cli.TrainCommand[Options]{
 		return c.Options, nil
 	},
 	Out:      func(o *Options) *string { return &o.Out },
+	Dist:     func(o *Options) *cli.DistFlags { return &o.Dist },
 	RunFiles: runFiles,
 	Train: func(ctx context.Context, o *Options, resume bool, log, stderr io.Writer) (any, error) {
 		res, err := train(ctx, o, resume, log, stderr)
 		if err != nil {
 			return nil, err
+		}
+		if res == nil { // a rank other than 0: rank 0 reports
+			return nil, nil
 		}
 		return res.Summary, nil
 	},

@@ -86,6 +86,7 @@ type Summary struct {
 	SecondsPerEpoch   float64       `json:"seconds_per_epoch"` // mean training time per epoch
 	Device            string        `json:"device"`
 	Threads           int           `json:"threads"`
+	WorldSize         int           `json:"world_size"` // data-parallel processes (1: none)
 	Seed              uint64        `json:"seed"`
 	VocabSize         int           `json:"vocab_size"`
 	TrainSize         int           `json:"train_size"`

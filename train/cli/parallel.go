@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/torch"
+	"github.com/seqtorch/seqtorch/torch/distributed"
+	"github.com/seqtorch/seqtorch/torch/nn"
+	"github.com/seqtorch/seqtorch/torch/nn/parallel"
+	"github.com/seqtorch/seqtorch/train/loop"
+)
+
+// Parallel is a training command's place in a data-parallel run: rank Rank of World, with the
+// process group and the module's DistributedDataParallel when World > 1. The zero World (a
+// process that was not launched) behaves as a world of one. A training command calls
+// [JoinParallel] first, [Parallel.Wrap] once its model is built, and then takes the batch
+// sharding, the loop hooks and the backward pass from it.
+type Parallel struct {
+	Env   distributed.Env
+	Group *distributed.ProcessGroup         // nil in a world of one
+	DDP   *parallel.DistributedDataParallel // set by Wrap
+}
+
+// JoinParallel joins the process group of a launched process (RANK, WORLD_SIZE, ... as
+// [Launch] or torchrun set them); a process that was not launched, or a world of one, joins
+// nothing. The group is NCCL's when dev is a CUDA device and the libtorch has NCCL, else
+// Gloo's. Warnings (a store reachable from other machines) go to warn. Close releases the
+// group.
+func JoinParallel(dev torch.Device, warn io.Writer) (*Parallel, error) {
+	e, ok, err := distributed.ReadEnv(nil)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	p := &Parallel{Env: e}
+	if !ok || e.WorldSize < 2 {
+		return p, nil
+	}
+	backend := "gloo"
+	if dev.IsCUDA() && distributed.NCCLAvailable() {
+		backend = "nccl"
+	}
+	if p.Group, err = distributed.Init(e, distributed.InitOptions{Backend: backend, Warn: warn}); err != nil {
+		return nil, fmt.Errorf("rank %d of %d: %w", e.Rank, e.WorldSize, err)
+	}
+	return p, nil
+}
+
+// World is the number of ranks (1 when not launched).
+func (p *Parallel) World() int { return max(p.Env.WorldSize, 1) }
+
+// Main reports whether this process writes the run folder, the summary and the progress.
+func (p *Parallel) Main() bool { return p.Env.Rank == 0 }
+
+// Device returns the device this rank trains on: dev, except that each rank of a CUDA run
+// takes the GPU of its local rank (cuda:LOCAL_RANK), as torchrun users expect.
+func (p *Parallel) Device(dev torch.Device) torch.Device {
+	if dev.IsCUDA() && p.World() > 1 {
+		return torch.CUDA(p.Env.LocalRank)
+	}
+	return dev
+}
+
+// Shard returns o with this rank's part of every epoch (data.BatchOptions Rank, World, as
+// PyTorch's DistributedSampler shards). o.Size is the global batch, the examples one
+// optimizer step sees over all ranks: each rank takes o.Size/World of them, so a run keeps its
+// hyperparameters (and, up to float rounding and the grouping of examples, its results) when
+// the number of processes changes. PyTorch scripts usually give the batch per process instead;
+// to match one, pass World times its batch size. o.Size must be a multiple of World.
+func (p *Parallel) Shard(o data.BatchOptions) (data.BatchOptions, error) {
+	w := p.World()
+	if w < 2 {
+		return o, nil
+	}
+	if o.Size%w != 0 {
+		return o, Usagef("--batch %d: with %d data-parallel processes it must be a multiple of %d (each process takes batch/%d examples per step)", o.Size, w, w, w)
+	}
+	o.Size /= w
+	o.Rank, o.World = p.Env.Rank, w
+	return o, nil
+}
+
+// Wrap makes m data-parallel over the group (DistributedDataParallel, with rank 0's parameters
+// broadcast to all); nothing in a world of one.
+func (p *Parallel) Wrap(m nn.Module) error {
+	if p.Group == nil {
+		return nil
+	}
+	d, err := parallel.New(m, p.Group, parallel.Options{})
+	if err != nil {
+		return err
+	}
+	p.DDP = d
+	return nil
+}
+
+// Backward runs loss's backward pass; with Wrap's DistributedDataParallel, the gradients are
+// then averaged over the ranks. A failure panics with *torch.Error, as loss.Backward does
+// (the training loop turns it into the step's error).
+func (p *Parallel) Backward(loss *torch.Tensor) {
+	if p.DDP == nil {
+		loss.Backward()
+		return
+	}
+	if err := p.DDP.Backward(loss); err != nil {
+		panic(&torch.Error{Op: "DistributedDataParallel", Msg: err.Error()})
+	}
+}
+
+// Loop returns the training loop's hooks for this rank (nil in a world of one).
+func (p *Parallel) Loop() *loop.Dist {
+	if p.Group == nil {
+		return nil
+	}
+	g := p.Group
+	return &loop.Dist{
+		Rank: p.Env.Rank,
+		AnyStop: func(stop bool) (bool, error) {
+			v := 0.0
+			if stop {
+				v = 1
+			}
+			t := torch.FromSlice([]float64{v}, 1)
+			defer t.Close()
+			if err := g.AllReduce(t, distributed.Max); err != nil {
+				return false, err
+			}
+			return t.Float64s()[0] > 0, nil
+		},
+		Sum: func(v []float64) error {
+			t := torch.FromSlice(v, int64(len(v)))
+			defer t.Close()
+			if err := g.AllReduce(t, distributed.Sum); err != nil {
+				return err
+			}
+			copy(v, t.Float64s())
+			return nil
+		},
+	}
+}
+
+// Timeout is the group's collective timeout (0 in a world of one).
+func (p *Parallel) Timeout() time.Duration {
+	if p.Group == nil {
+		return 0
+	}
+	return p.Group.Timeout()
+}
+
+// Close releases the DistributedDataParallel and the group.
+func (p *Parallel) Close() {
+	if p == nil {
+		return
+	}
+	p.DDP.Close()
+	p.Group.Close()
+}
