@@ -21,38 +21,39 @@ import (
 // options are the training settings: the flags, as config.json stores them (its "options"),
 // so that --resume continues a run with its own settings.
 type options struct {
-	Loss          string  `json:"loss"`
-	Vectors       string  `json:"vectors"`
-	SICK          string  `json:"sick"`
-	HiddenSizes   string  `json:"hidden"` // --hidden as given: one size, or one per layer
-	Hidden        []int   `json:"-"`      // per layer, from HiddenSizes and Layers (normalize)
-	Layers        int     `json:"layers"`
-	Bidirectional bool    `json:"bidirectional"`
-	Pooling       string  `json:"pooling"`
-	Scale         string  `json:"scale"`
-	Dropout       float64 `json:"dropout"`
-	EmbedDropout  float64 `json:"embed_dropout"`
-	FeatDropout   float64 `json:"feature_dropout"`
-	TaiHidden     int     `json:"tai_hidden"`
-	Epochs        int     `json:"epochs"`
-	Batch         int     `json:"batch"`
-	LR            float64 `json:"lr"`
-	LRDecay       float64 `json:"lr_decay"`
-	WeightDecay   float64 `json:"weight_decay"`
-	Rho           float64 `json:"rho"`
-	Optimizer     string  `json:"optimizer"`
-	Clip          float64 `json:"clip"`
-	Margin        float64 `json:"margin"`
-	Threshold     float64 `json:"threshold"`
-	Mining        string  `json:"mining"`
-	Augment       string  `json:"augment"`
-	AugmentFactor int     `json:"augment_factor"`
-	WordNet       string  `json:"wordnet"`
-	TSNE          float64 `json:"tsne"`
-	Device        string  `json:"device"`
-	Seed          uint64  `json:"seed"`
-	Threads       int     `json:"threads"`
-	Out           string  `json:"out"`
+	Loss          string        `json:"loss"`
+	Vectors       string        `json:"vectors"`
+	SICK          string        `json:"sick"`
+	HiddenSizes   string        `json:"hidden"` // --hidden as given: one size, or one per layer
+	Hidden        []int         `json:"-"`      // per layer, from HiddenSizes and Layers (normalize)
+	Layers        int           `json:"layers"`
+	Bidirectional bool          `json:"bidirectional"`
+	Pooling       string        `json:"pooling"`
+	Scale         string        `json:"scale"`
+	Dropout       float64       `json:"dropout"`
+	EmbedDropout  float64       `json:"embed_dropout"`
+	FeatDropout   float64       `json:"feature_dropout"`
+	TaiHidden     int           `json:"tai_hidden"`
+	Epochs        int           `json:"epochs"`
+	Batch         int           `json:"batch"`
+	LR            float64       `json:"lr"`
+	LRDecay       float64       `json:"lr_decay"`
+	WeightDecay   float64       `json:"weight_decay"`
+	Rho           float64       `json:"rho"`
+	Optimizer     string        `json:"optimizer"`
+	Clip          float64       `json:"clip"`
+	Margin        float64       `json:"margin"`
+	Threshold     float64       `json:"threshold"`
+	Mining        string        `json:"mining"`
+	Augment       string        `json:"augment"`
+	AugmentFactor int           `json:"augment_factor"`
+	WordNet       string        `json:"wordnet"`
+	TSNE          float64       `json:"tsne"`
+	Device        string        `json:"device"`
+	Seed          uint64        `json:"seed"`
+	Threads       int           `json:"threads"`
+	Out           string        `json:"out"`
+	Dist          cli.DistFlags `json:"dist"` // --nproc and the rendezvous
 }
 
 // trainSynopsis is the training command's -h text before the flags.
@@ -120,9 +121,14 @@ var trainCommand = cli.TrainCommand[options]{
 		return *c.Options, nil
 	},
 	Out:      func(o *options) *string { return &o.Out },
+	Dist:     func(o *options) *cli.DistFlags { return &o.Dist },
 	RunFiles: runFiles,
 	Train: func(ctx context.Context, o *options, resume bool, log, stderr io.Writer) (any, error) {
-		return train(ctx, *o, resume, log, stderr)
+		sum, err := train(ctx, *o, resume, log, stderr)
+		if err != nil || sum == nil { // nil: a rank other than 0, which reports nothing
+			return nil, err
+		}
+		return *sum, nil
 	},
 	Interrupted: func(err error) bool { return errors.Is(err, loop.ErrInterrupted) },
 }

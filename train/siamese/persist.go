@@ -153,6 +153,7 @@ type summary struct {
 	TSNEPoints       int     `json:"tsne_points,omitempty"`
 	tsneStats
 	Device        string  `json:"device"`
+	WorldSize     int     `json:"world_size"` // data-parallel processes (1: none)
 	Seed          uint64  `json:"seed"`
 	Augment       string  `json:"augment"`
 	Optimizer     string  `json:"optimizer"`

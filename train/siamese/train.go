@@ -26,7 +26,11 @@ import (
 // the run in o.Out) and writes its run folder. Human-readable output goes to log, the
 // progress display to stderr. A run that ctx interrupted returns an error wrapping
 // loop.ErrInterrupted.
-func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (summary, error) {
+//
+// A process launched for data-parallel training (--nproc, torchrun) trains its shard of every
+// epoch as one rank of the group (cli.JoinParallel); rank 0 alone writes the run folder and
+// prints, and the other ranks return a nil summary.
+func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (*summary, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	loss, _ := siamese.ParseLoss(o.Loss)
@@ -35,31 +39,40 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	scale, _ := siamese.ParseScale(o.Scale)
 	dev, _ := torch.ParseDevice(o.Device)
 	if dev.IsCUDA() && !torch.CUDAAvailable() {
-		return summary{}, fmt.Errorf("--device %s: CUDA is not available (libtorch %s)", o.Device, torch.Version())
+		return nil, fmt.Errorf("--device %s: CUDA is not available (libtorch %s)", o.Device, torch.Version())
 	}
 	if err := torch.SetNumThreads(o.Threads); err != nil {
-		return summary{}, err
+		return nil, err
+	}
+	par, err := cli.JoinParallel(dev, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer par.Close()
+	dev = par.Device(dev)
+	if !par.Main() {
+		log = io.Discard
 	}
 	sickFile, err := sickPath(o.SICK)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	vecFile, err := vectorsPath(o.Vectors)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	var saved modelConfig
 	if resume { // the vectors file may have changed since
 		if saved, err = readConfig(filepath.Join(o.Out, configFile)); err != nil {
-			return summary{}, err
+			return nil, err
 		}
 		if err := checkVectorDim(vecFile, saved.EmbedDim); err != nil {
-			return summary{}, err
+			return nil, err
 		}
 	}
 	c, err := loadCorpus(sickFile, vecFile, augmentSpec{Kind: o.Augment, Factor: o.AugmentFactor, Seed: o.Seed, WNDir: o.WordNet}, o.Seed)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	trainEx := c.encode(c.trainingPairs())
 	trialEx := c.encode(c.trial)
@@ -78,34 +91,39 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	torch.ManualSeed(o.Seed)
 	m, err := siamese.New(cfg, c.embedding)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	defer m.Close()
 	// The table is copied into the model, and nothing after this reads the vectors; the corpus
 	// itself lives until the end of training.
 	c.embedding, c.vectors = nil, nil
 	if err := toDevice(m, dev); err != nil {
-		return summary{}, err
+		return nil, err
+	}
+	if err := par.Wrap(m); err != nil {
+		return nil, err
 	}
 	head := siamese.Head{Loss: loss, Margin: o.Margin, Threshold: o.Threshold, Mining: mining, Module: m.Similarity}
 	head.Alpha, head.Factor = m.ScoreScale()
 
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return summary{}, fmt.Errorf("run folder: %w", err)
-	}
 	var rows []runlog.Param
 	for _, p := range m.NamedParameters() {
 		rows = append(rows, runlog.Param{Name: p.Name, Shape: p.Value.Shape(), Trainable: p.Value.RequiresGrad()})
 	}
 	tot, err := runlog.FormatParams(log, rows)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
-	if err := runlog.AtomicWriteFile(filepath.Join(o.Out, runlog.ParamsFile), func(w io.Writer) error {
-		_, err := runlog.FormatParams(w, rows)
-		return err
-	}); err != nil {
-		return summary{}, err
+	if par.Main() {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return nil, fmt.Errorf("run folder: %w", err)
+		}
+		if err := runlog.AtomicWriteFile(filepath.Join(o.Out, runlog.ParamsFile), func(w io.Writer) error {
+			_, err := runlog.FormatParams(w, rows)
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
 
 	mc := modelConfig{VocabSize: cfg.VocabSize, EmbedDim: cfg.EmbedDim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
@@ -113,8 +131,10 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		Vectors: vecFile, Tokenizer: "sick-treebank-lower", Options: &o, Kind: kind,
 		CalibA: saved.CalibA, CalibB: saved.CalibB} // a resumed run's model.safetensors is still the one calibrated
 	// Written now for --resume, and again with the new calibration at the end.
-	if err := writeConfig(filepath.Join(o.Out, configFile), mc); err != nil {
-		return summary{}, err
+	if par.Main() {
+		if err := writeConfig(filepath.Join(o.Out, configFile), mc); err != nil {
+			return nil, err
+		}
 	}
 
 	params := nn.Trainable(m)
@@ -130,13 +150,16 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		opt, err = optim.NewAdam(params, optim.AdamOptions{LR: new(o.LR), WeightDecay: o.WeightDecay})
 	}
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	if cl, ok := opt.(interface{ Close() }); ok {
 		defer cl.Close()
 	}
 
-	bopt := data.BatchOptions{Size: o.Batch, Shuffle: true, Seed: o.Seed}
+	bopt, err := par.Shard(data.BatchOptions{Size: o.Batch, Shuffle: true, Seed: o.Seed})
+	if err != nil {
+		return nil, err
+	}
 	fitCal := loss != siamese.MaLSTM && loss != siamese.Tai
 	cal := identity
 	lcfg := loop.Config[data.PairBatch]{
@@ -159,7 +182,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 				return loop.StepResult{}, err
 			}
 			opt.ZeroGrad()
-			l.Backward()
+			par.Backward(l)
 			if o.Clip > 0 {
 				optim.ClipGradNorm(params, o.Clip)
 			}
@@ -180,23 +203,27 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		BestFile:    bestFile,
 		Monitor:     "val_pearson", Maximize: true,
 		Progress: runlog.NewProgress(stderr), Log: log,
+		Dist: par.Loop(),
 	}
 	lres, err := loop.Run(ctx, lcfg)
 	if err != nil {
-		return summary{}, err
+		return nil, err
+	}
+	if !par.Main() {
+		return nil, nil
 	}
 
 	// The best TRIAL epoch's model: calibrate on TRIAL, score TEST.
 	if err := loadParams(m, lres.BestPath); err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	trial, cal, err := evaluate(m, head, trialEx, evalBatch, cal, fitCal)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	test, _, err := evaluate(m, head, testEx, evalBatch, cal, false)
 	if err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	fmt.Fprintf(log, "best epoch %d | TRIAL pearson %.4f spearman %.4f mse %.4f acc %.4f | TEST pearson %.4f spearman %.4f mse %.4f acc %.4f loss %.4f\n",
 		lres.BestEpoch, trial.Pearson, trial.Spearman, trial.MSE, trial.Accuracy, test.Pearson, test.Spearman, test.MSE, test.Accuracy, test.Loss)
@@ -212,7 +239,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		TrainPairs: len(trainEx), AugmentedPairs: len(c.augmented), AugmentDropped: c.augmentDropped,
 		TrialPairs: len(trialEx), TestPairs: len(testEx), VocabSize: c.vocab.Len(), VocabWithVectors: c.found,
 		Epochs: len(lres.History), BestEpoch: lres.BestEpoch, SecondsPerEpoch: trainSecs / float64(max(len(lres.History), 1)),
-		Device: dev.String(), Seed: o.Seed, Augment: o.Augment, Optimizer: o.Optimizer, LR: o.LR, Hidden: o.Hidden,
+		Device: dev.String(), WorldSize: par.World(), Seed: o.Seed, Augment: o.Augment, Optimizer: o.Optimizer, LR: o.LR, Hidden: o.Hidden,
 		Bidirectional: o.Bidirectional, Pooling: o.Pooling, Scale: o.Scale, LRDecay: o.LRDecay, WeightDecay: o.WeightDecay, Rho: o.Rho, Margin: o.Margin, Threshold: o.Threshold,
 		EmbedDropout: o.EmbedDropout, FeatDropout: o.FeatDropout, TaiHidden: cfg.SimilarityHidden, Clip: o.Clip,
 		CalibA: cal.A, CalibB: cal.B, Dir: o.Out,
@@ -223,32 +250,32 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 
 	// Model, vocabulary, configuration.
 	if err := copyFile(filepath.Join(o.Out, modelFile), lres.BestPath); err != nil {
-		return summary{}, fmt.Errorf("save model: %w", err)
+		return nil, fmt.Errorf("save model: %w", err)
 	}
 	if err := c.vocab.Save(filepath.Join(o.Out, vocabFile)); err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	mc.CalibA, mc.CalibB = cal.A, cal.B
 	if err := writeConfig(filepath.Join(o.Out, configFile), mc); err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	if err := writeCurves(filepath.Join(o.Out, "curves.png"), o.Loss, lres.History); err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	if o.TSNE > 0 {
 		start := time.Now()
 		n, st, err := writeTSNE(o.Out, m, c, o.TSNE, o.Seed, log)
 		if err != nil {
-			return summary{}, fmt.Errorf("t-SNE: %w", err)
+			return nil, fmt.Errorf("t-SNE: %w", err)
 		}
 		sum.TSNESeconds, sum.TSNEPoints, sum.tsneStats = time.Since(start).Seconds(), n, st
 		fmt.Fprintf(log, "t-SNE of %d training sentences: %.1fs -> tsne.png, tsne.html (10-NN same subject %.2f, chance %.2f)\n",
 			n, sum.TSNESeconds, st.Agreement, st.Chance)
 	}
 	if err := writeJSONFile(filepath.Join(o.Out, cli.SummaryFile), sum); err != nil {
-		return summary{}, err
+		return nil, err
 	}
-	return sum, nil
+	return &sum, nil
 }
 
 // checkVectorDim fails if the vectors file's dimension differs from a saved model's.
