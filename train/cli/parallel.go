@@ -74,12 +74,21 @@ func (p *Parallel) Shard(o data.BatchOptions) (data.BatchOptions, error) {
 	if w < 2 {
 		return o, nil
 	}
-	if o.Size%w != 0 {
-		return o, Usagef("--batch %d: with %d data-parallel processes it must be a multiple of %d (each process takes batch/%d examples per step)", o.Size, w, w, w)
+	if err := CheckBatch(o.Size, w); err != nil {
+		return o, err
 	}
 	o.Size /= w
 	o.Rank, o.World = p.Env.Rank, w
 	return o, nil
+}
+
+// CheckBatch refuses a global --batch that nproc processes cannot split evenly (see
+// [Parallel.Shard]); commands call it while validating, before any process starts.
+func CheckBatch(batch, nproc int) error {
+	if nproc > 1 && batch%nproc != 0 {
+		return Usagef("--batch %d: with %d data-parallel processes it must be a multiple of %d (each process takes batch/%d examples per step)", batch, nproc, nproc, nproc)
+	}
+	return nil
 }
 
 // Wrap makes m data-parallel over the group (DistributedDataParallel, with rank 0's parameters

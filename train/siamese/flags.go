@@ -211,6 +211,9 @@ func parseHidden(s string, layers int) ([]int, error) {
 
 // validate checks the normalized options with one-line messages naming the flag.
 func (o *options) validate() error {
+	if err := cli.CheckBatch(o.Batch, o.Dist.NProc); err != nil {
+		return err
+	}
 	if _, err := siamese.ParseLoss(o.Loss); err != nil {
 		return cli.Usagef("--loss: %v", err)
 	}

@@ -97,6 +97,9 @@ func (o *Options) normalize() error {
 
 // validate checks the options (except the vocabulary size) with user-facing messages.
 func (o *Options) validate() error {
+	if err := cli.CheckBatch(o.Batch, o.Dist.NProc); err != nil {
+		return err
+	}
 	m := o.Model
 	switch {
 	case !slices.Contains(smsrnn.Cells, m.Cell):
