@@ -201,9 +201,16 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.t*")):
   grep '^#' "$carry/MANIFEST" | sed 's/^# //' | while read -r l; do say "carry: $l"; done
 
   # 1. the shim, against this machine's PyTorch (bash, g++, make, python3; no Go)
-  if ! TORCH_PYTHON=$py make libtorch >"$out/libtorch.log" 2>&1; then
-    tail -30 "$out/libtorch.log" >&2
-    die "make libtorch failed (log $out/libtorch.log)"
+  # With NCCL first (SEQTORCH_NCCL=1: torch/distributed's NCCL group, tried by the distributed
+  # test binary in a world of one); without it if that build fails, which the summary notes.
+  if SEQTORCH_NCCL=1 TORCH_PYTHON=$py make libtorch >"$out/libtorch.log" 2>&1; then
+    note "shim with NCCL: $(grep -o 'TORCH_DIST := .*' build/libtorch.mk)"
+  else
+    note "shim with NCCL failed to build: $(grep -m1 -i error "$out/libtorch.log")"
+    if ! TORCH_PYTHON=$py make libtorch >"$out/libtorch.log" 2>&1; then
+      tail -30 "$out/libtorch.log" >&2
+      die "make libtorch failed (log $out/libtorch.log)"
+    fi
   fi
   note "shim: $(tail -1 "$out/libtorch.log")"
   # The Go binaries load the shim at run time (package torch's Load): SEQTORCH_LIB names the one

@@ -9,7 +9,7 @@ out=${1:?usage: find-libtorch.sh OUT.mk}
 # v2: OUT.mk has the TORCH_DIST lines. The gloo headers' presence is part of the key, so
 # installing libgloo-dev later rebuilds the shim with torch/distributed.
 gloo_here=$([[ -f /usr/include/gloo/algorithm.h ]] && echo 1 || echo 0)
-key="v2 LIBTORCH=${LIBTORCH:-} TORCH_PYTHON=${TORCH_PYTHON:-} gloo=$gloo_here"
+key="v2 LIBTORCH=${LIBTORCH:-} TORCH_PYTHON=${TORCH_PYTHON:-} gloo=$gloo_here nccl=${SEQTORCH_NCCL:-0}"
 
 identity() { # size and mtime of the libtorch libraries in $1
   local f ids=()
@@ -88,8 +88,9 @@ if [[ -e $libdir/libtorch_cuda.so ]]; then
 fi
 
 # torch.distributed (dist.cpp): c10d with Gloo when the libtorch exports ProcessGroupGloo and its
-# headers and gloo's are found; NCCL besides when the CUDA library exports ProcessGroupNCCL and
-# nccl.h is found. Otherwise the shim builds without them and says so when asked.
+# headers and gloo's are found; NCCL besides, when asked for, if the CUDA library exports
+# ProcessGroupNCCL and nccl.h is found. Otherwise the shim builds without them and says so when
+# asked.
 find_header() { # find_header REL DIR... prints the first DIR holding REL
   local d rel=$1; shift
   for d in "$@"; do [[ -f $d/$rel ]] && { echo "$d"; return 0; }; done
@@ -105,8 +106,10 @@ if c10d=$(find_header torch/csrc/distributed/c10d/ProcessGroupGloo.hpp "${hdr_di
   gloo=$(find_header gloo/algorithm.h "${hdr_dirs[@]}") && exports "$libdir/libtorch_cpu.so" ProcessGroupGloo; then
   dist="gloo"
   dist_flags="-DST_WITH_GLOO=1 -DUSE_C10D_GLOO=1 -DUSE_DISTRIBUTED=1$(isystem "$c10d" "$gloo")"
-  if nccl=$(find_header nccl.h "${hdr_dirs[@]}" /usr/local/cuda/include ${NCCL_INCLUDE:-}) &&
-    exports "$libdir/libtorch_cuda.so" ProcessGroupNCCL; then
+  # NCCL is opt-in (SEQTORCH_NCCL=1; NCCL_INCLUDE names the folder of nccl.h if elsewhere): its
+  # header pulls in the CUDA toolkit's, and that build has not been compiled on a GPU machine yet.
+  if [[ ${SEQTORCH_NCCL:-0} == 1 ]] && exports "$libdir/libtorch_cuda.so" ProcessGroupNCCL &&
+    nccl=$(find_header nccl.h ${NCCL_INCLUDE:-} "${hdr_dirs[@]}" /usr/local/cuda/include); then
     dist="gloo nccl"
     dist_flags+=" -DST_WITH_NCCL=1 -DUSE_C10D_NCCL=1$(isystem "$nccl")"
   fi
