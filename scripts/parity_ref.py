@@ -2,6 +2,7 @@
 """PyTorch side of seqtorch's parity suite (run by `go run ./scripts/parity`).
 
 Usage: parity_ref.py DIR
+       parity_ref.py --ddp-rank CASE_DIR RANK PARENT_PID   (a rank of a "ddp" case; internal)
 
 Every subdirectory of DIR holding a spec.json is a case written by the Go runner:
 spec.json is {"kind": ..., "args": {...}} and in.pt a dict of tensors (torch.save format).
@@ -292,6 +293,150 @@ def statedict_case(args, inp):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+# ---- data-parallel training ---------------------------------------------------------------
+
+class DDPClassifier(nn.Module):
+    """The ddp cases' model: embedded tokens, a bidirectional LSTM over packed sequences, and a
+    linear layer over the final hidden states of both directions."""
+
+    def __init__(self, vocab, dim, hidden, classes):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.linear = nn.Linear(2 * hidden, classes)
+
+    def forward(self, tokens, lengths):
+        x = self.embedding(tokens)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, (hn, _) = self.lstm(packed)
+        return self.linear(torch.cat([hn[-2], hn[-1]], dim=1))
+
+
+def _loopback_interface():
+    """The loopback interface's name (for GLOO_SOCKET_IFNAME), or None."""
+    import socket
+    try:
+        names = [n for _, n in socket.if_nameindex()]
+    except (AttributeError, OSError):
+        return None
+    for n in ("lo", "lo0"):
+        if n in names:
+            return n
+    return None
+
+
+def _tail(path, n=2000):
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read().strip()
+    except OSError as e:
+        return "(no output: %s)" % e
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+@handler("ddp")
+def ddp_case(args, inp):
+    """Trains DDPClassifier with DistributedDataParallel on args["world"] processes (this script
+    re-run with --ddp-rank), Gloo meeting through a FileStore in the case's directory; returns
+    rank 0's final state_dict and its loss at every step. A rank that fails stops the others;
+    all are killed after args["timeout_s"] seconds."""
+    import subprocess
+    import time
+    d, world = args["_dir"], args["world"]
+    store = os.path.join(d, "pt_store")
+    for p in [store] + [os.path.join(d, "py_rank%d.pt" % r) for r in range(world)]:
+        if os.path.exists(p):
+            os.remove(p)
+    env = dict(os.environ)
+    if "GLOO_SOCKET_IFNAME" not in env and _loopback_interface():
+        env["GLOO_SOCKET_IFNAME"] = _loopback_interface()  # no listening on other interfaces
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    procs, logs = [], []
+    try:
+        for r in range(world):
+            logs.append(os.path.join(d, "py_rank%d.log" % r))
+            with open(logs[r], "w") as log:
+                procs.append(subprocess.Popen(
+                    [sys.executable, os.path.abspath(__file__), "--ddp-rank", d, str(r), str(os.getpid())],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=d, env=env))
+        deadline = time.monotonic() + args.get("timeout_s", 120)
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = [r for r, c in enumerate(codes) if c not in (None, 0)]
+            if failed:
+                r = failed[0]
+                lines = _tail(logs[r]).splitlines() or [""]
+                running = [q for q, c in enumerate(codes) if c is None]
+                also = " (ranks %s still running)" % running if running else ""
+                raise RuntimeError("%s\nPyTorch rank %d of %d exited with status %d%s: %s"
+                                   % ("\n".join(lines), r, world, codes[r], also, lines[-1]))
+            if all(c == 0 for c in codes):
+                break
+            if time.monotonic() > deadline:
+                running = [r for r, c in enumerate(codes) if c is None]
+                raise RuntimeError("PyTorch ranks %s of %d still running after %d s: killed"
+                                   % (running, world, args.get("timeout_s", 120)))
+            time.sleep(0.02)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    return torch.load(os.path.join(d, "py_rank0.pt"))
+
+
+def _die_with_parent(parent):
+    """Asks Linux to kill this process when the parity_ref.py that started it dies."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+    if os.getppid() != parent:
+        sys.exit("parent %d exited before the rank started" % parent)
+
+
+def ddp_rank(d, rank, parent):
+    """One PyTorch rank of a ddp case (see ddp_case)."""
+    import datetime
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    _die_with_parent(parent)
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False  # as at the top of this script
+    with open(os.path.join(d, "spec.json")) as f:
+        args = json.load(f)["args"]
+    inp = torch.load(os.path.join(d, "in.pt"))
+    world = args["world"]
+    dist.init_process_group("gloo", init_method="file://" + os.path.join(d, "pt_store"), rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=60))
+    try:
+        model = DDPClassifier(args["vocab"], args["dim"], args["hidden"], args["classes"])
+        prefix = "rank%d." % rank
+        model.load_state_dict({k[len(prefix):]: v for k, v in inp.items() if k.startswith(prefix)}, strict=True)
+        ddp = DDP(model)  # broadcasts rank 0's parameters
+        opt = torch.optim.Adam(ddp.parameters(), lr=args["lr"], foreach=False)
+        lo, b = rank * args["per_rank"], args["per_rank"]
+        out = {}
+        for k in range(args["steps"]):
+            opt.zero_grad(set_to_none=True)
+            logits = ddp(inp["tokens"][k, lo:lo + b], inp["lengths"][k, lo:lo + b])
+            loss = F.cross_entropy(logits, inp["labels"][k, lo:lo + b])
+            loss.backward()
+            opt.step()
+            out["loss%d" % k] = loss.detach().clone()
+        if rank == 0:
+            for name, v in model.state_dict().items():
+                out[name] = v.detach().clone()
+            tmp = os.path.join(d, "py_rank0.pt.tmp")
+            torch.save(out, tmp)
+            os.replace(tmp, os.path.join(d, "py_rank0.pt"))
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
 # ---- driver -------------------------------------------------------------------------------
 
 def run_case(d):
@@ -310,6 +455,8 @@ def run_case(d):
 
 
 def main(argv):
+    if len(argv) == 5 and argv[1] == "--ddp-rank":  # a rank started by ddp_case
+        return ddp_rank(argv[2], int(argv[3]), int(argv[4]))
     if len(argv) != 2:
         print("usage: parity_ref.py DIR", file=sys.stderr)
         return 2

@@ -11,7 +11,9 @@
 //
 // The Python interpreter is modelparity.Python(): $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
 // /usr/bin/python3; it needs PyTorch, ideally the same version as the libtorch the shim links.
-// Cases live in scripts/parity/cases; see that package's documentation to add one.
+// Cases live in scripts/parity/cases; see that package's documentation to add one. The ddp/*
+// cases start this command again, once per rank, with SEQTORCH_PARITY_DDP set (see
+// cases.DDPRankMain).
 package main
 
 import (
@@ -35,6 +37,7 @@ import (
 
 func main() {
 	runtime.LockOSThread() // libtorch's grad mode is per OS thread
+	cases.DDPRankMain()    // a rank of a ddp case, re-executed by the case's Check, ends here
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, errFailed) {
 			fmt.Fprintln(os.Stderr, "parity:", err)
