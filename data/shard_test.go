@@ -1,9 +1,13 @@
 package data
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -168,41 +172,25 @@ func TestPairBatchesSharded(t *testing.T) {
 	}
 }
 
-// legacyOrder is BatchOptions.order as it was before sharding, kept to show that World 0
-// and 1 leave the batches unchanged.
-func legacyOrder(o BatchOptions, n int, length func(i int) int, epoch int) [][]int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	rng := rand.New(rand.NewPCG(o.Seed, uint64(epoch)))
-	if o.Shuffle {
-		rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-	}
-	size := o.size()
-	if o.Bucket > 0 {
-		chunk := o.Bucket * size
-		for s := 0; s < n; s += chunk {
-			part := idx[s:min(s+chunk, n)]
-			slices.SortStableFunc(part, func(a, b int) int { return length(a) - length(b) })
-		}
-	}
-	var batches [][]int
-	for s := 0; s < n; s += size {
-		e := min(s+size, n)
-		if e-s < size && o.DropLast {
-			break
-		}
-		batches = append(batches, idx[s:e])
-	}
-	if o.Bucket > 0 && o.Shuffle {
-		rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
-	}
-	return batches
-}
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
+// TestBatchesUnshardedUnchanged compares World 0 and 1 with testdata/batches_unsharded.json:
+// the batch orders of the code before sharding existed (written when a copy of that code, then
+// in this test, still agreed with today's to the last index). -update rewrites it from today's.
 func TestBatchesUnshardedUnchanged(t *testing.T) {
 	length := func(i int) int { return 1 + (i*7919)%23 }
+	golden := filepath.Join("testdata", "batches_unsharded.json")
+	var want map[string][][]int
+	if !*update {
+		b, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string][][]int{}
 	for _, world := range []int{0, 1} {
 		for _, n := range []int{0, 1, 7, 100, 257} {
 			for _, o := range []BatchOptions{
@@ -216,15 +204,30 @@ func TestBatchesUnshardedUnchanged(t *testing.T) {
 			} {
 				o.World = world
 				for epoch := range 3 {
-					got, want := o.order(n, length, epoch), legacyOrder(o, n, length, epoch)
-					if !slices.EqualFunc(got, want, slices.Equal) {
-						t.Errorf("World %d, n %d, %+v, epoch %d: %v, want %v", world, n, o, epoch, got, want)
+					key := fmt.Sprintf("n=%d size=%d shuffle=%v seed=%d bucket=%d droplast=%v epoch=%d",
+						n, o.Size, o.Shuffle, o.Seed, o.Bucket, o.DropLast, epoch)
+					order := o.order(n, length, epoch)
+					if o.NumBatches(n) != len(order) {
+						t.Errorf("World %d, %s: NumBatches %d, want %d", world, key, o.NumBatches(n), len(order))
 					}
-					if o.NumBatches(n) != len(want) {
-						t.Errorf("World %d, n %d, %+v: NumBatches %d, want %d", world, n, o, o.NumBatches(n), len(want))
+					if *update {
+						got[key] = order
+						continue
+					}
+					if w, ok := want[key]; !ok || !slices.EqualFunc(order, w, slices.Equal) {
+						t.Errorf("World %d, %s: %v, want %v", world, key, order, w)
 					}
 				}
 			}
+		}
+	}
+	if *update {
+		b, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -112,7 +112,7 @@ func TestSuiteCoverage(t *testing.T) {
 	if rnn != 64 {
 		t.Errorf("%d cases in the RNN grid, want 64 (4 cells × 2 depths × 2 directions × 2 layouts × 2 inputs)", rnn)
 	}
-	for _, prefix := range []string{"optim/sgd", "optim/adam", "optim/adamw", "optim/adadelta", "clip/", "loss/cross-entropy/",
+	for _, prefix := range []string{"ddp/", "optim/sgd", "optim/adam", "optim/adamw", "optim/adadelta", "clip/", "loss/cross-entropy/",
 		"loss/nll/", "loss/mse/", "loss/l1/", "loss/bce-with-logits/", "loss/triplet/", "loss/contrastive/",
 		"embedding/", "init/", "model/ref-rnn", "statedict/"} {
 		if !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, prefix) }) {

@@ -286,7 +286,7 @@ func TestDeadRankIsNamed(t *testing.T) {
 		limit  time.Duration
 	}{
 		{"die", nil, time.Minute},
-		{"hang", []string{"SEQTORCH_DIST_TIMEOUT=3s"}, 20 * time.Second},
+		{"hang", []string{"SEQTORCH_DIST_TIMEOUT=3s"}, 12 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.worker, func(t *testing.T) {
