@@ -3,13 +3,16 @@
 // Every workload runs as a child process, once in Go (this binary re-executed as
 // `bench worker NAME`) and once in Python (scripts/bench_workloads.py, on the PyTorch that
 // shares the shim's libtorch), alternating Go, Python, Go, Python for -reps repetitions at
-// each thread count. Children get OPENBLAS_NUM_THREADS=1 and set libtorch's intra-op thread
+// each thread count. The ddp item runs its multi-process workloads at one libtorch thread per
+// process whatever -threads says: an SMS LSTM epoch in 1 and 2 processes (`sms --nproc N`
+// against torch DistributedDataParallel in scripts/bench_ddp.py) and all_reduce timings over 2
+// Gloo ranks (`bench worker allreduce` against torch.distributed). Children get OPENBLAS_NUM_THREADS=1 and set libtorch's intra-op thread
 // count themselves; the parent reads each child's peak RSS from getrusage. It prints a
 // Markdown table of medians with Go/Python ratios and writes the raw samples to bench.json.
 //
 // Usage:
 //
-//	go run ./scripts/bench [-reps 5] [-threads 1,2] [-only lstm-step,ops,batching,sms,siamese,serving] [-out bench.json]
+//	go run ./scripts/bench [-reps 5] [-threads 1,2] [-only lstm-step,ops,batching,sms,siamese,serving,ddp] [-out bench.json]
 //	go run ./scripts/bench siamese-inputs -dir DIR   the Siamese item's PyTorch inputs alone
 //
 // The Python interpreter is modelparity.Python(): $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
@@ -62,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	reps := fs.Int("reps", 5, "repetitions per side and thread count (median reported)")
 	threads := fs.String("threads", "1,2", "comma-separated libtorch thread counts")
-	only := fs.String("only", "", "comma-separated items to run (lstm-step, ops, batching, sms, siamese, serving); empty: all")
+	only := fs.String("only", "", "comma-separated items to run (lstm-step, ops, batching, sms, siamese, serving, ddp); empty: all")
 	out := fs.String("out", "bench.json", "where to write the raw results")
 	seqs := fs.Int("batching-seqs", 1024, "sequences in the batching workload's epoch")
 	if err := fs.Parse(args); err != nil {

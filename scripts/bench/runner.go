@@ -22,7 +22,7 @@ import (
 )
 
 // items lists what -only accepts.
-var items = []string{"lstm-step", "ops", "batching", "sms", "siamese", "serving"}
+var items = []string{"lstm-step", "ops", "batching", "sms", "siamese", "serving", "ddp"}
 
 func knownItem(s string) bool { return slices.Contains(items, s) }
 
@@ -58,6 +58,7 @@ type report struct {
 	Batching []row               `json:"batching,omitempty"`
 	Fastest  map[string]string   `json:"fastest_batching_go,omitempty"` // threads → mode
 	Samples  map[string][]sample `json:"samples"`                       // "side/workload/threads" → every child's report
+	Notes    []string            `json:"notes,omitempty"`               // caveats printed under the table
 }
 
 func ptr(f float64) *float64 {
@@ -127,6 +128,9 @@ func benchAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	if cfg.want("serving") {
 		b.rep.Rows = append(b.rep.Rows, b.serving(ctx)...)
+	}
+	if cfg.want("ddp") {
+		b.rep.Rows = append(b.rep.Rows, b.ddp(ctx)...)
 	}
 	fmt.Fprintf(stderr, "bench: done in %s\n", time.Since(start).Round(time.Second))
 	printReport(stdout, &b.rep)
@@ -411,6 +415,9 @@ func printReport(w io.Writer, r *report) {
 		}
 		fmt.Fprintf(w, "| %s (%s) | %d | %s | %s | %s | %s |\n", x.Item, x.Unit, x.Threads,
 			fmtNum(x.GoMedian), fmtNum(x.PyMedian), fmtRatio(x.Ratio), x.Target)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
 	if len(r.Batching) > 0 {
 		fmt.Fprintln(w, "\nBatching an LSTM epoch (frozen Embedding 5000×300 → LSTM 300→50 → Linear → BCE → Adam;")
