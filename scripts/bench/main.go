@@ -6,9 +6,10 @@
 // each thread count. The ddp item runs its multi-process workloads at one libtorch thread per
 // process whatever -threads says: an SMS LSTM epoch in 1 and 2 processes (`sms --nproc N`
 // against torch DistributedDataParallel in scripts/bench_ddp.py) and all_reduce timings over 2
-// Gloo ranks (`bench worker allreduce` against torch.distributed). Children get OPENBLAS_NUM_THREADS=1 and set libtorch's intra-op thread
-// count themselves; the parent reads each child's peak RSS from getrusage. It prints a
-// Markdown table of medians with Go/Python ratios and writes the raw samples to bench.json.
+// Gloo ranks (`bench worker allreduce` against torch.distributed). Children get
+// OPENBLAS_NUM_THREADS=1 and set libtorch's intra-op thread count themselves; the parent reads
+// each child's peak RSS from getrusage. It prints a Markdown table of medians with Go/Python
+// ratios and writes the raw samples to bench.json.
 //
 // Usage:
 //
