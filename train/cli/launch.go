@@ -49,7 +49,7 @@ type DistFlags struct {
 func (d *DistFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&d.NProc, "nproc", 1, "number of local worker processes for data-parallel training (the same run, faster: each step's --batch examples are split among them, each taking its shard of every epoch)")
 	fs.StringVar(&d.MasterAddr, "master-addr", "127.0.0.1", "address of rank 0's rendezvous store (MASTER_ADDR of the workers)")
-	fs.IntVar(&d.MasterPort, "master-port", 0, "TCP port of rank 0's rendezvous store (MASTER_PORT of the workers); 0: none, local workers meet through a file")
+	fs.IntVar(&d.MasterPort, "master-port", 0, "TCP port of rank 0's rendezvous store (MASTER_PORT of the workers; it binds --master-addr); 0: none, the local workers meet through a file")
 	fs.DurationVar(&d.Timeout, "dist-timeout", DefaultDistTimeout, "how long a collective or the rendezvous waits for a rank before failing")
 }
 
@@ -199,16 +199,18 @@ func Launch(ctx context.Context, o LaunchOptions) error {
 		name, _, _ := strings.Cut(kv, "=")
 		return slices.Contains(distributed.EnvVars, name)
 	})
-	port := ""
+	// Workers meet through a FileStore in dir unless a port is given: then rank 0 serves a
+	// TCP store at MasterAddr:MasterPort.
+	port, storeFile := "", filepath.Join(dir, "store")
 	if o.MasterPort != 0 {
-		port = strconv.Itoa(o.MasterPort)
+		port, storeFile = strconv.Itoa(o.MasterPort), ""
 	}
 	env = append(env,
 		distributed.EnvWorldSize+"="+strconv.Itoa(o.NProc),
 		distributed.EnvLocalWorldSize+"="+strconv.Itoa(o.NProc),
 		distributed.EnvMasterAddr+"="+o.MasterAddr,
 		distributed.EnvMasterPort+"="+port,
-		distributed.EnvStoreFile+"="+filepath.Join(dir, "store"),
+		distributed.EnvStoreFile+"="+storeFile,
 		distributed.EnvTimeout+"="+o.Timeout.String(),
 	)
 

@@ -254,6 +254,27 @@ func TestLaunchEnv(t *testing.T) {
 	}
 }
 
+// TestLaunchMasterPort: with --master-port the workers meet at rank 0's TCP store, not
+// through a file.
+func TestLaunchMasterPort(t *testing.T) {
+	var so, se bytes.Buffer
+	err := Launch(context.Background(), LaunchOptions{
+		NProc: 2, Exe: os.Args[0], Args: []string{"env", t.TempDir()}, Env: append(os.Environ(), testProcessEnv+"=helper"),
+		Stdout: &so, Stderr: &se, Timeout: time.Minute, Name: "toy", MasterAddr: "127.0.0.1", MasterPort: 29555,
+	})
+	if err != nil {
+		t.Fatalf("%v (stderr %q)", err, se.String())
+	}
+	for r, l := range lines(se.String()) {
+		if !strings.Contains(l, `MASTER_PORT="29555"`) || !strings.Contains(l, "worker="+fmt.Sprint(r)+"/2,true,<nil>") {
+			t.Errorf("worker line %q: want MASTER_PORT 29555 and a valid worker environment", l)
+		}
+	}
+	if so.String() != "store \n" {
+		t.Errorf("rank 0's store file %q, want none", so.String())
+	}
+}
+
 func TestLaunchStartFails(t *testing.T) {
 	err := Launch(context.Background(), LaunchOptions{NProc: 2, Exe: filepath.Join(t.TempDir(), "missing"), Name: "toy"})
 	var printed bytes.Buffer
