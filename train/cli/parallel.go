@@ -63,6 +63,14 @@ func (p *Parallel) Device(dev torch.Device) torch.Device {
 	return dev
 }
 
+// Output returns w for rank 0 and io.Discard for the others: only rank 0 prints.
+func (p *Parallel) Output(w io.Writer) io.Writer {
+	if p.Main() {
+		return w
+	}
+	return io.Discard
+}
+
 // Shard returns o with this rank's part of every epoch (data.BatchOptions Rank, World, as
 // PyTorch's DistributedSampler shards). o.Size is the global batch, the examples one
 // optimizer step sees over all ranks: each rank takes o.Size/World of them, so a run keeps its

@@ -49,10 +49,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		return nil, err
 	}
 	defer par.Close()
-	dev = par.Device(dev)
-	if !par.Main() {
-		log = io.Discard
-	}
+	dev, log = par.Device(dev), par.Output(log)
 	sickFile, err := sickPath(o.SICK)
 	if err != nil {
 		return nil, err

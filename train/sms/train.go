@@ -52,10 +52,7 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 		return nil, err
 	}
 	defer par.Close()
-	dev = par.Device(dev)
-	if !par.Main() {
-		stdout = io.Discard
-	}
+	dev, stdout = par.Device(dev), par.Output(stdout)
 
 	var vocab *data.Vocab
 	if resume {
