@@ -3,24 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch/torchtest"
-	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 )
 
-// commandVar makes the test binary the sms command: --nproc starts the running executable
-// again as its workers, and in a test that is this binary.
-const commandVar = "SEQTORCH_TEST_SMS_COMMAND"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(commandVar) == "1" {
-		cli.Main("sms", run)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { clitest.Main(m, "sms", run) }
 
 // TestDataParallel trains on two local processes (--nproc 2), then trains one epoch and
 // resumes for the second: rank 0 writes a run folder with world_size 2, and the resumed run
@@ -28,7 +18,7 @@ func TestMain(m *testing.M) {
 // order, and the batches and seeds are the run's own).
 func TestDataParallel(t *testing.T) {
 	torchtest.CheckLive(t)
-	t.Setenv(commandVar, "1")
+	clitest.AsCommand(t, "sms")
 	dir := t.TempDir()
 	full, part := filepath.Join(dir, "full"), filepath.Join(dir, "part")
 	js := filepath.Join(dir, "full.json")

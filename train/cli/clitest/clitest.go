@@ -1,10 +1,13 @@
 // Package clitest holds the test helpers of the training commands (train/sms,
-// train/siamese): golden files of their one-line error messages.
+// train/siamese): golden files of their one-line error messages, and running the command from
+// the test binary for --nproc's workers.
 package clitest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -53,3 +56,21 @@ func Golden(t *testing.T, path, got string, update bool) {
 		t.Errorf("messages differ from %s (go test -update to accept; %v):\n%s", path, err, got)
 	}
 }
+
+// commandVar, set to a command's name, makes a test binary run that command instead of its
+// tests (see [Main]).
+const commandVar = "SEQTORCH_TEST_COMMAND"
+
+// Main is a command package's TestMain. --nproc starts the running executable again as its
+// workers, and in a test that executable is the test binary: in a test that called
+// [AsCommand], the workers' binary runs the command (cli.Main(name, run)) instead of the tests.
+func Main(m *testing.M, name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	if os.Getenv(commandVar) == name {
+		cli.Main(name, run)
+	}
+	os.Exit(m.Run())
+}
+
+// AsCommand makes the processes that the test starts from its own binary (--nproc's workers)
+// run the command name; see [Main].
+func AsCommand(t *testing.T, name string) { t.Setenv(commandVar, name) }
