@@ -53,11 +53,11 @@ func collectives(g *distributed.ProcessGroup) error {
 	s := torch.NewScope()
 	defer s.Close()
 	r, size := g.Rank(), g.Size()
-	for _, dt := range []torch.DType{torch.Float32, torch.Float64, torch.Int64, torch.Int32} {
+	for _, dt := range []torch.DType{torch.Float32, torch.Float64, torch.Float16, torch.Int64, torch.Int32, torch.Uint8} {
 		for _, op := range []distributed.ReduceOp{distributed.Sum, distributed.Avg, distributed.Product, distributed.Min, distributed.Max} {
 			x := torch.FromSlice(values(r, 5), 5).ToDType(dt)
 			err := g.AllReduce(x, op)
-			if op == distributed.Avg && (dt == torch.Int64 || dt == torch.Int32) {
+			if op == distributed.Avg && (dt == torch.Int64 || dt == torch.Int32 || dt == torch.Uint8) {
 				if err == nil {
 					return fmt.Errorf("all_reduce avg of %v: no error", dt)
 				}
@@ -66,8 +66,14 @@ func collectives(g *distributed.ProcessGroup) error {
 			if err != nil {
 				return fmt.Errorf("all_reduce %v %v: %w", op, dt, err)
 			}
-			if got := x.ToDType(torch.Float64).Float64s(); !slices.Equal(got, want(op, size, 5)) {
-				return fmt.Errorf("all_reduce %v %v: got %v, want %v", op, dt, got, want(op, size, 5))
+			w := want(op, size, 5)
+			if dt == torch.Uint8 { // uint8 arithmetic wraps around at 256
+				for i := range w {
+					w[i] = float64(uint8(int(w[i]) % 256))
+				}
+			}
+			if got := x.ToDType(torch.Float64).Float64s(); !slices.Equal(got, w) {
+				return fmt.Errorf("all_reduce %v %v: got %v, want %v", op, dt, got, w)
 			}
 		}
 		// broadcast from the last rank
