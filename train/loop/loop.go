@@ -166,7 +166,9 @@ type Config[B any] struct {
 //   - before every step the ranks agree whether to stop (AnyStop): Ctrl-C on any rank stops all
 //     of them at the same step, and rank 0's checkpoint then holds that step;
 //   - the epoch's training loss and accuracy are over every rank's examples (Sum), as is the
-//     partial sum a mid-epoch checkpoint keeps (rank 0 resumes it; the others resume from 0).
+//     partial sum a mid-epoch checkpoint keeps (rank 0 resumes it; the others resume from 0);
+//   - each rank seeds libtorch before a step with StepSeed mixed with its rank (rank 0: StepSeed
+//     itself), so the ranks draw different dropout masks, reproducibly.
 type Dist struct {
 	// Rank is this process's rank; rank 0 is the main one.
 	Rank int
@@ -377,7 +379,7 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 			st.Partial.TrainSeconds = before + time.Since(start).Seconds()
 			return rec, true, nil
 		}
-		if err := runStep(cfg, acc, b, StepSeed(cfg.Seed, epoch, step)); err != nil {
+		if err := runStep(cfg, acc, b, cfg.stepSeed(epoch, step)); err != nil {
 			return rec, false, fmt.Errorf("loop: epoch %d step %d: %w", epoch, step, err)
 		}
 		step++
@@ -408,6 +410,17 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 		return rec, false, fmt.Errorf("loop: epoch %d: training loss is %v (try a smaller learning rate or --clip)", epoch, rec.TrainLoss)
 	}
 	return rec, false, nil
+}
+
+// stepSeed is the libtorch seed before step of epoch: StepSeed, mixed with the rank for ranks
+// other than 0, so that the ranks' dropout masks differ as a single process's would over the
+// whole batch (and stay a pure function of the seed, the epoch, the step and the rank).
+func (c *Config[B]) stepSeed(epoch, step int) uint64 {
+	s := StepSeed(c.Seed, epoch, step)
+	if c.Dist != nil && c.Dist.Rank != 0 {
+		s = splitmix64(s ^ uint64(c.Dist.Rank))
+	}
+	return s
 }
 
 // stop tells whether to stop before the next step: ctx is cancelled, or (Dist) on any rank.

@@ -22,7 +22,7 @@ func TestDataParallel(t *testing.T) {
 	dir := t.TempDir()
 	full, part := filepath.Join(dir, "full"), filepath.Join(dir, "part")
 	js := filepath.Join(dir, "full.json")
-	if code, stdout, stderr := runCmd(context.Background(), tiny(full, "--nproc", "2", "--cell", "lstm", "--json", js)...); code != 0 {
+	if code, stdout, stderr := runCmd(context.Background(), tiny(full, "--nproc", "2", "--cell", "lstm", "--dropout", "0.3", "--json", js)...); code != 0 {
 		t.Fatalf("--nproc 2: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	var sum Summary
@@ -32,7 +32,7 @@ func TestDataParallel(t *testing.T) {
 	if sum.WorldSize != 2 || sum.Epochs != 2 {
 		t.Errorf("summary: world_size %d, epochs %d; want 2 and 2", sum.WorldSize, sum.Epochs)
 	}
-	if code, _, stderr := runCmd(context.Background(), tiny(part, "--nproc", "2", "--cell", "lstm", "--epochs", "1")...); code != 0 {
+	if code, _, stderr := runCmd(context.Background(), tiny(part, "--nproc", "2", "--cell", "lstm", "--dropout", "0.3", "--epochs", "1")...); code != 0 {
 		t.Fatalf("one epoch: exit %d\n%s", code, stderr)
 	}
 	if code, _, stderr := runCmd(context.Background(), "--resume", part, "--epochs", "2"); code != 0 {
