@@ -28,7 +28,7 @@ func heartbeatKey(rank int) string { return fmt.Sprintf("seqtorch/heartbeat/%d",
 // about to exit is not the rank that stopped.
 func failedKey(rank int) string { return fmt.Sprintf("seqtorch/failed/%d", rank) }
 
-// startHealth starts the heartbeat of rank on store (which health closes when it stops).
+// startHealth starts the heartbeat of rank on store (the caller closes it after close).
 func startHealth(store *Store, rank, size, host int, beat time.Duration) *health {
 	h := &health{store: store, rank: rank, size: size, beat: beat, host: host, stop: make(chan struct{})}
 	h.done.Add(1)
@@ -51,7 +51,6 @@ func startHealth(store *Store, rank, size, host int, beat time.Duration) *health
 func (h *health) close() {
 	close(h.stop)
 	h.done.Wait()
-	h.store.Close()
 }
 
 // diagnose reads every other rank's heartbeat twice, three beats apart, and names the ranks

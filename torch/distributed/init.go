@@ -181,25 +181,36 @@ func Init(e Env, o InitOptions) (g *ProcessGroup, err error) {
 		}
 	}()
 	host := -1 // the rank that serves the store
+	// open connects to the job's store (server: also serve it) and returns it under the
+	// "default_pg" prefix, as PyTorch does; closers gets everything it opened, so an error here
+	// or later in Init releases it.
 	open := func(server bool, t time.Duration) (*Store, error) {
+		var base *Store
+		var err error
 		switch {
 		case e.StoreFile != "":
-			return NewFileStore(e.StoreFile, -1, t)
+			base, err = NewFileStore(e.StoreFile, -1, t)
 		case e.AgentStore:
-			base, err := NewTCPStore(TCPStoreOptions{Host: e.MasterAddr, Port: e.MasterPort, Timeout: t})
-			if err != nil {
+			var agent *Store
+			if agent, err = NewTCPStore(TCPStoreOptions{Host: e.MasterAddr, Port: e.MasterPort, Timeout: t}); err != nil {
 				return nil, err
 			}
-			s, err := NewPrefixStore(fmt.Sprintf("/worker/attempt_%d", e.RestartCount), base)
-			if err != nil {
-				base.Close()
-				return nil, err
-			}
-			closers = append(closers, base.Close)
-			return s, nil
+			closers = append(closers, agent.Close)
+			base, err = NewPrefixStore(fmt.Sprintf("/worker/attempt_%d", e.RestartCount), agent)
+		default:
+			base, err = NewTCPStore(TCPStoreOptions{Host: e.MasterAddr, Port: e.MasterPort, IsServer: server,
+				WorldSize: e.WorldSize, Timeout: t})
 		}
-		return NewTCPStore(TCPStoreOptions{Host: e.MasterAddr, Port: e.MasterPort, IsServer: server,
-			WorldSize: e.WorldSize, Timeout: t})
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, base.Close)
+		s, err := NewPrefixStore("default_pg", base)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, s.Close)
+		return s, nil
 	}
 	if e.StoreFile == "" && !e.AgentStore {
 		host = 0
@@ -211,28 +222,17 @@ func Init(e Env, o InitOptions) (g *ProcessGroup, err error) {
 			}
 		}
 	}
-	base, err := open(e.Rank == 0, timeout)
+	store, err := open(e.Rank == 0, timeout)
 	if err != nil {
 		return nil, err
 	}
-	closers = append(closers, base.Close)
-	store, err := NewPrefixStore("default_pg", base)
-	if err != nil {
-		return nil, err
-	}
-	closers = append(closers, store.Close)
 	// The heartbeat's own connection, with a short timeout: diagnosing must not wait minutes.
-	hbBase, err := open(false, 5*time.Second)
+	hbStore, err := open(false, 5*time.Second)
 	if err != nil {
-		return nil, err
-	}
-	hbStore, err := NewPrefixStore("default_pg", hbBase)
-	if err != nil {
-		hbBase.Close()
 		return nil, err
 	}
 	hs := startHealth(hbStore, e.Rank, e.WorldSize, host, beat)
-	closers = append(closers, func() { hs.close(); hbBase.Close() })
+	closers = append(closers, hs.close)
 
 	switch o.Backend {
 	case "", "gloo":

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/torch"
@@ -132,38 +131,28 @@ func (p *Parallel) Loop() *loop.Dist {
 		return nil
 	}
 	g := p.Group
+	// allReduce reduces v over the ranks in place.
+	allReduce := func(v []float64, op distributed.ReduceOp) error {
+		t := torch.FromSlice(v, int64(len(v)))
+		defer t.Close()
+		if err := g.AllReduce(t, op); err != nil {
+			return err
+		}
+		copy(v, t.Float64s())
+		return nil
+	}
 	return &loop.Dist{
 		Rank: p.Env.Rank,
 		AnyStop: func(stop bool) (bool, error) {
-			v := 0.0
+			v := []float64{0}
 			if stop {
-				v = 1
+				v[0] = 1
 			}
-			t := torch.FromSlice([]float64{v}, 1)
-			defer t.Close()
-			if err := g.AllReduce(t, distributed.Max); err != nil {
-				return false, err
-			}
-			return t.Float64s()[0] > 0, nil
+			err := allReduce(v, distributed.Max)
+			return v[0] > 0, err
 		},
-		Sum: func(v []float64) error {
-			t := torch.FromSlice(v, int64(len(v)))
-			defer t.Close()
-			if err := g.AllReduce(t, distributed.Sum); err != nil {
-				return err
-			}
-			copy(v, t.Float64s())
-			return nil
-		},
+		Sum: func(v []float64) error { return allReduce(v, distributed.Sum) },
 	}
-}
-
-// Timeout is the group's collective timeout (0 in a world of one).
-func (p *Parallel) Timeout() time.Duration {
-	if p.Group == nil {
-		return 0
-	}
-	return p.Group.Timeout()
 }
 
 // Close releases the DistributedDataParallel and the group.

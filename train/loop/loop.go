@@ -373,9 +373,10 @@ func runEpoch[B any](ctx context.Context, cfg *Config[B], st *state) (rec Record
 			if cfg.Progress != nil && step > lastRead {
 				cfg.Progress.Step(step-lastRead, acc.windowMean())
 			}
-			if st.Partial, err = cfg.sumPartial(acc.partial()); err != nil {
+			if err := acc.sumOver(cfg.Dist); err != nil { // rank 0's checkpoint holds every rank's sums
 				return rec, false, fmt.Errorf("loop: epoch %d step %d: %w", epoch, step, err)
 			}
+			st.Partial = acc.partial()
 			st.Partial.TrainSeconds = before + time.Since(start).Seconds()
 			return rec, true, nil
 		}
@@ -430,19 +431,6 @@ func (c *Config[B]) stop(ctx context.Context) (bool, error) {
 		return stop, nil
 	}
 	return c.Dist.AnyStop(stop)
-}
-
-// sumPartial returns p with its sums over every rank (Dist), for rank 0's checkpoint.
-func (c *Config[B]) sumPartial(p *Partial) (*Partial, error) {
-	if c.Dist == nil {
-		return p, nil
-	}
-	v := []float64{p.LossSum, p.CorrectSum, float64(p.N)}
-	if err := c.Dist.Sum(v); err != nil {
-		return nil, err
-	}
-	p.LossSum, p.CorrectSum, p.N = v[0], v[1], int(v[2])
-	return p, nil
 }
 
 // runStep seeds libtorch, runs one step in its own scope and adds its loss to acc.
