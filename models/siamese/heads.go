@@ -102,6 +102,9 @@ type Head struct {
 	// number (0: 1). Model.ScoreScale returns both.
 	Alpha  *torch.Tensor
 	Factor float64
+	// EntailmentWeight, when positive, adds this multiple of the entailment classifier's cross
+	// entropy to the Tai loss (ForwardLabeled); the module needs TaiSimilarity.WE.
+	EntailmentWeight float64
 }
 
 // manhattan returns the MaLSTM score exp(−Factor·Alpha·‖fa − fb‖₁) per row.
@@ -141,8 +144,16 @@ func ManhattanSimilarity(fa, fb *torch.Tensor) *torch.Tensor {
 }
 
 // Forward returns the mean loss of a batch given the features of A and B and the relatedness
-// scores (1–5), and the raw similarity of each pair (see Similarity).
+// scores (1–5), and the raw similarity of each pair (see Similarity). A head with an
+// EntailmentWeight needs the labels too: see ForwardLabeled.
 func (h Head) Forward(fa, fb *torch.Tensor, scores []float64) (loss, sim *torch.Tensor, err error) {
+	return h.ForwardLabeled(fa, fb, scores, nil)
+}
+
+// ForwardLabeled is Forward with the pairs' entailment labels (data.Label values), which the
+// Tai loss uses when EntailmentWeight is positive: it adds EntailmentWeight times the mean
+// cross entropy of the similarity module's entailment classifier. Other heads ignore labels.
+func (h Head) ForwardLabeled(fa, fb *torch.Tensor, scores []float64, labels []int64) (loss, sim *torch.Tensor, err error) {
 	if int64(len(scores)) != fa.Size(0) {
 		return nil, nil, fmt.Errorf("siamese: %d scores for %d pairs", len(scores), fa.Size(0))
 	}
@@ -180,12 +191,23 @@ func (h Head) Forward(fa, fb *torch.Tensor, scores []float64) (loss, sim *torch.
 		if err != nil {
 			return nil, nil, err
 		}
-		logp := h.Module.LogProbs(fa, fb)
+		hs := h.Module.Hidden(fa, fb)
+		logp := h.Module.WP.Forward(hs).LogSoftmax(1)
 		// KL(p ‖ p̂) averaged over the batch (F.kl_div(logp, p, reduction="batchmean")):
 		// Σ p·log p is a constant of the batch, computed on the host.
 		n := float64(len(scores))
 		loss = torch.FromSlice(target, int64(len(scores)), TaiClasses).To(dev).Mul(logp).Sum().
 			MulScalar(-1 / n).AddScalar(negEntropy / n)
+		if h.EntailmentWeight > 0 {
+			if h.Module.WE == nil {
+				return nil, nil, errors.New("siamese: an entailment weight needs the similarity module's entailment classifier (Config.Entailment)")
+			}
+			if len(labels) != len(scores) {
+				return nil, nil, fmt.Errorf("siamese: %d entailment labels for %d pairs", len(labels), len(scores))
+			}
+			ce := nn.CrossEntropyLoss(h.Module.WE.Forward(hs), torch.FromSlice(labels).To(dev), nn.CrossEntropyOptions{})
+			loss = loss.Add(ce.MulScalar(h.EntailmentWeight))
+		}
 		return loss, h.Module.Expected(logp).SubScalar(1).DivScalar(4), nil
 	}
 	return nil, nil, fmt.Errorf("siamese: unknown loss %v", h.Loss)
@@ -228,10 +250,13 @@ func TaiTarget(scores []float64) (p []float32, negEntropy float64, err error) {
 //	hₛ = σ(W_h [h×; h₊] + b_h)        wh: Linear(2·features, hidden)
 //	p̂  = softmax(W_p hₛ + b_p)         wp: Linear(hidden, 5)
 //
-// Parameters: wh.weight, wh.bias, wp.weight, wp.bias.
+// Parameters: wh.weight, wh.bias, wp.weight, wp.bias; with an entailment classifier
+// (AddEntailment) also we.weight, we.bias.
 type TaiSimilarity struct {
 	nn.Modules
 	WH, WP *nn.Linear
+	// WE is the optional entailment classifier on hₛ: Linear(hidden, data.NumLabels), or nil.
+	WE *nn.Linear
 }
 
 // NewTaiSimilarity builds the module with PyTorch's Linear initialisation (wh, then wp).
@@ -243,10 +268,28 @@ func NewTaiSimilarity(features, hidden int64) *TaiSimilarity {
 	return s
 }
 
+// EntailmentClasses is the number of outputs of the entailment classifier: SICK's labels
+// NEUTRAL, ENTAILMENT and CONTRADICTION in data.Label order.
+const EntailmentClasses = 3
+
+// AddEntailment registers the entailment classifier "we", Linear(hidden, EntailmentClasses),
+// on the hidden layer hₛ (PyTorch's Linear initialisation, drawn now). It is a second output
+// of the same features: trained beside the relatedness (Head.EntailmentWeight), SICK's
+// entailment labels shape the encoder too.
+func (s *TaiSimilarity) AddEntailment() {
+	s.WE = nn.NewLinear(s.WH.Weight.Size(0), EntailmentClasses, nn.LinearOptions{})
+	s.Add("we", s.WE)
+}
+
+// Hidden returns hₛ, (B, hidden), for feature rows fa and fb.
+func (s *TaiSimilarity) Hidden(fa, fb *torch.Tensor) *torch.Tensor {
+	h := torch.Cat([]*torch.Tensor{fa.Mul(fb), fa.Sub(fb).Abs()}, 1)
+	return s.WH.Forward(h).Sigmoid()
+}
+
 // LogProbs returns log p̂, (B, 5), for feature rows fa and fb.
 func (s *TaiSimilarity) LogProbs(fa, fb *torch.Tensor) *torch.Tensor {
-	h := torch.Cat([]*torch.Tensor{fa.Mul(fb), fa.Sub(fb).Abs()}, 1)
-	return s.WP.Forward(s.WH.Forward(h).Sigmoid()).LogSoftmax(1)
+	return s.WP.Forward(s.Hidden(fa, fb)).LogSoftmax(1)
 }
 
 // Expected returns Σ i·p̂ᵢ, (B,), the predicted relatedness on 1..5, from log p̂.

@@ -71,6 +71,9 @@ type Config struct {
 	// SimilarityHidden, when positive, adds Tai et al.'s similarity head (TaiSimilarity) with
 	// this hidden size, registered as "similarity"; the Tai loss needs it.
 	SimilarityHidden int
+	// Entailment adds an entailment classifier to the similarity head
+	// (TaiSimilarity.AddEntailment); it needs SimilarityHidden.
+	Entailment bool
 	// PaddingIdx is the id of the padding token (its embedding row is zero).
 	PaddingIdx int64
 	// Scale is α of the MaLSTM score exp(−α·‖f1 − f2‖₁): ScaleOne (the zero value, the paper's
@@ -140,6 +143,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("siamese: unknown pooling %d", c.Pooling)
 	case c.SimilarityHidden < 0:
 		return fmt.Errorf("siamese: similarity hidden size %d must not be negative", c.SimilarityHidden)
+	case c.Entailment && c.SimilarityHidden == 0:
+		return errors.New("siamese: the entailment classifier needs the similarity head (SimilarityHidden)")
 	case c.Scale < ScaleOne || c.Scale > ScaleDim:
 		return fmt.Errorf("siamese: unknown score scale %d", c.Scale)
 	case c.PaddingIdx < 0 || c.PaddingIdx >= int64(c.VocabSize):
@@ -252,6 +257,9 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 		}
 		if cfg.SimilarityHidden > 0 {
 			m.Similarity = NewTaiSimilarity(int64(cfg.FeatureDim()), int64(cfg.SimilarityHidden))
+			if cfg.Entailment {
+				m.Similarity.AddEntailment()
+			}
 			m.Add("similarity", m.Similarity)
 		}
 		// The dropouts have no parameters; registered last, they leave the state dict as

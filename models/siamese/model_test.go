@@ -135,6 +135,10 @@ func TestParamsNames(t *testing.T) {
 		{"tai-head", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true, SimilarityHidden: 7},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, true), []string{"similarity.wh.weight", "similarity.wh.bias", "similarity.wp.weight", "similarity.wp.bias"}),
 			2*(12*4+12*3+24) + 12*7 + 7 + 7*5 + 5},
+		// the entailment classifier: we 7 -> 3 after wp
+		{"tai-entailment", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true, SimilarityHidden: 7, Entailment: true},
+			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, true), []string{"similarity.wh.weight", "similarity.wh.bias", "similarity.wp.weight", "similarity.wp.bias", "similarity.we.weight", "similarity.we.bias"}),
+			2*(12*4+12*3+24) + 12*7 + 7 + 7*5 + 5 + 7*3 + 3},
 		// the learned MaLSTM scale is the model's own parameter, first in the state dict
 		{"learned-scale", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Scale: ScaleLearned},
 			slices.Concat([]string{"scale", "embedding.weight"}, lstm("lstm", 1, false)), 1 + 12*4 + 12*3 + 24},
@@ -207,22 +211,27 @@ func TestLosses(t *testing.T) {
 		// a head with wp zeroed predicts the uniform distribution; the integer scores have
 		// one-hot targets, so KL(p ‖ 1/5) = log 5 per pair
 		{Head{Loss: Tai}, math.Log(5)},
+		// a zeroed entailment classifier predicts 1/3 for each label: cross entropy log 3
+		{Head{Loss: Tai, EntailmentWeight: 0.5}, math.Log(5) + 0.5*math.Log(3)},
 	}
 	tai := NewTaiSimilarity(2, 3)
+	tai.AddEntailment()
 	defer nn.Close(tai)
 	torch.NoGrad(func() {
-		tai.WP.Weight.Fill(0)
-		tai.WP.Bias.Fill(0)
+		for _, p := range []*torch.Tensor{tai.WP.Weight, tai.WP.Bias, tai.WE.Weight, tai.WE.Bias} {
+			p.Fill(0)
+		}
 	})
+	labels := []int64{1, 0, 2}
 	for _, c := range cases {
-		t.Run(c.head.Loss.String(), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v-%v", c.head.Loss, c.head.EntailmentWeight), func(t *testing.T) {
 			if c.head.Loss == Tai {
 				c.head.Module = tai
 			}
 			torch.WithScope(func(*torch.Scope) {
 				a := torch.FromSlice(fa, 3, 2)
 				b := torch.FromSlice(fb, 3, 2)
-				loss, sim, err := c.head.Forward(a, b, scores)
+				loss, sim, err := c.head.ForwardLabeled(a, b, scores, labels)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -238,6 +247,41 @@ func TestLosses(t *testing.T) {
 }
 
 func sq(x float64) float64 { return x * x }
+
+// TestEntailmentErrors: an entailment weight without the classifier or without one label per
+// pair is an error, not a panic.
+func TestEntailmentErrors(t *testing.T) {
+	torchtest.CheckLive(t)
+	plain := NewTaiSimilarity(2, 3)
+	defer nn.Close(plain)
+	with := NewTaiSimilarity(2, 3)
+	with.AddEntailment()
+	defer nn.Close(with)
+	cases := []struct {
+		name   string
+		module *TaiSimilarity
+		labels []int64
+		want   string
+	}{
+		{"no classifier", plain, []int64{0, 1}, "entailment classifier"},
+		{"no labels", with, nil, "0 entailment labels for 2 pairs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			torch.WithScope(func(*torch.Scope) {
+				f := torch.FromSlice([]float32{0, 1, 1, 0}, 2, 2)
+				h := Head{Loss: Tai, Module: c.module, EntailmentWeight: 1}
+				_, _, err := h.ForwardLabeled(f, f, []float64{1, 2}, c.labels)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("error %v, want %q", err, c.want)
+				}
+			})
+		})
+	}
+	if err := (Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Entailment: true}).Validate(); err == nil {
+		t.Error("Entailment without SimilarityHidden validated")
+	}
+}
 
 func TestConfigErrors(t *testing.T) {
 	bad := []Config{

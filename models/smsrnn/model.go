@@ -1,5 +1,6 @@
 // Package smsrnn is the recurrent SMS spam classifier: token ids → embedding → RNN, LSTM or
-// GRU → the last layer's final hidden state (both directions concatenated) → dense layer →
+// GRU → the last layer's final hidden state (both directions concatenated; or, with
+// Config.Pooling, the maximum or mean of its outputs over the message) → dense layer →
 // activation → dropout → two logits (ham, spam), trained with cross entropy.
 //
 // It is pure model code: no files, no data sets. The parameters carry the names PyTorch gives
@@ -48,6 +49,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -64,22 +66,28 @@ var Cells = []string{"rnn", "lstm", "gru"}
 // Activations are the dense layer's activation functions.
 var Activations = []string{"relu", "tanh"}
 
+// Poolings are the ways the recurrent outputs become the dense layer's input: "last" (the
+// last layer's final hidden state, forward ‖ backward; the study's model), "max" or "mean"
+// (element-wise maximum or mean of the last layer's outputs over each message's tokens).
+var Poolings = []string{"last", "max", "mean"}
+
 // Config describes a model. Its zero value is not valid: use [DefaultConfig] and set Vocab.
 type Config struct {
-	Kind          string  `json:"kind"`          // always Kind ("smsrnn")
-	Vocab         int64   `json:"vocab"`         // vocabulary size V, including <pad>=0 and <unk>=1
-	Embed         int64   `json:"embed"`         // embedding size E
-	Cell          string  `json:"cell"`          // "rnn", "lstm" or "gru"
-	Nonlinearity  string  `json:"nonlinearity"`  // "tanh" or "relu" (cell "rnn" only)
-	Hidden        int64   `json:"hidden"`        // hidden size H
-	Layers        int64   `json:"layers"`        // stacked recurrent layers L
-	Bidirectional bool    `json:"bidirectional"` // D = 2 directions
-	RNNDropout    float64 `json:"rnn_dropout"`   // dropout between recurrent layers (L > 1)
-	Dense         int64   `json:"dense"`         // dense layer size F
-	Activation    string  `json:"activation"`    // "relu" or "tanh"
-	Dropout       float64 `json:"dropout"`       // dropout after the activation
-	Packed        bool    `json:"packed"`        // run the RNN over a PackedSequence (else padded)
-	Classes       int64   `json:"classes"`       // output classes (2)
+	Kind          string  `json:"kind"`              // always Kind ("smsrnn")
+	Vocab         int64   `json:"vocab"`             // vocabulary size V, including <pad>=0 and <unk>=1
+	Embed         int64   `json:"embed"`             // embedding size E
+	Cell          string  `json:"cell"`              // "rnn", "lstm" or "gru"
+	Nonlinearity  string  `json:"nonlinearity"`      // "tanh" or "relu" (cell "rnn" only)
+	Hidden        int64   `json:"hidden"`            // hidden size H
+	Layers        int64   `json:"layers"`            // stacked recurrent layers L
+	Bidirectional bool    `json:"bidirectional"`     // D = 2 directions
+	RNNDropout    float64 `json:"rnn_dropout"`       // dropout between recurrent layers (L > 1)
+	Dense         int64   `json:"dense"`             // dense layer size F
+	Activation    string  `json:"activation"`        // "relu" or "tanh"
+	Dropout       float64 `json:"dropout"`           // dropout after the activation
+	Packed        bool    `json:"packed"`            // run the RNN over a PackedSequence (else padded)
+	Pooling       string  `json:"pooling,omitempty"` // "last" ("" in older runs), "max" or "mean"; see Poolings
+	Classes       int64   `json:"classes"`           // output classes (2)
 }
 
 // DefaultConfig is the study's baseline: a one-layer simple RNN, embedding 100, hidden 80,
@@ -110,6 +118,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("smsrnn: unknown RNN nonlinearity %q (want tanh or relu)", c.Nonlinearity)
 	case !slices.Contains(Activations, c.Activation):
 		return fmt.Errorf("smsrnn: unknown activation %q (want %s)", c.Activation, strings.Join(Activations, ", "))
+	case c.Pooling != "" && !slices.Contains(Poolings, c.Pooling):
+		return fmt.Errorf("smsrnn: unknown pooling %q (want %s)", c.Pooling, strings.Join(Poolings, ", "))
 	case c.Vocab < 3:
 		return fmt.Errorf("smsrnn: vocabulary size must be at least 3, got %d", c.Vocab)
 	case c.Embed < 1:
@@ -237,33 +247,37 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		defer s.Close()
 		x := m.Embedding.Forward(ids)
 		var hn nn.State
+		var out *torch.Tensor // (B, T, D·H), the last layer's outputs (pooling only)
+		pool := m.Config.Pooling != "" && m.Config.Pooling != "last"
 		if m.Config.Packed && padded(lengths, ids.Size(1)) {
 			packed, e := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 			if e != nil {
 				ferr = e
 				return
 			}
-			if _, hn, e = m.RNN.ForwardPacked(packed, nil); e != nil {
+			var po nn.PackedSequence
+			if po, hn, e = m.RNN.ForwardPacked(packed, nil); e != nil {
 				ferr = e
 				return
 			}
+			if pool {
+				if out, _, e = nn.PadPackedSequence(po, nn.PadPackedOptions{BatchFirst: true, TotalLength: ids.Size(1)}); e != nil {
+					ferr = e
+					return
+				}
+			}
 		} else {
 			var e error
-			if _, hn, e = m.RNN.Forward(x, nil); e != nil {
+			if out, hn, e = m.RNN.Forward(x, nil); e != nil {
 				ferr = e
 				return
 			}
 		}
-		d := m.Config.Directions()
-		var feat *torch.Tensor // (B, D·H): the last layer's final state, fwd ‖ bwd
-		switch {
-		case d == 1 && m.Config.Layers == 1: // hn.H is (1, B, H)
-			feat = hn.H.Reshape(b, m.Config.Hidden)
-		case d == 1:
-			feat = hn.H.Narrow(0, m.Config.Layers-1, 1).Reshape(b, m.Config.Hidden)
-		default:
-			last := hn.H.Narrow(0, (m.Config.Layers-1)*d, d) // (D, B, H)
-			feat = last.Transpose(0, 1).Reshape(b, d*m.Config.Hidden)
+		var feat *torch.Tensor // (B, D·H)
+		if pool {
+			feat = poolOutputs(out, lengths, m.Config.Pooling)
+		} else {
+			feat = m.lastState(hn, b)
 		}
 		z := m.FC1.Forward(feat)
 		if m.Config.Activation == "tanh" {
@@ -278,6 +292,42 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		return nil, fmt.Errorf("smsrnn: forward: %w", err)
 	}
 	return logits, nil
+}
+
+// lastState returns the last layer's final hidden state, (B, D·H), forward ‖ backward.
+func (m *Model) lastState(hn nn.State, b int64) *torch.Tensor {
+	d := m.Config.Directions()
+	switch {
+	case d == 1 && m.Config.Layers == 1: // hn.H is (1, B, H)
+		return hn.H.Reshape(b, m.Config.Hidden)
+	case d == 1:
+		return hn.H.Narrow(0, m.Config.Layers-1, 1).Reshape(b, m.Config.Hidden)
+	default:
+		last := hn.H.Narrow(0, (m.Config.Layers-1)*d, d) // (D, B, H)
+		return last.Transpose(0, 1).Reshape(b, d*m.Config.Hidden)
+	}
+}
+
+// poolOutputs reduces outputs (B, T, F) over each row's first lengths[i] steps: their
+// element-wise maximum ("max") or mean ("mean"), (B, F). Steps past a row's length (padding)
+// never count.
+func poolOutputs(out *torch.Tensor, lengths []int64, how string) *torch.Tensor {
+	b, t := out.Size(0), out.Size(1)
+	valid := make([]bool, b*t)
+	lens := make([]float32, b)
+	for i, l := range lengths {
+		for j := range l {
+			valid[int64(i)*t+j] = true
+		}
+		lens[i] = float32(l)
+	}
+	dev := out.Device()
+	mask := torch.FromSlice(valid, b, t, 1).To(dev)
+	if how == "mean" {
+		return out.MaskedFill(mask.LogicalNot(), 0).SumDim(false, 1).Div(torch.FromSlice(lens, b, 1).To(dev))
+	}
+	v, _ := out.MaskedFill(mask.LogicalNot(), math.Inf(-1)).MaxDim(1, false)
+	return v
 }
 
 // padded reports whether some row is shorter than t, the batch's time dimension. A batch

@@ -28,6 +28,15 @@ func configs() map[string]Config {
 	c = base
 	c.Cell, c.Layers = "lstm", 2
 	out["lstm-2"] = c
+	c = base
+	c.Cell, c.Bidirectional, c.Pooling = "gru", true, "max"
+	out["gru-bi-max"] = c
+	c = base
+	c.Cell, c.Layers, c.Pooling = "lstm", 2, "mean"
+	out["lstm-2-mean"] = c
+	c = base
+	c.Packed, c.Pooling = false, "max"
+	out["rnn-max-padded"] = c
 	return out
 }
 
@@ -117,6 +126,49 @@ func TestForward(t *testing.T) {
 					}
 				}
 				nn.ZeroGrad(m)
+			})
+		})
+	}
+}
+
+// TestPooling checks the pooled features against the RNN's own outputs: a message's maximum
+// or mean over its steps, whatever the padding after it.
+func TestPooling(t *testing.T) {
+	torchtest.CheckLive(t)
+	for _, pool := range []string{"max", "mean"} {
+		t.Run(pool, func(t *testing.T) {
+			cfg := configs()["gru-bi-max"]
+			cfg.Pooling = pool
+			torch.ManualSeed(3)
+			m, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			m.SetTraining(false)
+			torch.WithScope(func(*torch.Scope) {
+				// Row 0 is the message [9 3] padded to 4 steps.
+				logits, err := m.Forward(torch.FromSlice([]int64{9, 3, 0, 0, 5, 6, 7, 8}, 2, 4), []int64{2, 4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, _, err := m.RNN.Forward(m.Embedding.Forward(torch.FromSlice([]int64{9, 3}, 1, 2)), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var feat *torch.Tensor
+				if pool == "max" {
+					feat, _ = out.MaxDim(1, false)
+				} else {
+					feat = out.SumDim(false, 1).DivScalar(2)
+				}
+				want := m.Out.Forward(m.FC1.Forward(feat).Relu()).Float32s()
+				got := logits.Float32s()[:2]
+				for i := range want {
+					if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+						t.Fatalf("logits %v, from the RNN outputs %v", got, want)
+					}
+				}
 			})
 		})
 	}
@@ -215,6 +267,7 @@ func TestConfigValidate(t *testing.T) {
 		{"layers", func(c *Config) { c.Layers = 0 }, "layers must be positive"},
 		{"dropout", func(c *Config) { c.Dropout = 1 }, "dropout must be in [0, 1)"},
 		{"activation", func(c *Config) { c.Activation = "gelu" }, "unknown activation"},
+		{"pooling", func(c *Config) { c.Pooling = "min" }, "unknown pooling"},
 		{"kind", func(c *Config) { c.Kind = "siamese" }, `kind "siamese"`},
 	}
 	for _, tc := range tests {

@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/seqtorch/seqtorch/torch/distributed"
 )
@@ -43,6 +46,15 @@ type TrainCommand[T any] struct {
 	// registers them (Bind must not) and, with --nproc N > 1, launches N workers of the
 	// command (see [TrainCommand.Run]).
 	Dist func(c *T) *DistFlags
+	// Presets are named configurations that --preset NAME selects: each is a list of flags
+	// applied before the command line's own, which override them. nil: no --preset flag.
+	Presets map[string]Preset
+}
+
+// Preset is a named configuration of a training command (see [TrainCommand.Presets]).
+type Preset struct {
+	Args []string // the flags, as on a command line
+	Doc  string   // one line for -h: what the preset is and what it measured
 }
 
 // Run is the training command: it reads the command line (or, with --resume, the run's own
@@ -69,8 +81,27 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	bind(fs, &c)
 	var rf RunFlags
 	rf.Register(fs)
+	preset := tc.registerPreset(fs)
 	if err := Parse(fs, args); err != nil {
 		return err
+	}
+	if *preset != "" {
+		p, ok := tc.Presets[*preset]
+		switch {
+		case !ok:
+			return Usagef("unknown --preset %q (want %s)", *preset, strings.Join(slices.Sorted(maps.Keys(tc.Presets)), ", "))
+		case rf.Resume != "":
+			return Usagef("--preset with --resume: a resumed run keeps its own settings")
+		}
+		// Parse again, the preset's flags first: the command line's own come after and win.
+		fs = NewFlagSet(tc.Name, tc.Synopsis, stderr)
+		c, rf = *new(T), RunFlags{}
+		bind(fs, &c)
+		rf.Register(fs)
+		tc.registerPreset(fs)
+		if err := Parse(fs, append(slices.Clip(p.Args), args...)); err != nil {
+			return fmt.Errorf("--preset %s: %w", *preset, err)
+		}
 	}
 	normalize := tc.Normalize
 	if normalize == nil {
@@ -148,6 +179,21 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		return nil
 	}
 	return rf.WriteJSON(stdout, sum)
+}
+
+// registerPreset registers --preset on fs when the command has presets; the returned name
+// stays empty otherwise.
+func (tc *TrainCommand[T]) registerPreset(fs *flag.FlagSet) *string {
+	name := new(string)
+	if len(tc.Presets) == 0 {
+		return name
+	}
+	var doc []string
+	for _, k := range slices.Sorted(maps.Keys(tc.Presets)) {
+		doc = append(doc, fmt.Sprintf("%s (%s: %s)", k, tc.Presets[k].Doc, strings.Join(tc.Presets[k].Args, " ")))
+	}
+	fs.StringVar(name, "preset", "", "a named configuration; flags given with it override its values: "+strings.Join(doc, "; "))
+	return name
 }
 
 // launch checks the run folder of a new run and runs d.NProc workers of the command with

@@ -140,6 +140,66 @@ func TestTrainCommand(t *testing.T) {
 	}
 }
 
+// TestTrainCommandPreset: --preset applies its flags first, so the command line's own win;
+// an unknown name, a broken preset and --preset with --resume are one-line usage errors.
+func TestTrainCommandPreset(t *testing.T) {
+	dir := t.TempDir()
+	var trained []toyConfig
+	tc := toyCommand(&trained)
+	tc.Presets = map[string]Preset{
+		"best":   {Args: []string{"--lr", "0.3", "--epochs", "4"}, Doc: "the tuned one"},
+		"broken": {Args: []string{"--colour", "red"}, Doc: "names a flag the command lacks"},
+	}
+	run := func(args ...string) error {
+		var so, se bytes.Buffer
+		return tc.Run(context.Background(), args, &so, &se)
+	}
+	cases := []struct {
+		args []string
+		want toyConfig
+	}{
+		{[]string{"--preset", "best"}, toyConfig{LR: 0.3, Epochs: 4}},
+		{[]string{"--preset", "best", "--epochs", "2"}, toyConfig{LR: 0.3, Epochs: 2}},
+		{[]string{"--lr", "0.7", "--preset=best"}, toyConfig{LR: 0.7, Epochs: 4}},
+		{nil, toyConfig{LR: 0.1, Epochs: 1}},
+	}
+	for i, c := range cases {
+		trained = nil
+		out := filepath.Join(dir, fmt.Sprint(i))
+		c.want.Out = out
+		if err := run(append(c.args, "--out", out)...); err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		if len(trained) != 1 || trained[0] != c.want {
+			t.Errorf("%q trained %+v, want %+v", c.args, trained, c.want)
+		}
+	}
+	var ue *UsageError
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--preset", "fast"}, `unknown --preset "fast" (want best, broken)`},
+		{[]string{"--preset", "broken"}, "--preset broken: flag provided but not defined: -colour"},
+		{[]string{"--preset", "best", "--resume", filepath.Join(dir, "0")}, "--preset with --resume"},
+	} {
+		err := run(c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.args, err, c.want)
+		}
+		if c.args[1] != "broken" && !errors.As(err, &ue) {
+			t.Errorf("%q: %v is not a usage error", c.args, err)
+		}
+	}
+	var help bytes.Buffer
+	fs := NewFlagSet("toy", "", &help)
+	tc.registerPreset(fs)
+	fs.PrintDefaults()
+	if !strings.Contains(help.String(), "best (the tuned one: --lr 0.3 --epochs 4)") {
+		t.Errorf("-h does not describe the preset:\n%s", help.String())
+	}
+}
+
 // distToy is the configuration of the data-parallel toy command.
 type distToy struct {
 	Epochs int    `json:"epochs"`

@@ -84,7 +84,7 @@ func predict(m *siamese.Model, head siamese.Head, ex []data.PairExample, batch i
 						lerr = err
 						return
 					}
-					l, s, err := head.Forward(fa, fb, b.Scores)
+					l, s, err := head.ForwardLabeled(fa, fb, b.Scores, b.Labels)
 					if err != nil {
 						lerr = err
 						return

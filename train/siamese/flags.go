@@ -34,6 +34,7 @@ type options struct {
 	EmbedDropout  float64       `json:"embed_dropout"`
 	FeatDropout   float64       `json:"feature_dropout"`
 	TaiHidden     int           `json:"tai_hidden"`
+	Entailment    float64       `json:"entailment,omitempty"` // weight of the entailment loss (tai)
 	Epochs        int           `json:"epochs"`
 	Batch         int           `json:"batch"`
 	LR            float64       `json:"lr"`
@@ -76,6 +77,7 @@ func trainFlags(fs *flag.FlagSet, o *options) {
 	fs.Float64Var(&o.EmbedDropout, "embed-dropout", 0, "dropout on the word vectors")
 	fs.Float64Var(&o.FeatDropout, "feature-dropout", 0, "dropout on the pooled sentence features")
 	fs.IntVar(&o.TaiHidden, "tai-hidden", 50, "hidden size of the tai similarity head")
+	fs.Float64Var(&o.Entailment, "entailment", 0, "tai loss: also train an entailment classifier (SICK's NEUTRAL/ENTAILMENT/CONTRADICTION) on the head's hidden layer, its cross entropy weighted by this (0: off)")
 	fs.IntVar(&o.Epochs, "epochs", 30, "epochs")
 	fs.IntVar(&o.Batch, "batch", 64, "batch size (pairs)")
 	fs.Float64Var(&o.LR, "lr", 0, "learning rate (0: 1e-3 for adam, 1.0 for adadelta)")
@@ -266,6 +268,10 @@ func (o *options) validate() error {
 		return cli.Usagef("--feature-dropout %v: want a value in [0, 1)", o.FeatDropout)
 	case o.TaiHidden < 1:
 		return cli.Usagef("--tai-hidden %d: want at least 1", o.TaiHidden)
+	case o.Entailment < 0 || math.IsNaN(o.Entailment) || math.IsInf(o.Entailment, 0):
+		return cli.Usagef("--entailment %v: want a non-negative weight", o.Entailment)
+	case o.Entailment > 0 && o.Loss != "tai":
+		return cli.Usagef("--entailment applies to the tai loss only (--loss %s)", o.Loss)
 	}
 	if _, err := torch.ParseDevice(o.Device); err != nil {
 		return cli.FlagError("device", err) // not a usage error: a CUDA libtorch may be missing

@@ -45,9 +45,11 @@ type modelConfig struct {
 	CalibA float64 `json:"calibration_a"`
 	CalibB float64 `json:"calibration_b"`
 	// SimilarityHidden is the tai head's hidden size (0 for the other losses).
-	SimilarityHidden int    `json:"similarity_hidden,omitempty"`
-	Vectors          string `json:"vectors"`
-	Tokenizer        string `json:"tokenizer"`
+	SimilarityHidden int `json:"similarity_hidden,omitempty"`
+	// Entailment says the tai head has an entailment classifier (similarity.we).
+	Entailment bool   `json:"entailment,omitempty"`
+	Vectors    string `json:"vectors"`
+	Tokenizer  string `json:"tokenizer"`
 	// Options are the training settings, which --resume restores (nil in runs written
 	// before they were saved).
 	Options *options `json:"options,omitempty"`
@@ -55,7 +57,7 @@ type modelConfig struct {
 
 func (c modelConfig) siamese() (siamese.Config, error) {
 	return siamese.Config{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, Hidden: c.Hidden,
-		Bidirectional: c.Bidirectional, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden}.WithNames(c.Pooling, c.Scale)
+		Bidirectional: c.Bidirectional, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden, Entailment: c.Entailment}.WithNames(c.Pooling, c.Scale)
 }
 
 // saveParams writes the model's state dict to path (safetensors).
@@ -169,6 +171,7 @@ type summary struct {
 	EmbedDropout  float64 `json:"embed_dropout"`
 	FeatDropout   float64 `json:"feature_dropout"`
 	TaiHidden     int     `json:"tai_hidden,omitempty"`
+	Entailment    float64 `json:"entailment,omitempty"`
 	Clip          float64 `json:"clip"`
 	Margin        float64 `json:"margin"`
 	Threshold     float64 `json:"threshold"`

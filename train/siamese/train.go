@@ -84,6 +84,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		Pooling: pooling, Dropout: o.Dropout, EmbeddingDropout: o.EmbedDropout, FeatureDropout: o.FeatDropout, PaddingIdx: data.PadID, Scale: scale}
 	if loss == siamese.Tai {
 		cfg.SimilarityHidden = o.TaiHidden
+		cfg.Entailment = o.Entailment > 0
 	}
 	torch.ManualSeed(o.Seed)
 	m, err := siamese.New(cfg, c.embedding)
@@ -100,7 +101,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	if err := par.Wrap(m); err != nil {
 		return nil, err
 	}
-	head := siamese.Head{Loss: loss, Margin: o.Margin, Threshold: o.Threshold, Mining: mining, Module: m.Similarity}
+	head := siamese.Head{Loss: loss, Margin: o.Margin, Threshold: o.Threshold, Mining: mining, Module: m.Similarity, EntailmentWeight: o.Entailment}
 	head.Alpha, head.Factor = m.ScoreScale()
 
 	var rows []runlog.Param
@@ -124,7 +125,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	}
 
 	mc := modelConfig{VocabSize: cfg.VocabSize, EmbedDim: cfg.EmbedDim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
-		Pooling: o.Pooling, Scale: o.Scale, Loss: o.Loss, Margin: o.Margin, Threshold: o.Threshold, SimilarityHidden: cfg.SimilarityHidden,
+		Pooling: o.Pooling, Scale: o.Scale, Loss: o.Loss, Margin: o.Margin, Threshold: o.Threshold, SimilarityHidden: cfg.SimilarityHidden, Entailment: cfg.Entailment,
 		Vectors: vecFile, Tokenizer: "sick-treebank-lower", Options: &o, Kind: kind,
 		CalibA: saved.CalibA, CalibB: saved.CalibB} // a resumed run's model.safetensors is still the one calibrated
 	// Written now for --resume, and again with the new calibration at the end.
@@ -174,7 +175,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 			if err != nil {
 				return loop.StepResult{}, err
 			}
-			l, _, err := head.Forward(fa, fb, b.Scores)
+			l, _, err := head.ForwardLabeled(fa, fb, b.Scores, b.Labels)
 			if err != nil {
 				return loop.StepResult{}, err
 			}
@@ -238,7 +239,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		Epochs: len(lres.History), BestEpoch: lres.BestEpoch, SecondsPerEpoch: trainSecs / float64(max(len(lres.History), 1)),
 		Device: dev.String(), WorldSize: par.World(), Seed: o.Seed, Augment: o.Augment, Optimizer: o.Optimizer, LR: o.LR, Hidden: o.Hidden,
 		Bidirectional: o.Bidirectional, Pooling: o.Pooling, Scale: o.Scale, LRDecay: o.LRDecay, WeightDecay: o.WeightDecay, Rho: o.Rho, Margin: o.Margin, Threshold: o.Threshold,
-		EmbedDropout: o.EmbedDropout, FeatDropout: o.FeatDropout, TaiHidden: cfg.SimilarityHidden, Clip: o.Clip,
+		EmbedDropout: o.EmbedDropout, FeatDropout: o.FeatDropout, TaiHidden: cfg.SimilarityHidden, Entailment: o.Entailment, Clip: o.Clip,
 		CalibA: cal.A, CalibB: cal.B, Dir: o.Out,
 	}
 	if m.Scale != nil {

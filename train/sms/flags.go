@@ -63,6 +63,7 @@ func trainFlags(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Model.Activation, "activation", "relu", "dense layer activation: relu or tanh")
 	fs.Float64Var(&o.Model.Dropout, "dropout", 0, "dropout after the dense layer")
 	fs.Float64Var(&o.Model.RNNDropout, "rnn-dropout", 0, "dropout between recurrent layers")
+	fs.StringVar(&o.Model.Pooling, "pooling", "last", "RNN features for the dense layer: last (final hidden state), max or mean (over the message's outputs)")
 	fs.BoolVar(&o.Model.Packed, "packed", true, "run the RNN over packed sequences (false: padded)")
 	fs.IntVar(&o.Epochs, "epochs", 10, "training epochs")
 	fs.IntVar(&o.Batch, "batch", 32, "batch size")
@@ -92,6 +93,9 @@ func trainFlags(fs *flag.FlagSet, o *Options) {
 // normalize fills in what the flags leave implicit: the model kind and its two classes.
 func (o *Options) normalize() error {
 	o.Model.Kind, o.Model.Classes = smsrnn.Kind, 2
+	if o.Model.Pooling == "" { // a run saved before --pooling existed
+		o.Model.Pooling = "last"
+	}
 	return nil
 }
 
@@ -108,6 +112,8 @@ func (o *Options) validate() error {
 		return cli.Usagef("unknown --nonlinearity %q: want tanh or relu", m.Nonlinearity)
 	case !slices.Contains(smsrnn.Activations, m.Activation):
 		return cli.Usagef("unknown --activation %q: want relu or tanh", m.Activation)
+	case !slices.Contains(smsrnn.Poolings, m.Pooling):
+		return cli.Usagef("unknown --pooling %q: want last, max or mean", m.Pooling)
 	case m.Layers < 1:
 		return cli.Usagef("--layers must be positive, got %d", m.Layers)
 	case m.Embed < 1:
