@@ -170,9 +170,12 @@ func Set(fs *flag.FlagSet) map[string]bool {
 // ModelFlags are the flags of a subcommand that loads a trained model (predict, serve):
 // --model DIR, --device and --threads.
 type ModelFlags struct {
-	Model    string // --model: the run folder
-	Device   string // --device: auto, cpu, cuda or cuda:N
-	Threads  int    // --threads: libtorch intra-op threads
+	Model   string // --model: the run folder
+	Device  string // --device: auto, cpu, cuda or cuda:N
+	Threads int    // --threads: libtorch intra-op threads
+	// Help, when set before Register, is --model's help text (a command whose --model takes
+	// more than one folder, say).
+	Help     string
 	required bool
 }
 
@@ -180,8 +183,11 @@ type ModelFlags struct {
 // the flag required (see [ModelFlags.Check]).
 func (m *ModelFlags) Register(fs *flag.FlagSet, model string) {
 	help := "run folder of a trained model"
+	if m.Help != "" {
+		help = m.Help
+	}
 	if m.required = model == ""; m.required {
-		help = "run folder written by training (required)"
+		help += " (required)"
 	}
 	fs.StringVar(&m.Model, "model", model, help)
 	fs.StringVar(&m.Device, "device", "auto", "device: auto, cpu, cuda or cuda:N")

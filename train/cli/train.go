@@ -190,7 +190,7 @@ func (tc *TrainCommand[T]) registerPreset(fs *flag.FlagSet) *string {
 	}
 	var doc []string
 	for _, k := range slices.Sorted(maps.Keys(tc.Presets)) {
-		doc = append(doc, fmt.Sprintf("%s (%s: %s)", k, tc.Presets[k].Doc, strings.Join(tc.Presets[k].Args, " ")))
+		doc = append(doc, fmt.Sprintf("%s: %s [%s]", k, tc.Presets[k].Doc, strings.Join(tc.Presets[k].Args, " ")))
 	}
 	fs.StringVar(name, "preset", "", "a named configuration; flags given with it override its values: "+strings.Join(doc, "; "))
 	return name

@@ -195,7 +195,7 @@ func TestTrainCommandPreset(t *testing.T) {
 	fs := NewFlagSet("toy", "", &help)
 	tc.registerPreset(fs)
 	fs.PrintDefaults()
-	if !strings.Contains(help.String(), "best (the tuned one: --lr 0.3 --epochs 4)") {
+	if !strings.Contains(help.String(), "best: the tuned one [--lr 0.3 --epochs 4]") {
 		t.Errorf("-h does not describe the preset:\n%s", help.String())
 	}
 }

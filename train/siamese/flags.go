@@ -103,6 +103,14 @@ func trainFlags(fs *flag.FlagSet, o *options) {
 // checkpoint/, metrics.jsonl, summary.json); --force removes them too.
 var runFiles = []string{modelFile, vocabFile, bestFile, "curves.png", runlog.ParamsFile, "tsne.png", "tsne.html"}
 
+// presets are --preset's named configurations (cli.TrainCommand.Presets).
+var presets = map[string]cli.Preset{
+	// Chosen on TRIAL Pearson for issue 16 (report section A10 has its numbers and the variants
+	// tried); about 2 minutes of training on 2 CPU cores.
+	"best": {Args: []string{"--loss", "tai", "--hidden", "300", "--tai-hidden", "150", "--entailment", "0.5", "--epochs", "10"},
+		Doc: "the most accurate single model measured, see report A10: BiLSTM 300, tai head 150 with the entailment loss, 10 epochs"},
+}
+
 // trainCommand is the training command (cli.TrainCommand.Run): the command line or, with
 // --resume, the run's own configuration; the run folder checked; training.
 var trainCommand = cli.TrainCommand[options]{
@@ -125,6 +133,7 @@ var trainCommand = cli.TrainCommand[options]{
 	Out:      func(o *options) *string { return &o.Out },
 	Dist:     func(o *options) *cli.DistFlags { return &o.Dist },
 	RunFiles: runFiles,
+	Presets:  presets,
 	Train: func(ctx context.Context, o *options, resume bool, log, stderr io.Writer) (any, error) {
 		sum, err := train(ctx, *o, resume, log, stderr)
 		if err != nil || sum == nil { // nil: a rank other than 0, which reports nothing

@@ -6,6 +6,7 @@
 //	go run ./train/siamese [flags]                          train; see -h
 //	go run ./train/siamese --resume DIR                     continue an interrupted run
 //	go run ./train/siamese similarity --model DIR "s1" "s2" relatedness of two sentences
+//	go run ./train/siamese evaluate --model DIR[,DIR...]    TRIAL and TEST metrics (several folders: an ensemble)
 //	go run ./train/siamese serve --model DIR                serve the model over HTTP (see serve.go)
 //	go run ./train/siamese report --out DIR                 the whole study as REPORT.md
 //
@@ -50,6 +51,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		switch args[0] {
 		case "similarity":
 			return runSimilarity(args[1:], stdout, stderr)
+		case "evaluate":
+			return runEvaluate(args[1:], stdout, stderr)
 		case "serve":
 			return runServe(ctx, args[1:], stdout, stderr)
 		case "report":

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,16 +173,17 @@ func TestBadInput(t *testing.T) {
 func TestLossesTrain(t *testing.T) {
 	torchtest.CheckLive(t)
 	cases := []struct {
-		loss  string
-		extra []string
+		name, loss string
+		extra      []string
 	}{
-		{"contrastive", nil},
-		{"triplet", nil},
-		{"tai", []string{"--tai-hidden", "5"}},
-		{"malstm", []string{"--embed-dropout", "0.2", "--feature-dropout", "0.2", "--optimizer", "adadelta", "--clip", "1"}},
+		{"contrastive", "contrastive", nil},
+		{"triplet", "triplet", nil},
+		{"tai", "tai", []string{"--tai-hidden", "5"}},
+		{"tai-entailment", "tai", []string{"--tai-hidden", "5", "--entailment", "0.5"}},
+		{"malstm", "malstm", []string{"--embed-dropout", "0.2", "--feature-dropout", "0.2", "--optimizer", "adadelta", "--clip", "1"}},
 	}
 	for _, c := range cases {
-		t.Run(c.loss, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			if _, se, err := runCmd(tinyArgs(dir, append([]string{"--loss", c.loss, "--epochs", "1"}, c.extra...)...)...); err != nil {
 				t.Fatalf("%v\n%s", err, se)
@@ -190,6 +193,65 @@ func TestLossesTrain(t *testing.T) {
 				t.Errorf("similarity: %q, %v", so, err)
 			}
 		})
+	}
+}
+
+// TestEnsemble: similarity with several --model folders prints the mean of the models'
+// relatedness; models that do not share the threshold are refused in one line.
+func TestEnsemble(t *testing.T) {
+	torchtest.CheckLive(t)
+	var dirs []string
+	for _, extra := range [][]string{{"--seed", "1"}, {"--seed", "2"}, {"--seed", "3", "--threshold", "3"}} {
+		dir := t.TempDir()
+		if _, se, err := runCmd(tinyArgs(dir, append([]string{"--loss", "tai", "--tai-hidden", "5", "--epochs", "1"}, extra...)...)...); err != nil {
+			t.Fatalf("%v\n%s", err, se)
+		}
+		dirs = append(dirs, dir)
+	}
+	score := func(model string) float64 {
+		t.Helper()
+		so, _, err := runCmd("similarity", "--model", model, "A man is playing a guitar", "A man is playing a flute")
+		if err != nil {
+			t.Fatalf("similarity --model %s: %v", model, err)
+		}
+		var rel float64
+		if _, err := fmt.Sscanf(so, "relatedness %f", &rel); err != nil {
+			t.Fatalf("similarity printed %q", so)
+		}
+		return rel
+	}
+	a, b := score(dirs[0]), score(dirs[1])
+	if a == b {
+		t.Fatalf("two seeds give the same relatedness %v: the test cannot tell a mean", a)
+	}
+	if got := score(dirs[0] + "," + dirs[1]); math.Abs(got-(a+b)/2) > 0.006 { // printed with 2 decimals
+		t.Errorf("ensemble relatedness %v, want the mean of %v and %v", got, a, b)
+	}
+	// evaluate scores TRIAL and TEST with the ensemble, as training scored them with one model.
+	so, _, err := runCmd("evaluate", "--model", dirs[0]+","+dirs[1], "--sick", "testdata/sick_tiny.txt", "--device", "cpu", "--json", "-")
+	if err != nil {
+		t.Fatalf("evaluate: %v", err)
+	}
+	var es ensembleScores
+	if err := json.Unmarshal([]byte(so), &es); err != nil || es.Models != 2 || es.TestPairs == 0 || es.MSPerKPair <= 0 || math.IsNaN(es.Test.MSE) {
+		t.Errorf("evaluate --json printed %q (%v)", so, err)
+	}
+	so, _, err = runCmd("evaluate", "--model", dirs[0], "--sick", "testdata/sick_tiny.txt", "--device", "cpu", "--json", "-")
+	var one ensembleScores
+	if err != nil || json.Unmarshal([]byte(so), &one) != nil {
+		t.Fatalf("evaluate one model: %v %q", err, so)
+	}
+	var sum summary
+	raw, err := os.ReadFile(filepath.Join(dirs[0], "summary.json"))
+	if err != nil || json.Unmarshal(raw, &sum) != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	if math.Abs(one.Test.MSE-sum.TestMSE) > 1e-9 || math.Abs(one.Trial.MSE-sum.TrialMSE) > 1e-9 {
+		t.Errorf("evaluate of one model: TEST MSE %v, TRIAL %v; its training measured %v, %v", one.Test.MSE, one.Trial.MSE, sum.TestMSE, sum.TrialMSE)
+	}
+	_, _, err = runCmd("similarity", "--model", dirs[0]+","+dirs[2], "A man", "A dog")
+	if err == nil || !strings.Contains(err.Error(), "must share it") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("ensemble with another threshold: %v", err)
 	}
 }
 
@@ -247,5 +309,23 @@ func copyTestFile(t *testing.T, dst, src string) {
 	}
 	if err := os.WriteFile(dst, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPresetBest trains the best preset on the tiny data (its sizes and epochs overridden by
+// the flags that follow it): the run is the preset's configuration.
+func TestPresetBest(t *testing.T) {
+	torchtest.CheckLive(t)
+	dir := t.TempDir()
+	so, se, err := runCmd(append([]string{"--preset", "best"}, tinyArgs(dir, "--tai-hidden", "5", "--epochs", "1", "--json", "-")...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, se)
+	}
+	var sum summary
+	if err := json.Unmarshal([]byte(so), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Loss != "tai" || sum.Entailment != 0.5 || sum.TaiHidden != 5 || sum.Epochs != 1 {
+		t.Errorf("--preset best trained loss %q, entailment %v, tai hidden %d, %d epochs; want tai, 0.5, 5 (the flag), 1", sum.Loss, sum.Entailment, sum.TaiHidden, sum.Epochs)
 	}
 }

@@ -29,7 +29,7 @@ type pairScore struct {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("siamese serve", "usage: go run ./train/siamese serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
 		`POST /v1/similarity {"pairs": [["a", "b"], ...]} answers {"scores": [{"relatedness": ..., "similar": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
-	var mf cli.ModelFlags
+	mf := cli.ModelFlags{Help: modelHelp}
 	o, err := serve.CommandFlags(fs, args, &mf, "runs/siamese")
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sc.close()
 	o.Log = stderr
-	srv := serve.NewServer("seqtorch_siamese", o, map[string]any{"model": mf.Model, "device": sc.m.Device().String(),
+	srv := serve.NewServer("seqtorch_siamese", o, map[string]any{"model": mf.Model, "device": sc.device().String(),
 		"libtorch": torch.Version()})
 	b := serve.NewBatcher(sc.relatedness, o.MaxBatch, o.MaxWait, srv.Metrics())
 	srv.HandleJSON("/v1/similarity", func(w http.ResponseWriter, r *http.Request) (any, error) {
