@@ -24,6 +24,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/seqtorch/seqtorch/models/internal/seqpool"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 )
@@ -377,31 +378,13 @@ func (m *Model) pool(o Output, lengths []int64) *torch.Tensor {
 		top := o.H.Narrow(0, o.H.Size(0)-dirs, dirs) // (dirs, B, H)
 		return top.Permute(1, 0, 2).Reshape(o.H.Size(1), -1)
 	}
-	dev := o.Outputs.Device()
-	b, t := o.Outputs.Size(0), o.Outputs.Size(1)
-	valid := make([]bool, b*t)
-	lens := make([]float32, b)
-	for i, l := range lengths {
-		for j := range l {
-			valid[int64(i)*t+j] = true
-		}
-		lens[i] = float32(l)
-	}
-	mask := torch.FromSlice(valid, b, t, 1).To(dev)
-	mean := func() *torch.Tensor {
-		return o.Outputs.SumDim(false, 1).Div(torch.FromSlice(lens, b, 1).To(dev))
-	}
-	max := func() *torch.Tensor {
-		v, _ := o.Outputs.MaskedFill(mask.LogicalNot(), math.Inf(-1)).MaxDim(1, false)
-		return v
-	}
 	switch m.cfg.Pooling {
 	case PoolMean:
-		return mean()
+		return seqpool.Mean(o.Outputs, lengths)
 	case PoolMax:
-		return max()
+		return seqpool.Max(o.Outputs, lengths)
 	default:
-		return torch.Cat([]*torch.Tensor{mean(), max()}, 1)
+		return torch.Cat([]*torch.Tensor{seqpool.Mean(o.Outputs, lengths), seqpool.Max(o.Outputs, lengths)}, 1)
 	}
 }
 

@@ -49,10 +49,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
+	"github.com/seqtorch/seqtorch/models/internal/seqpool"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 )
@@ -73,21 +73,22 @@ var Poolings = []string{"last", "max", "mean"}
 
 // Config describes a model. Its zero value is not valid: use [DefaultConfig] and set Vocab.
 type Config struct {
-	Kind          string  `json:"kind"`              // always Kind ("smsrnn")
-	Vocab         int64   `json:"vocab"`             // vocabulary size V, including <pad>=0 and <unk>=1
-	Embed         int64   `json:"embed"`             // embedding size E
-	Cell          string  `json:"cell"`              // "rnn", "lstm" or "gru"
-	Nonlinearity  string  `json:"nonlinearity"`      // "tanh" or "relu" (cell "rnn" only)
-	Hidden        int64   `json:"hidden"`            // hidden size H
-	Layers        int64   `json:"layers"`            // stacked recurrent layers L
-	Bidirectional bool    `json:"bidirectional"`     // D = 2 directions
-	RNNDropout    float64 `json:"rnn_dropout"`       // dropout between recurrent layers (L > 1)
-	Dense         int64   `json:"dense"`             // dense layer size F
-	Activation    string  `json:"activation"`        // "relu" or "tanh"
-	Dropout       float64 `json:"dropout"`           // dropout after the activation
-	Packed        bool    `json:"packed"`            // run the RNN over a PackedSequence (else padded)
-	Pooling       string  `json:"pooling,omitempty"` // "last" ("" in older runs), "max" or "mean"; see Poolings
-	Classes       int64   `json:"classes"`           // output classes (2)
+	Kind          string  `json:"kind"`               // always Kind ("smsrnn")
+	Vocab         int64   `json:"vocab"`              // vocabulary size V, including <pad>=0 and <unk>=1
+	Embed         int64   `json:"embed"`              // embedding size E
+	Cell          string  `json:"cell"`               // "rnn", "lstm" or "gru"
+	Nonlinearity  string  `json:"nonlinearity"`       // "tanh" or "relu" (cell "rnn" only)
+	Hidden        int64   `json:"hidden"`             // hidden size H
+	Layers        int64   `json:"layers"`             // stacked recurrent layers L
+	Bidirectional bool    `json:"bidirectional"`      // D = 2 directions
+	RNNDropout    float64 `json:"rnn_dropout"`        // dropout between recurrent layers (L > 1)
+	Dense         int64   `json:"dense"`              // dense layer size F
+	Activation    string  `json:"activation"`         // "relu" or "tanh"
+	Dropout       float64 `json:"dropout"`            // dropout after the activation
+	Packed        bool    `json:"packed"`             // run the RNN over a PackedSequence (else padded)
+	Pooling       string  `json:"pooling,omitempty"`  // "last" ("" in older runs), "max" or "mean"; see Poolings
+	Subwords      int64   `json:"subwords,omitempty"` // hash buckets of character n-grams (0: none); see SubwordIDs
+	Classes       int64   `json:"classes"`            // output classes (2)
 }
 
 // DefaultConfig is the study's baseline: a one-layer simple RNN, embedding 100, hidden 80,
@@ -118,6 +119,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("smsrnn: unknown RNN nonlinearity %q (want tanh or relu)", c.Nonlinearity)
 	case !slices.Contains(Activations, c.Activation):
 		return fmt.Errorf("smsrnn: unknown activation %q (want %s)", c.Activation, strings.Join(Activations, ", "))
+	case c.Subwords < 0:
+		return fmt.Errorf("smsrnn: subword buckets must not be negative, got %d", c.Subwords)
 	case c.Pooling != "" && !slices.Contains(Poolings, c.Pooling):
 		return fmt.Errorf("smsrnn: unknown pooling %q (want %s)", c.Pooling, strings.Join(Poolings, ", "))
 	case c.Vocab < 3:
@@ -164,7 +167,7 @@ func ParseConfig(b []byte) (Config, error) {
 }
 
 // Model is the classifier. Its children, in PyTorch registration order, are embedding, rnn,
-// fc1, dropout and out.
+// fc1, dropout and out, and with Config.Subwords the n-gram table subword.
 type Model struct {
 	nn.Modules
 	Config    Config
@@ -173,6 +176,11 @@ type Model struct {
 	FC1       *nn.Linear
 	Drop      *nn.Dropout
 	Out       *nn.Linear
+	// Subword holds the embeddings of the character n-gram buckets (Config.Subwords), or nil.
+	Subword *nn.Embedding
+
+	subIDs   *torch.Tensor // (V, K) n-gram bucket ids of each token (SetWords), on the CPU
+	subScale *torch.Tensor // (V, 1) 1 / its number of n-grams
 }
 
 // New builds a model with PyTorch's initialisation, drawing from libtorch's default generator
@@ -206,6 +214,10 @@ func New(cfg Config) (m *Model, err error) {
 		m.Add("dropout", m.Drop)
 		m.Out = nn.NewLinear(cfg.Dense, cfg.Classes, nn.LinearOptions{})
 		m.Add("out", m.Out)
+		if cfg.Subwords > 0 {
+			m.Subword = newSubword(cfg)
+			m.Add("subword", m.Subword)
+		}
 	})
 	if err != nil {
 		m.Close()
@@ -214,11 +226,13 @@ func New(cfg Config) (m *Model, err error) {
 	return m, nil
 }
 
-// Close frees the model's parameters.
+// Close frees the model's parameters and its n-gram table.
 func (m *Model) Close() {
 	for _, p := range m.NamedParameters() {
 		p.Value.Close()
 	}
+	m.subIDs.Close()
+	m.subScale.Close()
 }
 
 // Forward returns the logits (B, Classes) for a batch of token ids (B, T), int64, padded with
@@ -246,6 +260,13 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 		s := torch.NewScope()
 		defer s.Close()
 		x := m.Embedding.Forward(ids)
+		if m.Subword != nil {
+			var e error
+			if x, e = m.addSubwords(x, ids); e != nil {
+				ferr = e
+				return
+			}
+		}
 		var hn nn.State
 		var out *torch.Tensor // (B, T, D·H), the last layer's outputs (pooling only)
 		pool := m.Config.Pooling != "" && m.Config.Pooling != "last"
@@ -274,9 +295,12 @@ func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tenso
 			}
 		}
 		var feat *torch.Tensor // (B, D·H)
-		if pool {
-			feat = poolOutputs(out, lengths, m.Config.Pooling)
-		} else {
+		switch m.Config.Pooling {
+		case "max":
+			feat = seqpool.Max(out, lengths)
+		case "mean":
+			feat = seqpool.Mean(out, lengths)
+		default:
 			feat = m.lastState(hn, b)
 		}
 		z := m.FC1.Forward(feat)
@@ -306,28 +330,6 @@ func (m *Model) lastState(hn nn.State, b int64) *torch.Tensor {
 		last := hn.H.Narrow(0, (m.Config.Layers-1)*d, d) // (D, B, H)
 		return last.Transpose(0, 1).Reshape(b, d*m.Config.Hidden)
 	}
-}
-
-// poolOutputs reduces outputs (B, T, F) over each row's first lengths[i] steps: their
-// element-wise maximum ("max") or mean ("mean"), (B, F). Steps past a row's length (padding)
-// never count.
-func poolOutputs(out *torch.Tensor, lengths []int64, how string) *torch.Tensor {
-	b, t := out.Size(0), out.Size(1)
-	valid := make([]bool, b*t)
-	lens := make([]float32, b)
-	for i, l := range lengths {
-		for j := range l {
-			valid[int64(i)*t+j] = true
-		}
-		lens[i] = float32(l)
-	}
-	dev := out.Device()
-	mask := torch.FromSlice(valid, b, t, 1).To(dev)
-	if how == "mean" {
-		return out.MaskedFill(mask.LogicalNot(), 0).SumDim(false, 1).Div(torch.FromSlice(lens, b, 1).To(dev))
-	}
-	v, _ := out.MaskedFill(mask.LogicalNot(), math.Inf(-1)).MaxDim(1, false)
-	return v
 }
 
 // padded reports whether some row is shorter than t, the batch's time dimension. A batch
@@ -386,11 +388,15 @@ func ParamShapes(cfg Config) []ParamShape {
 				ParamShape{"rnn.bias_hh" + sfx, []int64{g}})
 		}
 	}
-	return append(out,
+	out = append(out,
 		ParamShape{"fc1.weight", []int64{cfg.Dense, d * cfg.Hidden}},
 		ParamShape{"fc1.bias", []int64{cfg.Dense}},
 		ParamShape{"out.weight", []int64{cfg.Classes, cfg.Dense}},
 		ParamShape{"out.bias", []int64{cfg.Classes}})
+	if cfg.Subwords > 0 {
+		out = append(out, ParamShape{"subword.weight", []int64{cfg.Subwords + 1, cfg.Embed}})
+	}
+	return out
 }
 
 // NumParams returns the total parameter count for cfg (see [ParamShapes]).
