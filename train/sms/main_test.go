@@ -259,3 +259,22 @@ func TestReportFast(t *testing.T) {
 		}
 	}
 }
+
+// TestPresetBest trains --preset best on the fixture, its sizes and vectors overridden by the
+// flags that follow it: the run keeps the rest of the preset.
+func TestPresetBest(t *testing.T) {
+	torchtest.CheckLive(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"--preset", "best"}, tiny(out, "--vectors", "", "--json", "-", "--epochs", "1")...)
+	code, stdout, stderr := runCmd(context.Background(), args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var sum Summary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if m := sum.Model; m.Cell != "lstm" || m.Pooling != "max" || m.Dropout != 0.3 || m.Embed != 8 || sum.Epochs != 1 {
+		t.Errorf("--preset best trained %+v for %d epochs; want the preset's lstm, max pooling, dropout 0.3 with the flags' embed 8 and 1 epoch", m, sum.Epochs)
+	}
+}

@@ -51,6 +51,10 @@ func loadClassifier(dir, device string) (*classifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.SetWords(vocab.Tokens()); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model folder %s: %w", dir, err)
+	}
 	if err := nn.LoadSafetensors(filepath.Join(dir, c.Weights), m); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("model folder %s: %w", dir, err)

@@ -85,6 +85,20 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		vectors = ""
 	}
 	exps := studyExperiments(base, vectors)
+	if vectors != "" {
+		best, err := presetOptions("best")
+		if err != nil {
+			return fmt.Errorf("report: --preset best: %w", err)
+		}
+		exps = append(exps, &experiment{id: "best", label: "--preset best", part: "A6", modify: func(o *Options) {
+			data, device, threads := o.Data, o.Device, o.Threads
+			*o = best
+			o.Data, o.Device, o.Threads = data, device, threads
+			if o.Vectors == defaultVectors {
+				o.Vectors = vectors
+			}
+		}})
+	}
 
 	start := time.Now()
 	total := len(exps) * r.seeds
@@ -120,6 +134,18 @@ func defaultOptions() Options {
 	trainFlags(fs, &o)
 	_ = o.normalize()
 	return o
+}
+
+// presetOptions returns the training options of --preset name: its flags over the defaults.
+func presetOptions(name string) (Options, error) {
+	var o Options
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	trainFlags(fs, &o)
+	if err := fs.Parse(presets[name].Args); err != nil {
+		return o, err
+	}
+	return o, o.normalize()
 }
 
 // studyExperiments lists the configurations of A1, A3/A4 and A5.
@@ -318,18 +344,26 @@ func writeReport(r *reportOptions, base Options, exps []*experiment, vectors str
 			writeRow(&b, e, r.target)
 		}
 	}
+	// A6
+	if bp := findExperiment(exps, "best"); bp != nil {
+		writeBestSection(&b, bp)
+	}
+
+	// Summary: the configuration with the lowest mean validation loss.
 	best := exps[0]
+	val := func(e *experiment) float64 { return e.stat(func(o *outcome) float64 { return o.Summary.BestValue }).mean }
 	for _, e := range exps {
-		if e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).mean > best.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).mean {
+		if val(e) < val(best) {
 			best = e
 		}
 	}
 	acc := best.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy })
 	f1 := best.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam })
-	p("\n## Summary\n\nBest configuration by mean test accuracy: **%s**, %s %% accuracy, spam F1 %s, MCC %s (targets: ≥ 98.5 %% and F1 ≥ 0.94: %s). "+
+	p("\n## Summary\n\nBest configuration by mean validation loss (%.4f): **%s**, %s %% test accuracy, spam F1 %s, MCC %s (the seed's targets, ≥ 98.5 %% and F1 ≥ 0.94: %s; issue 16's, ≥ 99.0 %% and F1 ≥ 0.96: %s). "+
 		"Reference points: a plain PyTorch LSTM of the seed's spec (no dropout, raw tokens, 10 epochs) reached 96.4 %% / F1 0.85 on this split family; "+
-		"the SVM of the data set's authors 97.64 %%. Choosing the configuration by test accuracy is optimistic; validation-based selection is in each run's summary.json.\n",
-		best.label, acc.pct(), f1, best.stat(func(o *outcome) float64 { return o.Summary.TestMCC }), verdict(acc.mean >= 0.985 && f1.mean >= 0.94))
+		"the SVM of the data set's authors 97.64 %%.\n",
+		val(best), best.label, acc.pct(), f1, best.stat(func(o *outcome) float64 { return o.Summary.TestMCC }),
+		verdict(acc.mean >= 0.985 && f1.mean >= 0.94), verdict(acc.mean >= 0.99 && f1.mean >= 0.96))
 
 	if err := writeReportFigures(r.out, exps); err != nil {
 		return err
@@ -338,6 +372,64 @@ func writeReport(r *reportOptions, base Options, exps []*experiment, vectors str
 		_, err := io.WriteString(w, b.String())
 		return err
 	})
+}
+
+// findExperiment returns the experiment with id, or nil.
+func findExperiment(exps []*experiment, id string) *experiment {
+	for _, e := range exps {
+		if e.id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// writeBestSection writes A6: --preset best over the seeds, and the variants tried to choose it.
+func writeBestSection(b *strings.Builder, e *experiment) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	st := func(f func(*outcome) float64) stat { return e.stat(f) }
+	acc := st(func(o *outcome) float64 { return o.Summary.TestAccuracy })
+	f1 := st(func(o *outcome) float64 { return o.Summary.TestF1Spam })
+	p("## A6. The best configuration (`--preset best`)\n\n")
+	p("`go run ./train/sms --preset best` is `%s`: chosen by the lowest mean validation loss over seeds 1–%d among the variants below; the test part is read once per run. ", strings.Join(presets["best"].Args, " "), len(e.runs))
+	p("%s parameters.\n\n", runlog.Commas(e.runs[0].Summary.Params))
+	p("| seed | test accuracy %% | spam precision | spam recall | spam F1 | MCC | validation loss | best epoch | confusion (ham, spam rows) |\n|---|---|---|---|---|---|---|---|---|\n")
+	for i, r := range e.runs {
+		c := r.Summary.TestConfusion
+		p("| %d | %.2f | %.4f | %.4f | %.4f | %.4f | %.4f | %d | [%d %d] [%d %d] |\n", i+1, 100*r.Summary.TestAccuracy, r.Summary.TestPrecisionSpam, r.Summary.TestRecallSpam,
+			r.Summary.TestF1Spam, r.Summary.TestMCC, r.Summary.BestValue, r.Summary.BestEpoch, c[0][0], c[0][1], c[1][0], c[1][1])
+	}
+	p("| **mean ± sd** | **%s** | %s | %s | **%s** | %s | %s | | |\n\n", acc.pct(), st(func(o *outcome) float64 { return o.Summary.TestPrecisionSpam }),
+		st(func(o *outcome) float64 { return o.Summary.TestRecallSpam }), f1, st(func(o *outcome) float64 { return o.Summary.TestMCC }),
+		st(func(o *outcome) float64 { return o.Summary.BestValue }))
+	p("Issue 16's target, ≥ 99.0 %% mean test accuracy and spam F1 ≥ 0.96 over 3 seeds on this leakage-free split: **%s**.\n\n", verdict(acc.mean >= 0.99 && f1.mean >= 0.96))
+	p("**Tried** (3 seeds each unless noted; mean test accuracy, spam F1 and validation loss; 6 epochs, dropout 0.3, Adam 1e-3, GloVe 300-d fine-tuned unless noted; measured with `go run ./train/sms ...` on this machine, not rerun by this report):\n\n")
+	p("| variant | test accuracy %% | spam F1 | validation loss |\n|---|---|---|---|\n")
+	for _, t := range smsTried {
+		p("| %s | %s | %s | %s |\n", t[0], t[1], t[2], t[3])
+	}
+	p("\nNo variant's mean reaches 99.0 %%: single seeds do (one run of 99.04 %%), but the spread between seeds (± 0.2–0.4 points, 2–3 messages of 836) is as large as the gap. ")
+	p("The messages still missed are spam written like conversation (\"For sale - arsenal dartboard ...\", \"Hi this is Amy, we will be sending you a free phone number ...\") and ham with spam's marks (prices, \"pic msgs\"); ")
+	p("the only pretrained vectors at hand cover 9 %% of the training vocabulary's types.\n\n")
+}
+
+// smsTried are the variants measured while choosing --preset best (variant, mean test
+// accuracy %, spam F1, validation loss): a record, not rerun.
+var smsTried = [][4]string{
+	{"GRU, last state (A1's best)", "98.64", "0.948", "0.0528"},
+	{"GRU, max pooling", "98.60", "0.946", "0.0534"},
+	{"LSTM, last state", "98.80", "0.954", "–"},
+	{"LSTM, max pooling", "98.68", "0.950", "0.0536"},
+	{"BiGRU, max pooling", "98.48", "0.943", "0.0543"},
+	{"BiLSTM, max pooling", "98.48", "0.942", "0.0513"},
+	{"LSTM, max pooling, hidden 128, dense 128", "98.48", "0.942", "0.0516"},
+	{"LSTM, max pooling, lr 5e-4, 10 epochs", "98.64", "0.948", "0.0614"},
+	{"LSTM, max pooling, selected by validation MCC, 10 epochs", "98.56", "0.945", "–"},
+	{"LSTM, last state, selected by validation MCC, 10 epochs", "98.60", "0.946", "–"},
+	{"**LSTM, max pooling, batch 16** (chosen)", "98.68", "0.950", "0.0481"},
+	{"GRU: caps token, balanced class weights, hidden 128, dropout 0.5, min count 1", "each below 98.64", "", ""},
+	{"3 GRU seeds averaged (probabilities)", "98.68", "", ""},
+	{"GRU, LSTM and BiGRU (max pooling) averaged, per seed", "98.60", "0.947", ""},
 }
 
 func verdict(ok bool) string {

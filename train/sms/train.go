@@ -75,6 +75,9 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 		return nil, err
 	}
 	defer model.Close()
+	if err := model.SetWords(ds.vocab.Tokens()); err != nil {
+		return nil, err
+	}
 	if o.Vectors != "" {
 		if err := loadVectors(model, ds.vocab, o, stdout); err != nil {
 			return nil, err
@@ -142,6 +145,9 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 		NumBatches: func(int) int { return bopt.NumBatches(len(ds.train)) },
 		Step: func(b data.Batch) (loop.StepResult, error) {
 			ids, labels := batchTensors(b, dev)
+			if o.WordDropout > 0 {
+				ids = wordDropout(ids, o.WordDropout)
+			}
 			logits, err := model.Forward(ids, b.Lengths)
 			if err != nil {
 				return loop.StepResult{}, err
@@ -213,6 +219,13 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 	return &outcome{Summary: sum, History: res.History}, nil
 }
 
+// wordDropout replaces each token of ids (B, T) by <unk> with probability p, drawn from
+// libtorch's generator (which the training loop seeds per step); padding stays.
+func wordDropout(ids *torch.Tensor, p float64) *torch.Tensor {
+	drop := torch.Rand(ids.Shape(), torch.WithDevice(ids.Device())).LtScalar(p).LogicalAnd(ids.NeScalar(data.PadID))
+	return ids.MaskedFill(drop, data.UnkID)
+}
+
 // worldNote describes a data-parallel run for the first line ("" for one process).
 func worldNote(par *cli.Parallel) string {
 	if par.World() < 2 {
@@ -263,7 +276,14 @@ func batchTensors(b data.Batch, dev torch.Device) (ids, labels *torch.Tensor) {
 
 // loadVectors copies pretrained vectors into the model's embedding.
 func loadVectors(model *smsrnn.Model, vocab *data.Vocab, o *Options, stdout io.Writer) error {
-	vec, err := data.LoadWord2Vec(o.Vectors, data.VectorOptions{Keep: data.KeepSet(vocab.Tokens())})
+	path := o.Vectors
+	if path == defaultVectors {
+		var err error
+		if path, err = data.DefaultVectors(); err != nil {
+			return fmt.Errorf("--vectors %s: %w", defaultVectors, err)
+		}
+	}
+	vec, err := data.LoadWord2Vec(path, data.VectorOptions{Keep: data.KeepSet(vocab.Tokens())})
 	if err != nil {
 		return err
 	}
@@ -271,7 +291,7 @@ func loadVectors(model *smsrnn.Model, vocab *data.Vocab, o *Options, stdout io.W
 		return cli.Usagef("--vectors %s has dimension %d but --embed is %d", o.Vectors, vec.Dim, o.Model.Embed)
 	}
 	matrix, found := vec.Embedding(vocab, data.EmbeddingOptions{Seed: o.Seed})
-	fmt.Fprintf(stdout, "pretrained vectors: %d of %d vocabulary entries found in %s\n", found, vocab.Len(), o.Vectors)
+	fmt.Fprintf(stdout, "pretrained vectors: %d of %d vocabulary entries found in %s\n", found, vocab.Len(), path)
 	return torch.Try(func() {
 		w := torch.FromSlice(matrix, int64(vocab.Len()), int64(vec.Dim))
 		defer w.Close()
