@@ -12,13 +12,16 @@ DIR holds (written by the Go side):
   config.json   {"hidden": [..], "bidirectional": b, "pooling": "last|mean|max|meanmax",
                  "loss": "malstm|contrastive|triplet|tai", "margin": m, "threshold": t,
                  "similarity_hidden": h (the tai head's hidden size),
+                 "entailment": w (optional: the tai head's entailment classifier "we" on its
+                 hidden layer, its cross entropy weighted w and added to the KL loss),
                  "scale": "one|learned|dim" (alpha of the malstm score exp(-alpha*L1);
                  learned: a trainable scalar "scale" initialised to 1, dim: 1/features),
                  "optimizer": "adam|adadelta", "lr": lr, "clip": c, "threads": n,
                  "repeat": r (optional: time the epoch r times)}
   init.pt       the initial state dict (torch.save of a dict name -> tensor, PyTorch names)
   batches.json  [{"a": ids, "ta": T, "la": lengths, "b": ids, "tb": T, "lb": lengths,
-                  "scores": [..]}, ...]  (ids row-major, padded with 0)
+                  "scores": [..], "labels": [..]}, ...]  (ids row-major, padded with 0;
+                  labels: entailment classes 0..2)
 and gets:
   losses.json   {"losses": [...], "seconds": [...] (one per repeat)}
 """
@@ -42,15 +45,20 @@ torch.backends.mkldnn.enabled = False
 class Similarity(nn.Module):
     """Tai, Socher & Manning (2015) similarity head, as treelstm.pytorch's Similarity."""
 
-    def __init__(self, features, hidden, classes=5):
+    def __init__(self, features, hidden, classes=5, entailment=False):
         super().__init__()
         self.wh = nn.Linear(2 * features, hidden)
         self.wp = nn.Linear(hidden, classes)
+        if entailment:
+            self.we = nn.Linear(hidden, 3)
+
+    def hidden(self, fa, fb):
+        vec = torch.cat((fa * fb, torch.abs(fa - fb)), 1)
+        return torch.sigmoid(self.wh(vec))
 
     def forward(self, fa, fb):
         """Returns log p-hat over the scores 1..5."""
-        vec = torch.cat((fa * fb, torch.abs(fa - fb)), 1)
-        return F.log_softmax(self.wp(torch.sigmoid(self.wh(vec))), dim=1)
+        return F.log_softmax(self.wp(self.hidden(fa, fb)), dim=1)
 
 
 def tai_target(scores, classes=5):
@@ -70,7 +78,8 @@ def tai_target(scores, classes=5):
 class SiameseLSTM(nn.Module):
     """Frozen embedding -> (Bi)LSTM stack -> pooled features, as models/siamese.Model."""
 
-    def __init__(self, vocab, dim, hidden, bidirectional, pooling, similarity_hidden=0, scale="one"):
+    def __init__(self, vocab, dim, hidden, bidirectional, pooling, similarity_hidden=0, scale="one",
+                 entailment=False):
         super().__init__()
         if scale == "learned":
             self.scale = nn.Parameter(torch.ones(1))
@@ -96,7 +105,7 @@ class SiameseLSTM(nn.Module):
         self.dirs = dirs
         if similarity_hidden > 0:
             feats = dirs * hidden[-1] * (2 if pooling == "meanmax" else 1)
-            self.similarity = Similarity(feats, similarity_hidden)
+            self.similarity = Similarity(feats, similarity_hidden, entailment=entailment)
 
     def forward(self, ids, lengths):
         """Returns all hidden states, the last hidden and cell states, and the features."""
@@ -127,11 +136,16 @@ class SiameseLSTM(nn.Module):
         return f[:n], f[n:]
 
 
-def loss_fn(cfg, model, fa, fb, scores):
+def loss_fn(cfg, model, fa, fb, scores, labels):
     kind = cfg["loss"]
     s = torch.tensor(scores, dtype=torch.float32)
     if kind == "tai":
-        return F.kl_div(model.similarity(fa, fb), tai_target(scores), reduction="batchmean")
+        h = model.similarity.hidden(fa, fb)
+        loss = F.kl_div(F.log_softmax(model.similarity.wp(h), dim=1), tai_target(scores), reduction="batchmean")
+        w = cfg.get("entailment", 0)
+        if w > 0:
+            loss = loss + w * F.cross_entropy(model.similarity.we(h), torch.tensor(labels))
+        return loss
     if kind == "malstm":
         d = torch.sum(torch.abs(fa - fb), dim=1)
         if model.factor != 1.0:
@@ -169,7 +183,8 @@ def main():
     state = torch.load(os.path.join(d, "init.pt"))
     vocab, dim = state["embedding.weight"].shape
     model = SiameseLSTM(vocab, dim, cfg["hidden"], cfg["bidirectional"], cfg["pooling"],
-                        cfg.get("similarity_hidden", 0), cfg.get("scale") or "one")
+                        cfg.get("similarity_hidden", 0), cfg.get("scale") or "one",
+                        cfg.get("entailment", 0) > 0)
     model.load_state_dict(state)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg["optimizer"] == "adadelta":
@@ -181,13 +196,13 @@ def main():
     for b in raw:
         a = torch.tensor(b["a"], dtype=torch.int64).view(len(b["la"]), b["ta"])
         bb = torch.tensor(b["b"], dtype=torch.int64).view(len(b["lb"]), b["tb"])
-        batches.append((a, b["la"], bb, b["lb"], b["scores"]))
+        batches.append((a, b["la"], bb, b["lb"], b["scores"], b["labels"]))
     losses, seconds = [], []
     for _ in range(max(cfg.get("repeat", 1), 1)):
         start = time.perf_counter()
-        for a, la, bb, lb, scores in batches:
+        for a, la, bb, lb, scores, labels in batches:
             fa, fb = model.encode_pair(a, la, bb, lb)
-            loss = loss_fn(cfg, model, fa, fb, scores)
+            loss = loss_fn(cfg, model, fa, fb, scores, labels)
             opt.zero_grad()
             loss.backward()
             if cfg.get("clip", 0) > 0:

@@ -32,7 +32,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 # The reference computes the LSTM equations, as seqtorch does: oneDNN off, because libtorch 2.x
 # runs an LSTM's no-grad CPU forward through oneDNN, which Debian 13's PyTorch 2.6 (oneDNN 3.7.2)
@@ -43,7 +43,7 @@ torch.backends.mkldnn.enabled = False
 class SMSRNN(nn.Module):
     def __init__(self, vocab, embed=100, hidden=80, dense=60, cell="rnn", layers=1,
                  bidirectional=False, dropout=0.0, rnn_dropout=0.0, nonlinearity="tanh",
-                 activation="relu", packed=True, classes=2):
+                 activation="relu", packed=True, classes=2, pooling="last"):
         super().__init__()
         self.embedding = nn.Embedding(vocab, embed, padding_idx=0)
         kw = dict(num_layers=layers, batch_first=True, dropout=rnn_dropout, bidirectional=bidirectional)
@@ -56,12 +56,23 @@ class SMSRNN(nn.Module):
         self.out = nn.Linear(dense, classes)
         self.activation = torch.tanh if activation == "tanh" else torch.relu
         self.packed = packed
+        self.pooling = pooling or "last"
 
     def forward(self, ids, lengths):
         x = self.embedding(ids)
+        t = ids.shape[1]
         if self.packed:
             x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.rnn(x)
+        out, h = self.rnn(x)
+        if self.pooling != "last":  # max or mean of the last layer's outputs over each message
+            if self.packed:
+                out, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
+            mask = torch.arange(t).unsqueeze(0) < torch.as_tensor(lengths).unsqueeze(1)
+            if self.pooling == "max":
+                h = out.masked_fill(~mask.unsqueeze(2), float("-inf")).max(1).values
+            else:
+                h = out.masked_fill(~mask.unsqueeze(2), 0).sum(1) / torch.as_tensor(lengths, dtype=out.dtype).unsqueeze(1)
+            return self.out(self.dropout(self.activation(self.fc1(h))))
         if isinstance(h, tuple):  # LSTM: (h_n, c_n)
             h = h[0]
         d = 2 if self.rnn.bidirectional else 1
@@ -73,7 +84,7 @@ def build(spec):
     m = spec["model"]
     return SMSRNN(m["vocab"], m["embed"], m["hidden"], m["dense"], m["cell"], m["layers"],
                   m["bidirectional"], m["dropout"], m["rnn_dropout"], m["nonlinearity"],
-                  m["activation"], m["packed"], m["classes"])
+                  m["activation"], m["packed"], m["classes"], m.get("pooling", "last"))
 
 
 def load_batches(d, n):

@@ -28,6 +28,7 @@ type SiameseConfig struct {
 	Margin           float64 `json:"margin"`
 	Threshold        float64 `json:"threshold"`
 	SimilarityHidden int     `json:"similarity_hidden"` // the tai head's hidden size
+	Entailment       float64 `json:"entailment,omitempty"` // weight of the tai head's entailment loss
 	Scale            string  `json:"scale,omitempty"`   // the malstm score's α: one, learned or dim
 	Optimizer        string  `json:"optimizer"`         // adam or adadelta
 	LR               float64 `json:"lr"`
@@ -40,7 +41,7 @@ type SiameseConfig struct {
 // of dim dimensions.
 func (c SiameseConfig) ModelConfig(vocab, dim int) (siamese.Config, error) {
 	return siamese.Config{VocabSize: vocab, EmbedDim: dim, Hidden: c.Hidden, Bidirectional: c.Bidirectional,
-		SimilarityHidden: c.SimilarityHidden}.WithNames(c.Pooling, c.Scale)
+		SimilarityHidden: c.SimilarityHidden, Entailment: c.Entailment > 0}.WithNames(c.Pooling, c.Scale)
 }
 
 // pairBatch is one entry of batches.json.
@@ -52,6 +53,7 @@ type pairBatch struct {
 	TB     int       `json:"tb"`
 	LB     []int64   `json:"lb"`
 	Scores []float64 `json:"scores"`
+	Labels []int64   `json:"labels"`
 }
 
 // SiameseRun is losses.json: every step's loss and the wall time of each repeat.
@@ -71,7 +73,7 @@ func WriteSiamese(dir string, c SiameseConfig, m *siamese.Model, batches []data.
 	}
 	bs := make([]pairBatch, len(batches))
 	for i, b := range batches {
-		bs[i] = pairBatch{A: b.A.IDs, TA: b.A.T, LA: b.A.Lengths, B: b.B.IDs, TB: b.B.T, LB: b.B.Lengths, Scores: b.Scores}
+		bs[i] = pairBatch{A: b.A.IDs, TA: b.A.T, LA: b.A.Lengths, B: b.B.IDs, TB: b.B.T, LB: b.B.Lengths, Scores: b.Scores, Labels: b.Labels}
 	}
 	return writeJSON(filepath.Join(dir, "batches.json"), bs)
 }
@@ -116,7 +118,7 @@ func TrainSiamese(m *siamese.Model, c SiameseConfig, batches []data.PairBatch) (
 	if err != nil {
 		return r, err
 	}
-	head := siamese.Head{Loss: loss, Margin: c.Margin, Threshold: c.Threshold, Module: m.Similarity}
+	head := siamese.Head{Loss: loss, Margin: c.Margin, Threshold: c.Threshold, Module: m.Similarity, EntailmentWeight: c.Entailment}
 	head.Alpha, head.Factor = m.ScoreScale()
 	params, opt, err := startTraining(m, c.Optimizer, c.LR)
 	if err != nil {
@@ -137,7 +139,7 @@ func TrainSiamese(m *siamese.Model, c SiameseConfig, batches []data.PairBatch) (
 						serr = err
 						return
 					}
-					l, _, err := head.Forward(fa, fb, b.Scores)
+					l, _, err := head.ForwardLabeled(fa, fb, b.Scores, b.Labels)
 					if err != nil {
 						serr = err
 						return
@@ -186,6 +188,7 @@ func SiameseCases() []SiameseCase {
 		{"contrastive-2layers-max", SiameseConfig{Hidden: []int{8, 8}, Pooling: "max", Loss: "contrastive", Margin: 1, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
 		{"triplet-hardest-meanmax", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "meanmax", Loss: "triplet", Margin: 0.5, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
 		{"tai-bilstm-max-adam", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "max", Loss: "tai", SimilarityHidden: 6, Optimizer: "adam", LR: 1e-2}},
+		{"tai-entailment-bilstm-max-adam", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "max", Loss: "tai", SimilarityHidden: 6, Entailment: 0.5, Optimizer: "adam", LR: 1e-2}},
 	}
 }
 
@@ -198,7 +201,8 @@ const (
 )
 
 // siameseBatches returns n reproducible random batches of size pairs of sentences (2–11 words) over
-// a vocabulary of v ids (0 is padding), with relatedness scores in [1, 5].
+// a vocabulary of v ids (0 is padding), with relatedness scores in [1, 5] and entailment labels
+// (⌊score⌋ mod 3).
 func siameseBatches(n, size, v int) []data.PairBatch {
 	r := rand.New(rand.NewPCG(3, 4))
 	var ex []data.PairExample
@@ -210,7 +214,8 @@ func siameseBatches(n, size, v int) []data.PairBatch {
 			}
 			return s
 		}
-		ex = append(ex, data.PairExample{A: seq(), B: seq(), Score: 1 + 4*r.Float64()})
+		a, b, score := seq(), seq(), 1+4*r.Float64()
+		ex = append(ex, data.PairExample{A: a, B: b, Score: score, Label: int64(score) % 3})
 	}
 	var out []data.PairBatch
 	for b := range data.PairBatches(ex, data.BatchOptions{Size: size, Shuffle: true, Seed: 5}, 1) {

@@ -48,10 +48,16 @@ func Specs() []SMSSpec {
 	lstm.Cell, lstm.Layers, lstm.Bidirectional, lstm.Dropout, lstm.RNNDropout = "lstm", 2, true, 0.3, 0.2
 	gru := rnn
 	gru.Cell, gru.Packed, gru.Activation = "gru", false, "tanh"
+	maxPool := rnn
+	maxPool.Cell, maxPool.Bidirectional, maxPool.Pooling, maxPool.Dropout = "lstm", true, "max", 0.3
+	meanPool := rnn
+	meanPool.Cell, meanPool.Packed, meanPool.Pooling = "gru", false, "mean"
 	return []SMSSpec{
 		{Label: "rnn-packed", Model: rnn, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 1},
 		{Label: "bilstm2-dropout-clip", Model: lstm, LR: 0.01, Optimizer: "adam", Clip: 0.5, Steps: 20, Batch: 8, MaxLen: 12, Seed: 2},
 		{Label: "gru-padded-adadelta", Model: gru, LR: 1, Optimizer: "adadelta", Steps: 20, Batch: 8, MaxLen: 12, Seed: 3},
+		{Label: "bilstm-max-pooling-dropout", Model: maxPool, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 4},
+		{Label: "gru-padded-mean-pooling", Model: meanPool, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 5},
 	}
 }
 
