@@ -27,10 +27,10 @@ type SiameseConfig struct {
 	Loss             string  `json:"loss"`
 	Margin           float64 `json:"margin"`
 	Threshold        float64 `json:"threshold"`
-	SimilarityHidden int     `json:"similarity_hidden"` // the tai head's hidden size
+	SimilarityHidden int     `json:"similarity_hidden"`    // the tai head's hidden size
 	Entailment       float64 `json:"entailment,omitempty"` // weight of the tai head's entailment loss
-	Scale            string  `json:"scale,omitempty"`   // the malstm score's α: one, learned or dim
-	Optimizer        string  `json:"optimizer"`         // adam or adadelta
+	Scale            string  `json:"scale,omitempty"`      // the malstm score's α: one, learned or dim
+	Optimizer        string  `json:"optimizer"`            // adam or adadelta
 	LR               float64 `json:"lr"`
 	Clip             float64 `json:"clip"`
 	Threads          int     `json:"threads"`

@@ -351,7 +351,9 @@ func writeReport(r *reportOptions, base Options, exps []*experiment, vectors str
 
 	// Summary: the configuration with the lowest mean validation loss.
 	best := exps[0]
-	val := func(e *experiment) float64 { return e.stat(func(o *outcome) float64 { return o.Summary.BestValue }).mean }
+	val := func(e *experiment) float64 {
+		return e.stat(func(o *outcome) float64 { return o.Summary.BestValue }).mean
+	}
 	for _, e := range exps {
 		if val(e) < val(best) {
 			best = e
