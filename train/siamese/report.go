@@ -343,14 +343,13 @@ func reportMarkdown(c *corpus, runs []*reportRun, byName map[string]*reportRun, 
 	}
 	p("The best MaLSTM-loss mean test Pearson over %d seeds is %.4f, %s the 0.85 target set for the MaLSTM loss.\n\n", seeds, math.Max(mr0, mr1), target)
 
-	bestSection(p, byName, seeds, means["malstm"], ens)
-
 	p("## A9 t-SNE of sentence features\n\n")
 	p("Features (the pooled BiLSTM output) of a seeded 30 %% sample of the distinct TRAIN sentences (%d sentences) from the MaLSTM seed-1 model, embedded in 2-D with Barnes-Hut t-SNE (perplexity 30) in %.1f s. ", m1.TSNEPoints, m1.TSNESeconds)
 	p("Points are coloured by the subject noun (the first word after determiners, numbers and a few adjectives) for the 8 most frequent subjects; `tsne.html` shows each sentence on hover.\n\n")
 	p("![t-SNE](tsne.png)\n\n")
 	p("Clusters: among the 10 nearest map neighbours of a sentence with a top subject, **%.0f %%** share its subject, against %.0f %% expected by chance: ", 100*m1.Agreement, 100*m1.Chance)
-	p("sentences about the same subject (man, woman, dog, ...) lie together far more often than chance; hover over tsne.html to inspect what the rest of a neighbourhood shares.\n")
+	p("sentences about the same subject (man, woman, dog, ...) lie together far more often than chance; hover over tsne.html to inspect what the rest of a neighbourhood shares.\n\n")
+	bestSection(p, byName, seeds, means["malstm"], ens)
 	return b.String()
 }
 
@@ -397,7 +396,7 @@ func bestEnsembles(runs string, c *corpus, seeds int) ([]ensembleRun, error) {
 func bestSection(p func(string, ...any), byName map[string]*reportRun, seeds int, malstmMean float64, ens []ensembleRun) {
 	b1 := byName["best-seed1"].Sum
 	p("## A10 The best configuration: Tai head with an entailment loss, and ensembles of two\n\n")
-	p("`go run ./train/siamese --preset best` is `%s`: one BiLSTM layer of %v per direction (max pooling, frozen GloVe), ", strings.Join(presets["best"].Args, " "), b1.Hidden)
+	p("`go run ./train/siamese --preset best` is `%s`: one BiLSTM layer of %d per direction (max pooling, frozen GloVe), ", strings.Join(presets["best"].Args, " "), b1.Hidden[0])
 	p("the Tai head with a hidden layer of %d, and a second output on that hidden layer, Linear(%d, 3) over SICK's entailment labels (NEUTRAL, ENTAILMENT, CONTRADICTION), ", b1.TaiHidden, b1.TaiHidden)
 	p("whose cross entropy, weighted %.2g, is added to the KL loss: the same sentence features must also tell entailment from contradiction. ", b1.Entailment)
 	p("The encoder stays Siamese: each sentence is encoded alone, the two meet only in the head. %s trainable parameters. ", runlog.Commas(b1.ParamsTrainable))
@@ -457,7 +456,7 @@ var bestTried = [][4]string{
 	{"hidden 300, head 300", "1–3", "0.8838", "0.8786"},
 	{"2 layers of 50", "1", "–", "0.8099"},
 	{"meanmax pooling", "1", "–", "0.8512"},
-	{"hidden 300, head 150, **entailment 0.5** (chosen; seed 1 with 15 epochs)", "1–3", "0.8878", "0.8836"},
+	{"hidden 300, head 150, **entailment 0.5** (chosen)", "1–3", "0.8878", "0.8836"},
 	{"… entailment 1.0", "1", "0.8871", "0.8829"},
 	{"… entailment 0.5, head 300", "1", "0.8855", "0.8839"},
 	{"… entailment 0.5, batch 32", "1–2", "0.8855", "0.8845"},
