@@ -448,7 +448,6 @@ func bestSection(p func(string, ...any), byName map[string]*reportRun, seeds int
 // bestTried are the variants measured while tuning the best configuration (variant, seeds,
 // TRIAL Pearson, TEST Pearson; means where there are several seeds): a record, not rerun.
 var bestTried = [][4]string{
-	{"hidden 50, head 50, 15 epochs (the tai row of A7)", "1–3", "–", "0.8611"},
 	{"hidden 150, head 50", "1–3", "–", "0.8661"},
 	{"hidden 300, head 50", "1–3", "–", "0.8719"},
 	{"hidden 150, head 100", "1–3", "0.8787", "0.8728"},
