@@ -40,6 +40,20 @@ func configs() map[string]Config {
 	return out
 }
 
+// evalModel builds cfg's model after torch.ManualSeed(seed), in eval mode; the test's end
+// closes it.
+func evalModel(t *testing.T, cfg Config, seed uint64) *Model {
+	t.Helper()
+	torch.ManualSeed(seed)
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.SetTraining(false)
+	return m
+}
+
 func TestParamsMatchFormula(t *testing.T) {
 	torchtest.CheckLive(t)
 	for name, cfg := range configs() {
@@ -89,13 +103,7 @@ func TestForward(t *testing.T) {
 	lengths := []int64{4, 2, 1}
 	for name, cfg := range configs() {
 		t.Run(name, func(t *testing.T) {
-			torch.ManualSeed(1)
-			m, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			m.SetTraining(false)
+			m := evalModel(t, cfg, 1)
 			torch.WithScope(func(*torch.Scope) {
 				x := torch.FromSlice(ids, 3, 4)
 				logits, err := m.Forward(x, lengths)
@@ -139,13 +147,7 @@ func TestPooling(t *testing.T) {
 		t.Run(pool, func(t *testing.T) {
 			cfg := configs()["gru-bi-max"]
 			cfg.Pooling = pool
-			torch.ManualSeed(3)
-			m, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			m.SetTraining(false)
+			m := evalModel(t, cfg, 3)
 			torch.WithScope(func(*torch.Scope) {
 				// Row 0 is the message [9 3] padded to 4 steps.
 				logits, err := m.Forward(torch.FromSlice([]int64{9, 3, 0, 0, 5, 6, 7, 8}, 2, 4), []int64{2, 4})
