@@ -43,7 +43,7 @@ torch.backends.mkldnn.enabled = False
 class SMSRNN(nn.Module):
     def __init__(self, vocab, embed=100, hidden=80, dense=60, cell="rnn", layers=1,
                  bidirectional=False, dropout=0.0, rnn_dropout=0.0, nonlinearity="tanh",
-                 activation="relu", packed=True, classes=2, pooling="last"):
+                 activation="relu", packed=True, classes=2, pooling="last", subwords=0, words=None):
         super().__init__()
         self.embedding = nn.Embedding(vocab, embed, padding_idx=0)
         kw = dict(num_layers=layers, batch_first=True, dropout=rnn_dropout, bidirectional=bidirectional)
@@ -57,9 +57,17 @@ class SMSRNN(nn.Module):
         self.activation = torch.tanh if activation == "tanh" else torch.relu
         self.packed = packed
         self.pooling = pooling or "last"
+        if subwords:
+            # models/smsrnn's subwords: the mean embedding of each word's character n-grams.
+            self.subword = nn.Embedding(subwords + 1, embed, padding_idx=0)
+            ids, scale = subword_table(words, subwords)
+            self.register_buffer("subword_ids", ids, persistent=False)
+            self.register_buffer("subword_scale", scale, persistent=False)
 
     def forward(self, ids, lengths):
         x = self.embedding(ids)
+        if hasattr(self, "subword"):
+            x = x + self.subword(self.subword_ids[ids]).sum(2) * self.subword_scale[ids]
         t = ids.shape[1]
         if self.packed:
             x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -80,11 +88,40 @@ class SMSRNN(nn.Module):
         return self.out(self.dropout(self.activation(self.fc1(h))))
 
 
+def fnv1a32(b):
+    h = 0x811C9DC5
+    for c in b:
+        h = ((h ^ c) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def subword_table(words, buckets, min_n=3, max_n=5):
+    """Each word's character n-gram buckets (FNV-1a of the UTF-8 n-gram of "<word>", modulo
+    buckets, plus 1; 0 pads; tokens written "<...>" have none) and 1 / their count."""
+    grams = []
+    for w in words:
+        g = []
+        if w and not (w.startswith("<") and w.endswith(">")):
+            r = "<" + w + ">"
+            for n in range(min_n, max_n + 1):
+                g += [fnv1a32(r[i:i + n].encode()) % buckets + 1 for i in range(len(r) - n + 1)]
+        grams.append(g)
+    k = max(1, max(len(g) for g in grams))
+    ids = torch.zeros(len(words), k, dtype=torch.int64)
+    scale = torch.zeros(len(words), 1)
+    for i, g in enumerate(grams):
+        ids[i, :len(g)] = torch.tensor(g, dtype=torch.int64)
+        if g:
+            scale[i, 0] = 1.0 / len(g)
+    return ids, scale
+
+
 def build(spec):
     m = spec["model"]
     return SMSRNN(m["vocab"], m["embed"], m["hidden"], m["dense"], m["cell"], m["layers"],
                   m["bidirectional"], m["dropout"], m["rnn_dropout"], m["nonlinearity"],
-                  m["activation"], m["packed"], m["classes"], m.get("pooling", "last"))
+                  m["activation"], m["packed"], m["classes"], m.get("pooling", "last"),
+                  m.get("subwords", 0), spec.get("words"))
 
 
 def load_batches(d, n):

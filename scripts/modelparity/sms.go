@@ -33,6 +33,9 @@ type SMSSpec struct {
 	MaxLen    int           `json:"max_len"`   // longest sequence
 	Seed      uint64        `json:"seed"`      // initialisation and data
 	Seeds     []uint64      `json:"seeds"`     // per-step libtorch seeds (filled by Build)
+	// Words are the vocabulary's words, whose character n-grams a model with subwords looks
+	// up (filled by Build; sms_ref.py hashes them itself).
+	Words []string `json:"words,omitempty"`
 }
 
 // Name returns "sms/" and the spec's label.
@@ -40,7 +43,8 @@ func (s SMSSpec) Name() string { return "sms/" + s.Label }
 
 // Specs are the SMS cases: the study's baseline (simple RNN, packed); a two-layer
 // bidirectional LSTM with dropout and clipping; a GRU over padded batches, trained with
-// Adadelta.
+// Adadelta; max pooling (packed, bidirectional, dropout) and mean pooling (padded); character
+// n-gram subwords with max pooling.
 func Specs() []SMSSpec {
 	rnn := smsrnn.DefaultConfig(60)
 	rnn.Embed, rnn.Hidden, rnn.Dense = 16, 12, 10
@@ -48,6 +52,8 @@ func Specs() []SMSSpec {
 	lstm.Cell, lstm.Layers, lstm.Bidirectional, lstm.Dropout, lstm.RNNDropout = "lstm", 2, true, 0.3, 0.2
 	gru := rnn
 	gru.Cell, gru.Packed, gru.Activation = "gru", false, "tanh"
+	sub := rnn
+	sub.Cell, sub.Pooling, sub.Subwords = "lstm", "max", 23
 	maxPool := rnn
 	maxPool.Cell, maxPool.Bidirectional, maxPool.Pooling, maxPool.Dropout = "lstm", true, "max", 0.3
 	meanPool := rnn
@@ -58,7 +64,24 @@ func Specs() []SMSSpec {
 		{Label: "gru-padded-adadelta", Model: gru, LR: 1, Optimizer: "adadelta", Steps: 20, Batch: 8, MaxLen: 12, Seed: 3},
 		{Label: "bilstm-max-pooling-dropout", Model: maxPool, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 4},
 		{Label: "gru-padded-mean-pooling", Model: meanPool, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 5},
+		{Label: "lstm-subwords-max-pooling", Model: sub, LR: 0.01, Optimizer: "adam", Steps: 20, Batch: 8, MaxLen: 12, Seed: 6},
 	}
+}
+
+// subwordWords returns v words for the subword case: "<pad>", "<unk>", a placeholder, then
+// words of one to three pieces (shared pieces share n-grams; "£" and "é" are two bytes).
+func subwordWords(v int, seed uint64) []string {
+	pieces := []string{"ca", "ll", "txt", "£", "fré", "e", "win", "4", "u"}
+	r := rand.New(rand.NewPCG(seed, 7))
+	words := []string{"<pad>", "<unk>", "<num>"}
+	for len(words) < v {
+		w := ""
+		for range 1 + r.IntN(3) {
+			w += pieces[r.IntN(len(pieces))]
+		}
+		words = append(words, w)
+	}
+	return words[:v]
 }
 
 // batch is one training batch in host memory.
@@ -101,6 +124,9 @@ func (s SMSSpec) Build(dir string) error {
 	for i := range s.Seeds {
 		s.Seeds[i] = loop.StepSeed(s.Seed, 1, i)
 	}
+	if s.Model.Subwords > 0 {
+		s.Words = subwordWords(int(s.Model.Vocab), s.Seed)
+	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -114,6 +140,20 @@ func (s SMSSpec) Build(dir string) error {
 		return err
 	}
 	defer m.Close()
+	if m.Subword != nil {
+		// n-gram rows that start at zero would leave the first steps' forward pass alone.
+		err := torch.Try(func() {
+			torch.WithScope(func(*torch.Scope) {
+				torch.NoGrad(func() {
+					m.Subword.Weight.NormalInPlace(0, 0.3)
+					m.Subword.Weight.Narrow(0, 0, 1).Fill(0)
+				})
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if err := nn.SaveTorch(filepath.Join(dir, "init.pt"), m); err != nil {
 		return err
 	}
@@ -155,6 +195,9 @@ func (SMSSpec) GoLosses(dir string) ([]float64, error) {
 	}
 	defer m.Close()
 	if err := nn.LoadTorch(filepath.Join(dir, "init.pt"), m); err != nil {
+		return nil, err
+	}
+	if err := m.SetWords(s.Words); err != nil {
 		return nil, err
 	}
 	params, opt, err := startTraining(m, s.Optimizer, s.LR)
