@@ -83,8 +83,8 @@ func benchInputs(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	// scripts/sms_ref.py's bench mirrors Adam with plain settings only.
-	if o.Optimizer != "adam" || o.WeightDecay != 0 || o.ClassWeights != "none" || o.Vectors != "" {
-		return cli.Usagef("bench inputs: the PyTorch side supports --optimizer adam without --weight-decay, --class-weights or --vectors")
+	if o.Optimizer != "adam" || o.WeightDecay != 0 || o.ClassWeights != "none" || o.Vectors != "" || o.Model.Subwords != 0 || o.WordDropout != 0 {
+		return cli.Usagef("bench inputs: the PyTorch side supports --optimizer adam without --weight-decay, --class-weights, --vectors, --subwords or --word-dropout")
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
