@@ -91,7 +91,8 @@ func loadScorer(dirs, vectors, device string) (*scorer, error) {
 		return nil, cli.FlagError("device", err)
 	}
 	sc := &scorer{tok: tokenizer()}
-	for i, dir := range strings.Split(dirs, ",") {
+	list := strings.Split(dirs, ",")
+	for i, dir := range list {
 		mb, vocab, threshold, err := loadMember(strings.TrimSpace(dir), vectors, dev)
 		if err != nil {
 			sc.close()
@@ -103,10 +104,10 @@ func loadScorer(dirs, vectors, device string) (*scorer, error) {
 			sc.vocab, sc.threshold = vocab, threshold
 		case !slices.Equal(vocab.Tokens(), sc.vocab.Tokens()):
 			sc.close()
-			return nil, fmt.Errorf("--model: %s and %s have different vocabularies: the models of an ensemble must be trained on the same data", strings.Split(dirs, ",")[0], dir)
+			return nil, fmt.Errorf("--model: %s and %s have different vocabularies: the models of an ensemble must be trained on the same data", list[0], dir)
 		case threshold != sc.threshold:
 			sc.close()
-			return nil, fmt.Errorf("--model: %s has threshold %v, %s %v: the models of an ensemble must share it", strings.Split(dirs, ",")[0], sc.threshold, dir, threshold)
+			return nil, fmt.Errorf("--model: %s has threshold %v, %s %v: the models of an ensemble must share it", list[0], sc.threshold, dir, threshold)
 		}
 	}
 	return sc, nil
