@@ -32,6 +32,11 @@ func ExampleSMSTokenizer() {
 	// ["win" "<money>" "now" "!" "!" "call" "<phone>" "or" "visit" "<url>" "at" "<num>"]
 }
 
+func ExampleCharTokenizer() {
+	fmt.Printf("%q\n", data.CharTokenizer{}.Tokenize("Txt  WIN £5"))
+	// Output: ["T" "x" "t" " " "W" "I" "N" " " "£" "5"]
+}
+
 func ExampleSICKTokenizer() {
 	tok := data.SICKTokenizer{Lower: true}
 	fmt.Printf("%q\n", tok.Tokenize("The man isn't playing the woman's guitar."))

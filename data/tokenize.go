@@ -217,3 +217,30 @@ func appendWord(out []string, w string) []string {
 	out = append(out, w)
 	return append(out, tail...)
 }
+
+// CharTokenizer splits a text into its characters (runes), case kept, each run of white space
+// becoming one " " token and the ends trimmed. With Lower it lowercases first.
+type CharTokenizer struct {
+	Lower bool
+}
+
+// Tokenize splits text into characters; see [CharTokenizer].
+func (t CharTokenizer) Tokenize(text string) []string {
+	if t.Lower {
+		text = strings.ToLower(text)
+	}
+	var out []string
+	space := false
+	for _, r := range strings.TrimSpace(text) {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space {
+			out = append(out, " ")
+			space = false
+		}
+		out = append(out, string(r))
+	}
+	return out
+}

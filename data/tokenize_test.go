@@ -35,6 +35,28 @@ func TestSMSTokenizer(t *testing.T) {
 	}
 }
 
+func TestCharTokenizer(t *testing.T) {
+	tests := []struct {
+		name string
+		tok  CharTokenizer
+		in   string
+		want []string
+	}{
+		{"case kept", CharTokenizer{}, "Hi U!", []string{"H", "i", " ", "U", "!"}},
+		{"lower", CharTokenizer{Lower: true}, "Hi U", []string{"h", "i", " ", "u"}},
+		{"space runs and ends", CharTokenizer{}, " a \t\n b  ", []string{"a", " ", "b"}},
+		{"runes, not bytes", CharTokenizer{}, "£5 ü", []string{"£", "5", " ", "ü"}},
+		{"empty", CharTokenizer{}, " \t ", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.tok.Tokenize(tc.in); !slices.Equal(got, tc.want) {
+				t.Errorf("Tokenize(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestSICKTokenizer(t *testing.T) {
 	tests := []struct {
 		name  string

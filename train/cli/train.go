@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -49,13 +50,26 @@ type TrainCommand[T any] struct {
 	// Presets are named configurations that --preset NAME selects: each is a list of flags
 	// applied before the command line's own, which override them. nil: no --preset flag.
 	Presets map[string]Preset
+	// Ensemble combines the trained members of an ensemble preset ([Preset.Members]): dirs
+	// are their run folders, in the preset's order, inside out; it writes what the ensemble
+	// measured into out and returns the summary that --json writes. nil: the command has no
+	// ensemble presets.
+	Ensemble func(ctx context.Context, out string, dirs []string, log io.Writer) (summary any, err error)
 }
 
 // Preset is a named configuration of a training command (see [TrainCommand.Presets]).
 type Preset struct {
 	Args []string // the flags, as on a command line
 	Doc  string   // one line for -h: what the preset is and what it measured
+	// Members, when set, make the preset an ensemble: Run trains each named preset (none of
+	// them an ensemble) into the folder of its name inside --out, with the command line's
+	// flags applied to every member, then hands the folders to [TrainCommand.Ensemble]. Args
+	// must then be empty.
+	Members []string
 }
+
+// EnsembleFile is the file of an ensemble preset's --out folder that lists its members.
+const EnsembleFile = "ensemble.json"
 
 // Run is the training command: it reads the command line (or, with --resume, the run's own
 // configuration through [Resume]), normalizes and validates the configuration, checks the run
@@ -101,6 +115,9 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		tc.registerPreset(fs)
 		if err := Parse(fs, append(slices.Clip(p.Args), args...)); err != nil {
 			return fmt.Errorf("--preset %s: %w", *preset, err)
+		}
+		if len(p.Members) > 0 {
+			return tc.runEnsemble(ctx, *preset, p, *tc.Out(&c), rf, args, stdout, stderr)
 		}
 	}
 	normalize := tc.Normalize
@@ -181,6 +198,42 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	return rf.WriteJSON(stdout, sum)
 }
 
+// runEnsemble trains the members of the ensemble preset p (named name) into out/<member>, one
+// after the other through Run with args (the command line, which names p) followed by the
+// member's --preset and --out, then calls tc.Ensemble. A member that fails or is interrupted
+// ends the ensemble with its error; the members trained so far stay in out.
+func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Preset, out string, rf RunFlags, args []string, stdout, stderr io.Writer) error {
+	if tc.Ensemble == nil {
+		return fmt.Errorf("--preset %s: %s has no ensemble presets", name, tc.Name)
+	}
+	for _, m := range p.Members {
+		if mp, ok := tc.Presets[m]; !ok || len(mp.Members) > 0 {
+			return fmt.Errorf("--preset %s: member %q is not a preset of one model", name, m)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(out, EnsembleFile)); err == nil && !rf.Force {
+		return Usagef("--out %s already holds an ensemble (%s); add --force to replace it", out, EnsembleFile)
+	}
+	if err := PrepareOut(out, rf.Force, slices.Concat([]string{EnsembleFile}, tc.RunFiles, p.Members)...); err != nil {
+		return err
+	}
+	log := rf.Log(stdout, stderr)
+	dirs := make([]string, len(p.Members))
+	for i, m := range p.Members {
+		dirs[i] = filepath.Join(out, m)
+		fmt.Fprintf(log, "--preset %s: member %d of %d, --preset %s --out %s\n", name, i+1, len(p.Members), m, dirs[i])
+		margs := slices.Concat(args, []string{"--preset", m, "--out", dirs[i], "--json", ""})
+		if err := tc.Run(ctx, margs, log, stderr); err != nil {
+			return err
+		}
+	}
+	sum, err := tc.Ensemble(ctx, out, dirs, log)
+	if err != nil {
+		return fmt.Errorf("--preset %s: %w", name, err)
+	}
+	return rf.WriteJSON(stdout, sum)
+}
+
 // registerPreset registers --preset on fs when the command has presets; the returned name
 // stays empty otherwise.
 func (tc *TrainCommand[T]) registerPreset(fs *flag.FlagSet) *string {
@@ -190,7 +243,12 @@ func (tc *TrainCommand[T]) registerPreset(fs *flag.FlagSet) *string {
 	}
 	var doc []string
 	for _, k := range slices.Sorted(maps.Keys(tc.Presets)) {
-		doc = append(doc, fmt.Sprintf("%s: %s [%s]", k, tc.Presets[k].Doc, strings.Join(tc.Presets[k].Args, " ")))
+		p := tc.Presets[k]
+		if len(p.Members) > 0 {
+			doc = append(doc, fmt.Sprintf("%s: %s [ensemble of the presets %s]", k, p.Doc, strings.Join(p.Members, ", ")))
+			continue
+		}
+		doc = append(doc, fmt.Sprintf("%s: %s [%s]", k, p.Doc, strings.Join(p.Args, " ")))
 	}
 	fs.StringVar(name, "preset", "", "a named configuration; flags given with it override its values: "+strings.Join(doc, "; "))
 	return name

@@ -200,6 +200,57 @@ func TestTrainCommandPreset(t *testing.T) {
 	}
 }
 
+// TestTrainCommandEnsemblePreset: an ensemble preset trains each member preset into
+// --out/<member> with the command line's flags, then hands the folders to Ensemble, whose
+// summary --json writes; a second run into the same --out needs --force; a member that is not
+// a one-model preset is refused.
+func TestTrainCommandEnsemblePreset(t *testing.T) {
+	dir := t.TempDir()
+	var trained []toyConfig
+	tc := toyCommand(&trained)
+	var got []string
+	tc.Ensemble = func(_ context.Context, out string, dirs []string, log io.Writer) (any, error) {
+		got = dirs
+		return map[string]int{"members": len(dirs)}, os.WriteFile(filepath.Join(out, EnsembleFile), []byte("{}"), 0o644)
+	}
+	tc.Presets = map[string]Preset{
+		"a":     {Args: []string{"--lr", "0.3"}},
+		"b":     {Args: []string{"--lr", "0.5", "--epochs", "3"}},
+		"both":  {Members: []string{"a", "b"}, Doc: "a and b averaged"},
+		"loop":  {Members: []string{"a", "both"}},
+		"ghost": {Members: []string{"a", "nope"}},
+	}
+	out := filepath.Join(dir, "ens")
+	var so, se bytes.Buffer
+	if err := tc.Run(context.Background(), []string{"--preset", "both", "--epochs", "2", "--out", out, "--json", "-"}, &so, &se); err != nil {
+		t.Fatal(err)
+	}
+	want := []toyConfig{{LR: 0.3, Epochs: 2, Out: filepath.Join(out, "a")}, {LR: 0.5, Epochs: 2, Out: filepath.Join(out, "b")}}
+	if len(trained) != 2 || trained[0] != want[0] || trained[1] != want[1] {
+		t.Errorf("trained %+v, want %+v", trained, want)
+	}
+	if len(got) != 2 || got[0] != want[0].Out || got[1] != want[1].Out {
+		t.Errorf("Ensemble got %q", got)
+	}
+	if strings.TrimSpace(so.String()) != "{\n  \"members\": 2\n}" {
+		t.Errorf("--json - wrote %q", so.String())
+	}
+	err := tc.Run(context.Background(), []string{"--preset", "both", "--out", out}, io.Discard, io.Discard)
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "already holds an ensemble") {
+		t.Errorf("second run: %v", err)
+	}
+	if err := tc.Run(context.Background(), []string{"--preset", "both", "--out", out, "--force"}, io.Discard, io.Discard); err != nil {
+		t.Errorf("--force: %v", err)
+	}
+	for _, name := range []string{"loop", "ghost"} {
+		err := tc.Run(context.Background(), []string{"--preset", name, "--out", filepath.Join(dir, name)}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "is not a preset of one model") {
+			t.Errorf("--preset %s: %v", name, err)
+		}
+	}
+}
+
 // distToy is the configuration of the data-parallel toy command.
 type distToy struct {
 	Epochs int    `json:"epochs"`

@@ -34,7 +34,11 @@ func smsPath(path string) (string, error) {
 // tokenizer returns the tokenizer of a run: placeholders for URLs, phone numbers, money and
 // numbers, or raw lowercased tokens; with caps, a "<caps>" token before each word written in
 // capitals (spam shouts).
-func tokenizer(placeholders, caps bool) data.Tokenizer {
+func tokenizer(o *Options) data.Tokenizer {
+	if o.Tokens == "chars" {
+		return data.CharTokenizer{}
+	}
+	placeholders, caps := o.Placeholders, o.Caps
 	t := data.SMSTokenizer{}
 	if placeholders {
 		t = data.DefaultSMSTokenizer()
@@ -103,7 +107,7 @@ func loadDataset(o *Options, vocab *data.Vocab) (*dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dataset{split: split, tok: tokenizer(o.Placeholders, o.Caps)}
+	d := &dataset{split: split, tok: tokenizer(o)}
 	if vocab == nil {
 		docs := make([][]string, len(split.Train))
 		for i, m := range split.Train {

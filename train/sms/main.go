@@ -6,6 +6,7 @@
 //	go run ./train/sms [flags]                       train (see -h for the flags)
 //	go run ./train/sms --resume DIR                  continue an interrupted run
 //	go run ./train/sms predict --model DIR "msg" ... classify messages (or stdin lines)
+//	go run ./train/sms evaluate --model DIR[,DIR]    validation and test metrics (of an ensemble)
 //	go run ./train/sms serve --model DIR             serve the classifier over HTTP (see serve.go)
 //	go run ./train/sms report --out DIR              reproduce the study as DIR/REPORT.md
 //	go run ./train/sms bench inputs|export|latency   inputs of scripts/bench (see bench.go)
@@ -52,6 +53,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runPredict(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return runServe(ctx, args[1:], stdout, stderr)
+		case "evaluate":
+			return runEvaluate(ctx, args[1:], stdout, stderr)
 		case "report":
 			return runReport(ctx, args[1:], stdout, stderr)
 		case "bench":

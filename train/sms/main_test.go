@@ -130,6 +130,12 @@ func TestBadInput(t *testing.T) {
 		{"bad optimizer", tiny(out, "--optimizer", "lion"), 2},
 		{"bad monitor", tiny(out, "--monitor", "val_auc"), 2},
 		{"freeze without vectors", tiny(out, "--freeze-embeddings"), 2},
+		{"unknown tokens", tiny(out, "--tokens", "bytes"), 2},
+		{"chars with vectors", tiny(out, "--tokens", "chars", "--vectors", "default"), 2},
+		{"unknown preset", tiny(out, "--preset", "fastest"), 2},
+		{"evaluate without model", []string{"evaluate"}, 2},
+		{"evaluate empty model in list", []string{"evaluate", "--model", other + ","}, 2},
+		{"evaluate other model type", []string{"evaluate", "--model", other}, 1},
 		{"unknown flag", []string{"--colour"}, 2},
 		{"bad flag value", []string{"--epochs", "ten"}, 2},
 		{"stray argument", []string{"fit"}, 2},
@@ -260,12 +266,12 @@ func TestReportFast(t *testing.T) {
 	}
 }
 
-// TestPresetBest trains --preset best on the fixture, its sizes and vectors overridden by the
-// flags that follow it: the run keeps the rest of the preset.
-func TestPresetBest(t *testing.T) {
+// TestPresetWords trains --preset words on the fixture, its sizes and vectors overridden by
+// the flags that follow it: the run keeps the rest of the preset.
+func TestPresetWords(t *testing.T) {
 	torchtest.CheckLive(t)
 	out := filepath.Join(t.TempDir(), "run")
-	args := append([]string{"--preset", "best"}, tiny(out, "--vectors", "", "--json", "-", "--epochs", "1")...)
+	args := append([]string{"--preset", "words"}, tiny(out, "--vectors", "", "--json", "-", "--epochs", "1")...)
 	code, stdout, stderr := runCmd(context.Background(), args...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
@@ -275,6 +281,62 @@ func TestPresetBest(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m := sum.Model; m.Cell != "lstm" || m.Pooling != "max" || m.Dropout != 0.3 || m.Embed != 8 || sum.Epochs != 1 {
-		t.Errorf("--preset best trained %+v for %d epochs; want the preset's lstm, max pooling, dropout 0.3 with the flags' embed 8 and 1 epoch", m, sum.Epochs)
+		t.Errorf("--preset words trained %+v for %d epochs; want the preset's lstm, max pooling, dropout 0.3 with the flags' embed 8 and 1 epoch", m, sum.Epochs)
+	}
+}
+
+// TestPresetBestEnsemble trains the ensemble preset on the fixture: three member runs inside
+// --out, ensemble.json and the ensemble's summary, which evaluate reproduces; predict and
+// evaluate take the ensemble folder or the members' list.
+func TestPresetBestEnsemble(t *testing.T) {
+	torchtest.CheckLive(t)
+	out := filepath.Join(t.TempDir(), "ens")
+	args := append([]string{"--preset", "best"}, tiny(out, "--vectors", "", "--json", "-", "--epochs", "1")...)
+	code, stdout, stderr := runCmd(context.Background(), args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var sum EnsembleSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	if len(sum.Members) != 3 || len(sum.MemberTestAcc) != 3 || sum.TestSize == 0 || sum.TestAccuracy <= 0 || sum.TestAccuracy > 1 {
+		t.Fatalf("ensemble summary %+v", sum)
+	}
+	for _, m := range []string{"words", "raw", "chars"} {
+		c, err := readConfig(filepath.Join(out, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"chars": "chars"}[m]; (want == "chars") != (c.Options.Tokens == "chars") || c.Options.Epochs != 1 {
+			t.Errorf("member %s: tokens %q, %d epochs", m, c.Options.Tokens, c.Options.Epochs)
+		}
+		if m == "raw" && c.Options.Placeholders {
+			t.Errorf("member raw keeps placeholders")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, cli.EnsembleFile)); err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{out, strings.Join([]string{filepath.Join(out, "words"), filepath.Join(out, "raw"), filepath.Join(out, "chars")}, ",")} {
+		code, stdout, stderr = runCmd(context.Background(), "evaluate", "--model", model, "--device", "cpu", "--json", "-")
+		if code != 0 {
+			t.Fatalf("evaluate: exit %d: %s", code, stderr)
+		}
+		var ev EnsembleSummary
+		if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.TestAccuracy != sum.TestAccuracy || ev.ValLoss != sum.ValLoss || len(ev.Members) != 3 {
+			t.Errorf("evaluate --model %s: %+v, training's summary %+v", model, ev, sum)
+		}
+		code, stdout, stderr = runCmd(context.Background(), "predict", "--model", model, "--device", "cpu", "see you at dinner mum")
+		if code != 0 || !strings.HasSuffix(strings.TrimSpace(stdout), "\tsee you at dinner mum") {
+			t.Errorf("predict: exit %d: %s%s", code, stdout, stderr)
+		}
+	}
+	// The folder now holds an ensemble: a second run needs --force.
+	if code, _, stderr = runCmd(context.Background(), args...); code != 2 || !strings.Contains(stderr, "already holds an ensemble") {
+		t.Errorf("second run: exit %d: %s", code, stderr)
 	}
 }

@@ -61,7 +61,7 @@ func loadClassifier(dir, device string) (*classifier, error) {
 	}
 	nn.To(m, dev)
 	m.SetTraining(false)
-	return &classifier{model: m, vocab: vocab, tok: tokenizer(c.Options.Placeholders, c.Options.Caps), dev: dev, opts: c.Options,
+	return &classifier{model: m, vocab: vocab, tok: tokenizer(&c.Options), dev: dev, opts: c.Options,
 		weights: filepath.Join(dir, c.Weights)}, nil
 }
 
@@ -175,9 +175,9 @@ func (p *predictor) probabilityOfIDs() (prob float64, err error) {
 
 // runPredict is the predict subcommand.
 func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR [--json] [message ...]\n(without messages: one message per line of standard input)\n"+
+	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR[,DIR...] [--json] [message ...]\n(without messages: one message per line of standard input)\n"+
 		"Prints label, p_spam and the message, tab-separated, the message with tabs, newlines and\ncontrol characters escaped (\\t, \\n, \\x1b, ...); --json prints one JSON object per message.", stderr)
-	var mf cli.ModelFlags
+	mf := cli.ModelFlags{Help: modelHelp}
 	mf.Register(fs, "")
 	asJSON := fs.Bool("json", false, `print one JSON object per message, {"message": ..., "label": ..., "p_spam": ...}`)
 	if err := cli.ParseArgs(fs, args); err != nil {
@@ -210,12 +210,12 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unpin()
-	c, err := loadClassifier(mf.Model, mf.Device)
+	e, err := loadEnsemble(mf.Model, mf.Device)
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	probs, err := c.spamProbability(msgs)
+	defer e.close()
+	probs, err := e.spamProbability(msgs)
 	if err != nil {
 		return err
 	}

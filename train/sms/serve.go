@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/torch"
@@ -22,9 +23,9 @@ import (
 // Requests are micro-batched onto the goroutine that loaded the model (see serve.Batcher);
 // Ctrl-C or SIGTERM drains the requests in flight and exits 0.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("sms serve", "usage: go run ./train/sms serve --model DIR [--addr 127.0.0.1:8080] [flags]\n"+
+	fs := cli.NewFlagSet("sms serve", "usage: go run ./train/sms serve --model DIR[,DIR...] [--addr 127.0.0.1:8080] [flags]\n"+
 		`POST /v1/predict {"messages": [...]} answers {"predictions": [{"label": ..., "p_spam": ...}, ...]}; GET /healthz, GET /metrics`, stderr)
-	var mf cli.ModelFlags
+	mf := cli.ModelFlags{Help: modelHelp}
 	o, err := serve.CommandFlags(fs, args, &mf, "")
 	if err != nil {
 		return err
@@ -36,23 +37,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unpin()
-	c, err := loadClassifier(mf.Model, mf.Device)
+	e, err := loadEnsemble(mf.Model, mf.Device)
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer e.close()
+	cells := make([]string, len(e.members))
+	for k, c := range e.members {
+		cells[k] = c.model.Config.Cell
+	}
 	o.Log = stderr
-	srv := serve.NewServer("seqtorch_sms", o, map[string]any{"model": mf.Model, "cell": c.model.Config.Cell,
-		"device": c.dev.String(), "libtorch": torch.Version()})
-	b := serve.NewBatcher(c.probabilities, o.MaxBatch, o.MaxWait, srv.Metrics())
+	srv := serve.NewServer("seqtorch_sms", o, map[string]any{"model": mf.Model, "cell": strings.Join(cells, ","),
+		"device": e.members[0].dev.String(), "libtorch": torch.Version()})
+	b := serve.NewBatcher(e.probabilities, o.MaxBatch, o.MaxWait, srv.Metrics())
 	srv.HandleJSON("/v1/predict", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		msgs, err := serve.DecodeMessages(w, r, srv.Limits())
 		if err != nil {
 			return nil, err
 		}
-		ids := make([][]int64, len(msgs)) // tokenized here, in parallel; only the model is serial
+		ids := make([][][]int64, len(msgs)) // tokenized here, in parallel; only the model is serial
 		for i, m := range msgs {
-			ids[i] = c.encodeIDs(m)
+			ids[i] = e.encodeIDs(m)
 		}
 		probs, err := b.Do(r.Context(), ids)
 		if err != nil {

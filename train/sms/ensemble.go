@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/models/smsrnn"
+	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/metrics"
+	"github.com/seqtorch/seqtorch/train/runlog"
+	"github.com/seqtorch/seqtorch/train/serve"
+)
+
+// modelHelp is --model's help text where an ensemble is accepted.
+const modelHelp = "run folder of a trained model, or several separated by commas (an ensemble: their P(spam) is averaged), or the folder of an ensemble preset (--preset best)"
+
+// ensemble is one trained classifier or several whose P(spam) is averaged. Each member keeps
+// its own tokenizer and vocabulary, so a word model and a character model can be members.
+type ensemble struct {
+	members []*classifier
+	dirs    []string
+}
+
+// ensembleList is ensemble.json (cli.EnsembleFile): the members' run folders, relative to the
+// ensemble's folder.
+type ensembleList struct {
+	Members []string `json:"members"`
+}
+
+// modelDirs expands --model: a comma-separated list of run folders, where a folder holding
+// ensemble.json stands for its members.
+func modelDirs(spec string) ([]string, error) {
+	var dirs []string
+	for _, d := range strings.Split(spec, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			return nil, cli.Usagef("--model %q: an empty folder name in the list", spec)
+		}
+		b, err := os.ReadFile(filepath.Join(d, cli.EnsembleFile))
+		if os.IsNotExist(err) {
+			dirs = append(dirs, d)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--model %s: %w", d, err)
+		}
+		var l ensembleList
+		if err := json.Unmarshal(b, &l); err != nil || len(l.Members) == 0 {
+			return nil, fmt.Errorf("%s: want {\"members\": [folder, ...]}, the ensemble's run folders", filepath.Join(d, cli.EnsembleFile))
+		}
+		for _, m := range l.Members {
+			dirs = append(dirs, filepath.Join(d, m))
+		}
+	}
+	return dirs, nil
+}
+
+// loadEnsemble loads the classifiers that --model names (see modelDirs) onto device.
+func loadEnsemble(spec, device string) (*ensemble, error) {
+	dirs, err := modelDirs(spec)
+	if err != nil {
+		return nil, err
+	}
+	e := &ensemble{dirs: dirs}
+	for _, d := range dirs {
+		c, err := loadClassifier(d, device)
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.members = append(e.members, c)
+	}
+	return e, nil
+}
+
+func (e *ensemble) close() {
+	for _, c := range e.members {
+		c.close()
+	}
+}
+
+// spamProbability returns the members' mean P(spam) of each message.
+func (e *ensemble) spamProbability(msgs []string) ([]float64, error) {
+	mean := make([]float64, len(msgs))
+	for _, c := range e.members {
+		p, err := c.spamProbability(msgs)
+		if err != nil {
+			return nil, err
+		}
+		for i := range p {
+			mean[i] += p[i] / float64(len(e.members))
+		}
+	}
+	return mean, nil
+}
+
+// encodeIDs returns msg's token ids for each member (pure Go, as classifier.encodeIDs).
+func (e *ensemble) encodeIDs(msg string) [][]int64 {
+	ids := make([][]int64, len(e.members))
+	for k, c := range e.members {
+		ids[k] = c.encodeIDs(msg)
+	}
+	return ids
+}
+
+// probabilities is the serving forward pass of the ensemble: rows[i][k] are message i's ids
+// for member k; it returns the members' mean P(spam) per message.
+func (e *ensemble) probabilities(rows [][][]int64) ([]float64, error) {
+	mean := make([]float64, len(rows))
+	ids := make([][]int64, len(rows))
+	for k, c := range e.members {
+		for i := range rows {
+			ids[i] = rows[i][k]
+		}
+		p, err := c.probabilities(ids)
+		if err != nil {
+			return nil, err
+		}
+		for i := range p {
+			mean[i] += p[i] / float64(len(e.members))
+		}
+	}
+	return mean, nil
+}
+
+// EnsembleSummary is summary.json of an ensemble (--preset best, or `evaluate --json`): the
+// validation and test metrics of the members' mean P(spam). test_accuracy, test_f1_spam,
+// test_mcc and params are as in Summary.
+type EnsembleSummary struct {
+	Members           []string  `json:"members"` // run folders
+	Params            int64     `json:"params"`  // all members together
+	TestAccuracy      float64   `json:"test_accuracy"`
+	TestPrecisionSpam float64   `json:"test_precision_spam"`
+	TestRecallSpam    float64   `json:"test_recall_spam"`
+	TestF1Spam        float64   `json:"test_f1_spam"`
+	TestMCC           float64   `json:"test_mcc"`
+	TestLoss          float64   `json:"test_loss"`
+	TestConfusion     [][]int   `json:"test_confusion"` // [true][predicted], ham=0, spam=1
+	ValAccuracy       float64   `json:"val_accuracy"`
+	ValF1Spam         float64   `json:"val_f1_spam"`
+	ValLoss           float64   `json:"val_loss"`
+	MemberTestAcc     []float64 `json:"member_test_accuracy"`
+	Seed              uint64    `json:"seed"` // the first member's
+	ValSize           int       `json:"val_size"`
+	TestSize          int       `json:"test_size"`
+}
+
+// partMetrics are the metrics of P(spam) against the labels of one part of the split.
+type partMetrics struct {
+	acc, precision, recall, f1, mcc, loss float64
+	conf                                  *metrics.Confusion
+}
+
+// scoreProbs measures probabilities against labels at the threshold 0.5; loss is the mean
+// negative log-likelihood (probabilities clamped to [1e-7, 1 - 1e-7]).
+func scoreProbs(probs []float64, labels []int) (partMetrics, error) {
+	var m partMetrics
+	pred := make([]int, len(probs))
+	for i, p := range probs {
+		if p >= 0.5 {
+			pred[i] = data.Spam
+		}
+		q := min(max(p, 1e-7), 1-1e-7)
+		if labels[i] != data.Spam {
+			q = 1 - q
+		}
+		m.loss -= math.Log(q) / float64(len(probs))
+	}
+	conf, err := metrics.NewConfusion(pred, labels, 2)
+	if err != nil {
+		return m, err
+	}
+	m.conf, m.acc, m.mcc = conf, conf.Accuracy(), conf.MCC()
+	m.precision, m.recall, m.f1, _ = conf.PRF(data.Spam) // undefined values are 0
+	return m, nil
+}
+
+// scoreEnsemble measures e on the validation and test parts of its members' split, which must
+// be the same data file and split seed for every member.
+func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
+	first := e.members[0].opts
+	for k, c := range e.members[1:] {
+		if c.opts.Data != first.Data || c.opts.SplitSeed != first.SplitSeed {
+			return nil, fmt.Errorf("--model: %s and %s were trained on different data or splits (--data, --split-seed)", e.dirs[0], e.dirs[k+1])
+		}
+	}
+	path, err := smsPath(first.Data)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := data.LoadSMS(path)
+	if err != nil {
+		return nil, err
+	}
+	split, err := data.SplitSMS(msgs, data.SplitOptions{Train: 0.7, Val: 0.15, Test: 0.15, Seed: first.SplitSeed})
+	if err != nil {
+		return nil, err
+	}
+	s := &EnsembleSummary{Members: e.dirs, Seed: first.Seed, ValSize: len(split.Val), TestSize: len(split.Test)}
+	var parts [2]partMetrics
+	for i, part := range [][]data.SMS{split.Val, split.Test} {
+		texts, labels := make([]string, len(part)), make([]int, len(part))
+		for j, m := range part {
+			texts[j], labels[j] = m.Text, m.Label
+		}
+		probs, err := e.spamProbability(texts)
+		if err != nil {
+			return nil, err
+		}
+		if parts[i], err = scoreProbs(probs, labels); err != nil {
+			return nil, err
+		}
+		if i == 1 {
+			for _, c := range e.members {
+				p, err := c.spamProbability(texts)
+				if err != nil {
+					return nil, err
+				}
+				m, err := scoreProbs(p, labels)
+				if err != nil {
+					return nil, err
+				}
+				s.MemberTestAcc = append(s.MemberTestAcc, m.acc)
+			}
+		}
+	}
+	for _, c := range e.members {
+		s.Params += smsrnn.NumParams(c.model.Config)
+	}
+	v, t := parts[0], parts[1]
+	s.ValAccuracy, s.ValF1Spam, s.ValLoss = v.acc, v.f1, v.loss
+	s.TestAccuracy, s.TestPrecisionSpam, s.TestRecallSpam, s.TestF1Spam, s.TestMCC, s.TestLoss = t.acc, t.precision, t.recall, t.f1, t.mcc, t.loss
+	s.TestConfusion = t.conf.Counts
+	return s, nil
+}
+
+// printEnsemble writes the one-line report of an ensemble's metrics.
+func printEnsemble(w io.Writer, s *EnsembleSummary) {
+	fmt.Fprintf(w, "%d model(s) | validation accuracy %.4f spam F1 %.4f loss %.4f | test accuracy %.4f, spam precision %.4f recall %.4f F1 %.4f, MCC %.4f\n",
+		len(s.Members), s.ValAccuracy, s.ValF1Spam, s.ValLoss, s.TestAccuracy, s.TestPrecisionSpam, s.TestRecallSpam, s.TestF1Spam, s.TestMCC)
+	fmt.Fprintf(w, "confusion (rows true, columns predicted): ham %v spam %v\n", s.TestConfusion[0], s.TestConfusion[1])
+}
+
+// trainEnsemble is trainCommand.Ensemble: it writes ensemble.json and the ensemble's
+// summary.json into out and prints its metrics.
+func trainEnsemble(_ context.Context, out string, dirs []string, log io.Writer) (any, error) {
+	var l ensembleList
+	for _, d := range dirs {
+		rel, err := filepath.Rel(out, d)
+		if err != nil {
+			return nil, err
+		}
+		l.Members = append(l.Members, rel)
+	}
+	e, err := loadEnsemble(strings.Join(dirs, ","), "auto")
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	s, err := scoreEnsemble(e)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{cli.EnsembleFile, l}, {summaryName, s}} {
+		err := runlog.AtomicWriteFile(filepath.Join(out, f.name), func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(f.v)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprint(log, "ensemble: ")
+	printEnsemble(log, s)
+	fmt.Fprintf(log, "wrote %s\n", out)
+	return s, nil
+}
+
+// runEvaluate is `sms evaluate --model DIR[,DIR...]`: the validation and test metrics of a
+// trained model or of an ensemble, on the split the models were trained on.
+func runEvaluate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("sms evaluate", "usage: go run ./train/sms evaluate --model DIR[,DIR...] [--json FILE]\n"+
+		"The validation and test metrics of a model, or of several averaged (an ensemble), on their split.", stderr)
+	mf := cli.ModelFlags{Help: modelHelp}
+	mf.Register(fs, "")
+	var rf cli.RunFlags
+	fs.StringVar(&rf.JSON, "json", "", "also write the metrics as JSON to this file (- for standard output, the line then going to standard error)")
+	if err := cli.ParseArgs(fs, args); err != nil {
+		return err
+	}
+	if err := mf.Check("evaluate"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("evaluate: unexpected arguments %q", fs.Args())
+	}
+	unpin, err := serve.PinModelThread(mf.Threads)
+	if err != nil {
+		return err
+	}
+	defer unpin()
+	e, err := loadEnsemble(mf.Model, mf.Device)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	s, err := scoreEnsemble(e)
+	if err != nil {
+		return err
+	}
+	printEnsemble(rf.Log(stdout, stderr), s)
+	return rf.WriteJSON(stdout, s)
+}
