@@ -381,3 +381,45 @@ func TestNaNModel(t *testing.T) {
 		t.Errorf("serve exit %d", c)
 	}
 }
+
+// TestServeEnsemble: serve --model A,B (a word model and a character model) answers each
+// message with the mean of the members' P(spam), as predict on the same list does and as the
+// mean of predict on each member gives.
+func TestServeEnsemble(t *testing.T) {
+	torchtest.CheckLive(t)
+	words := trainTiny(t)
+	chars := filepath.Join(t.TempDir(), "chars")
+	if code, stdout, stderr := runCmd(context.Background(), tiny(chars, "--tokens", "chars", "--epochs", "1")...); code != 0 {
+		t.Fatalf("training: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	msgs := fixtureMessages(t)[:12]
+	model := words + "," + chars
+	want := predictJSON(t, model, msgs)
+	a, b := predictJSON(t, words, msgs), predictJSON(t, chars, msgs)
+	for i := range msgs {
+		if mean := (a[i].PSpam + b[i].PSpam) / 2; math.Abs(want[i].PSpam-mean) > 1e-9 {
+			t.Errorf("message %q: ensemble %.7f, members' mean %.7f", msgs[i], want[i].PSpam, mean)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, log, code := startServe(t, ctx, model)
+	body, _ := json.Marshal(map[string]any{"messages": msgs})
+	status, resp, err := postJSON(url+"/v1/predict", string(body))
+	if err != nil || status != 200 {
+		t.Fatalf("serve: %d %s %v", status, resp, err)
+	}
+	var got struct{ Predictions []prediction }
+	if err := json.Unmarshal(resp, &got); err != nil || len(got.Predictions) != len(msgs) {
+		t.Fatalf("serve: %s (%v)", resp, err)
+	}
+	for i, p := range got.Predictions {
+		if p.Label != want[i].Label || math.Abs(p.PSpam-want[i].PSpam) > 1e-5 {
+			t.Errorf("message %q: serve %s %.7f, predict %s %.7f", msgs[i], p.Label, p.PSpam, want[i].Label, want[i].PSpam)
+		}
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("serve exit %d: %s", c, log.String())
+	}
+}
