@@ -116,9 +116,6 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		if err := Parse(fs, append(slices.Clip(p.Args), args...)); err != nil {
 			return fmt.Errorf("--preset %s: %w", *preset, err)
 		}
-		if len(p.Members) > 0 {
-			return tc.runEnsemble(ctx, *preset, p, *tc.Out(&c), rf, args, stdout, stderr)
-		}
 	}
 	normalize := tc.Normalize
 	if normalize == nil {
@@ -130,6 +127,9 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 			tc.Dist(c).defaults() // a run saved before the flags existed
 			return own(c)
 		}
+	}
+	if p, ok := tc.Presets[*preset]; ok && len(p.Members) > 0 {
+		return tc.runEnsemble(ctx, *preset, p, *tc.Out(&c), rf, args, bind, normalize, stdout, stderr)
 	}
 	resume := rf.Resume != ""
 	if resume {
@@ -200,15 +200,34 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 
 // runEnsemble trains the members of the ensemble preset p (named name) into out/<member>, one
 // after the other through Run with args (the command line, which names p) followed by the
-// member's --preset and --out, then calls tc.Ensemble. A member that fails or is interrupted
-// ends the ensemble with its error; the members trained so far stay in out.
-func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Preset, out string, rf RunFlags, args []string, stdout, stderr io.Writer) error {
+// member's --preset and --out, then calls tc.Ensemble. Every member's configuration is
+// checked (bind, normalize, Validate) before the first trains. A member that fails or is
+// interrupted ends the ensemble with its error; the members trained so far stay in out.
+func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Preset, out string, rf RunFlags, args []string,
+	bind func(*flag.FlagSet, *T), normalize func(*T) error, stdout, stderr io.Writer) error {
 	if tc.Ensemble == nil {
 		return fmt.Errorf("--preset %s: %s has no ensemble presets", name, tc.Name)
 	}
 	for _, m := range p.Members {
-		if mp, ok := tc.Presets[m]; !ok || len(mp.Members) > 0 {
+		mp, ok := tc.Presets[m]
+		if !ok || len(mp.Members) > 0 {
 			return fmt.Errorf("--preset %s: member %q is not a preset of one model", name, m)
+		}
+		fs := NewFlagSet(tc.Name, tc.Synopsis, io.Discard)
+		var c T
+		var r RunFlags
+		bind(fs, &c)
+		r.Register(fs)
+		tc.registerPreset(fs)
+		err := Parse(fs, slices.Concat(mp.Args, args))
+		if err == nil {
+			err = normalize(&c)
+		}
+		if err == nil {
+			err = tc.Validate(&c)
+		}
+		if err != nil {
+			return fmt.Errorf("--preset %s, member %s: %w", name, m, err)
 		}
 	}
 	if _, err := os.Lstat(filepath.Join(out, EnsembleFile)); err == nil && !rf.Force {

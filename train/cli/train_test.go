@@ -243,6 +243,12 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 	if err := tc.Run(context.Background(), []string{"--preset", "both", "--out", out, "--force"}, io.Discard, io.Discard); err != nil {
 		t.Errorf("--force: %v", err)
 	}
+	// A member whose configuration fails validation stops the ensemble before any training.
+	trained = nil
+	err = tc.Run(context.Background(), []string{"--preset", "both", "--out", filepath.Join(dir, "bad"), "--epochs", "0"}, io.Discard, io.Discard)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--preset both, member a: --epochs 0") || len(trained) != 0 {
+		t.Errorf("--epochs 0: %v, trained %d", err, len(trained))
+	}
 	for _, name := range []string{"loop", "ghost"} {
 		err := tc.Run(context.Background(), []string{"--preset", name, "--out", filepath.Join(dir, name)}, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "is not a preset of one model") {

@@ -259,7 +259,11 @@ func trainEnsemble(_ context.Context, out string, dirs []string, log io.Writer) 
 		}
 		l.Members = append(l.Members, rel)
 	}
-	e, err := loadEnsemble(strings.Join(dirs, ","), "auto")
+	c, err := readConfig(dirs[0])
+	if err != nil {
+		return nil, err
+	}
+	e, err := loadEnsemble(strings.Join(dirs, ","), c.Options.Device) // the members' --device
 	if err != nil {
 		return nil, err
 	}

@@ -133,6 +133,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown tokens", tiny(out, "--tokens", "bytes"), 2},
 		{"chars with vectors", tiny(out, "--tokens", "chars", "--vectors", "default"), 2},
 		{"unknown preset", tiny(out, "--preset", "fastest"), 2},
+		{"ensemble member refuses a flag", tiny(out, "--preset", "best", "--caps"), 2},
 		{"evaluate without model", []string{"evaluate"}, 2},
 		{"evaluate empty model in list", []string{"evaluate", "--model", other + ","}, 2},
 		{"evaluate other model type", []string{"evaluate", "--model", other}, 1},
