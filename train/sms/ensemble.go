@@ -80,25 +80,47 @@ func loadEnsemble(spec, device string) (*ensemble, error) {
 	return e, nil
 }
 
+// openEnsemble pins this goroutine to its OS thread with mf's libtorch threads (see
+// serve.PinModelThread) and loads the models --model names; done closes them and unpins.
+func openEnsemble(mf *cli.ModelFlags) (e *ensemble, done func(), err error) {
+	unpin, err := serve.PinModelThread(mf.Threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e, err = loadEnsemble(mf.Model, mf.Device); err != nil {
+		unpin()
+		return nil, nil, err
+	}
+	return e, func() { e.close(); unpin() }, nil
+}
+
 func (e *ensemble) close() {
 	for _, c := range e.members {
 		c.close()
 	}
 }
 
-// spamProbability returns the members' mean P(spam) of each message.
-func (e *ensemble) spamProbability(msgs []string) ([]float64, error) {
-	mean := make([]float64, len(msgs))
+// average returns the mean over the members of probs(member), message by message.
+func (e *ensemble) average(probs func(c *classifier) ([]float64, error)) ([]float64, error) {
+	var mean []float64
 	for _, c := range e.members {
-		p, err := c.spamProbability(msgs)
+		p, err := probs(c)
 		if err != nil {
 			return nil, err
+		}
+		if mean == nil {
+			mean = make([]float64, len(p))
 		}
 		for i := range p {
 			mean[i] += p[i] / float64(len(e.members))
 		}
 	}
 	return mean, nil
+}
+
+// spamProbability returns the members' mean P(spam) of each message.
+func (e *ensemble) spamProbability(msgs []string) ([]float64, error) {
+	return e.average(func(c *classifier) ([]float64, error) { return c.spamProbability(msgs) })
 }
 
 // encodeIDs returns msg's token ids for each member (pure Go, as classifier.encodeIDs).
@@ -113,56 +135,38 @@ func (e *ensemble) encodeIDs(msg string) [][]int64 {
 // probabilities is the serving forward pass of the ensemble: rows[i][k] are message i's ids
 // for member k; it returns the members' mean P(spam) per message.
 func (e *ensemble) probabilities(rows [][][]int64) ([]float64, error) {
-	mean := make([]float64, len(rows))
-	ids := make([][]int64, len(rows))
-	for k, c := range e.members {
+	k := 0 // the member being run
+	return e.average(func(c *classifier) ([]float64, error) {
+		ids := make([][]int64, len(rows))
 		for i := range rows {
 			ids[i] = rows[i][k]
 		}
-		p, err := c.probabilities(ids)
-		if err != nil {
-			return nil, err
-		}
-		for i := range p {
-			mean[i] += p[i] / float64(len(e.members))
-		}
-	}
-	return mean, nil
+		k++
+		return c.probabilities(ids)
+	})
 }
 
 // EnsembleSummary is summary.json of an ensemble (--preset best, or `evaluate --json`): the
 // validation and test metrics of the members' mean P(spam). test_accuracy, test_f1_spam,
 // test_mcc and params are as in Summary.
 type EnsembleSummary struct {
-	Members           []string  `json:"members"` // run folders
-	Params            int64     `json:"params"`  // all members together
-	TestAccuracy      float64   `json:"test_accuracy"`
-	TestPrecisionSpam float64   `json:"test_precision_spam"`
-	TestRecallSpam    float64   `json:"test_recall_spam"`
-	TestF1Spam        float64   `json:"test_f1_spam"`
-	TestMCC           float64   `json:"test_mcc"`
-	TestLoss          float64   `json:"test_loss"`
-	TestConfusion     [][]int   `json:"test_confusion"` // [true][predicted], ham=0, spam=1
-	ValAccuracy       float64   `json:"val_accuracy"`
-	ValF1Spam         float64   `json:"val_f1_spam"`
-	ValLoss           float64   `json:"val_loss"`
-	MemberTestAcc     []float64 `json:"member_test_accuracy"`
-	Seed              uint64    `json:"seed"` // the first member's
-	ValSize           int       `json:"val_size"`
-	TestSize          int       `json:"test_size"`
+	Members []string `json:"members"` // run folders
+	Params  int64    `json:"params"`  // all members together
+	TestMetrics
+	ValAccuracy   float64   `json:"val_accuracy"`
+	ValF1Spam     float64   `json:"val_f1_spam"`
+	ValLoss       float64   `json:"val_loss"`
+	MemberTestAcc []float64 `json:"member_test_accuracy"`
+	Seed          uint64    `json:"seed"` // the first member's
+	ValSize       int       `json:"val_size"`
+	TestSize      int       `json:"test_size"`
 }
 
-// partMetrics are the metrics of P(spam) against the labels of one part of the split.
-type partMetrics struct {
-	acc, precision, recall, f1, mcc, loss float64
-	conf                                  *metrics.Confusion
-}
-
-// scoreProbs measures probabilities against labels at the threshold 0.5; loss is the mean
+// scoreProbs measures probabilities against labels at the threshold 0.5; the loss is the mean
 // negative log-likelihood (probabilities clamped to [1e-7, 1 - 1e-7]).
-func scoreProbs(probs []float64, labels []int) (partMetrics, error) {
-	var m partMetrics
+func scoreProbs(probs []float64, labels []int) (TestMetrics, error) {
 	pred := make([]int, len(probs))
+	loss := 0.0
 	for i, p := range probs {
 		if p >= 0.5 {
 			pred[i] = data.Spam
@@ -171,15 +175,13 @@ func scoreProbs(probs []float64, labels []int) (partMetrics, error) {
 		if labels[i] != data.Spam {
 			q = 1 - q
 		}
-		m.loss -= math.Log(q) / float64(len(probs))
+		loss -= math.Log(q) / float64(len(probs))
 	}
 	conf, err := metrics.NewConfusion(pred, labels, 2)
 	if err != nil {
-		return m, err
+		return TestMetrics{}, err
 	}
-	m.conf, m.acc, m.mcc = conf, conf.Accuracy(), conf.MCC()
-	m.precision, m.recall, m.f1, _ = conf.PRF(data.Spam) // undefined values are 0
-	return m, nil
+	return testMetrics(conf, loss), nil
 }
 
 // scoreEnsemble measures e on the validation and test parts of its members' split, which must
@@ -204,40 +206,35 @@ func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
 		return nil, err
 	}
 	s := &EnsembleSummary{Members: e.dirs, Seed: first.Seed, ValSize: len(split.Val), TestSize: len(split.Test)}
-	var parts [2]partMetrics
+	var parts [2]TestMetrics
 	for i, part := range [][]data.SMS{split.Val, split.Test} {
 		texts, labels := make([]string, len(part)), make([]int, len(part))
 		for j, m := range part {
 			texts[j], labels[j] = m.Text, m.Label
 		}
-		probs, err := e.spamProbability(texts)
+		probs, err := e.average(func(c *classifier) ([]float64, error) {
+			p, err := c.spamProbability(texts)
+			if err == nil && i == 1 {
+				m, err := scoreProbs(p, labels)
+				if err != nil {
+					return nil, err
+				}
+				s.MemberTestAcc = append(s.MemberTestAcc, m.TestAccuracy)
+			}
+			return p, err
+		})
 		if err != nil {
 			return nil, err
 		}
 		if parts[i], err = scoreProbs(probs, labels); err != nil {
 			return nil, err
 		}
-		if i == 1 {
-			for _, c := range e.members {
-				p, err := c.spamProbability(texts)
-				if err != nil {
-					return nil, err
-				}
-				m, err := scoreProbs(p, labels)
-				if err != nil {
-					return nil, err
-				}
-				s.MemberTestAcc = append(s.MemberTestAcc, m.acc)
-			}
-		}
 	}
 	for _, c := range e.members {
 		s.Params += smsrnn.NumParams(c.model.Config)
 	}
-	v, t := parts[0], parts[1]
-	s.ValAccuracy, s.ValF1Spam, s.ValLoss = v.acc, v.f1, v.loss
-	s.TestAccuracy, s.TestPrecisionSpam, s.TestRecallSpam, s.TestF1Spam, s.TestMCC, s.TestLoss = t.acc, t.precision, t.recall, t.f1, t.mcc, t.loss
-	s.TestConfusion = t.conf.Counts
+	s.TestMetrics = parts[1]
+	s.ValAccuracy, s.ValF1Spam, s.ValLoss = parts[0].TestAccuracy, parts[0].TestF1Spam, parts[0].TestLoss
 	return s, nil
 }
 
@@ -309,16 +306,11 @@ func runEvaluate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return cli.Usagef("evaluate: unexpected arguments %q", fs.Args())
 	}
-	unpin, err := serve.PinModelThread(mf.Threads)
+	e, done, err := openEnsemble(&mf)
 	if err != nil {
 		return err
 	}
-	defer unpin()
-	e, err := loadEnsemble(mf.Model, mf.Device)
-	if err != nil {
-		return err
-	}
-	defer e.close()
+	defer done()
 	s, err := scoreEnsemble(e)
 	if err != nil {
 		return err

@@ -17,7 +17,6 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/train/cli"
-	"github.com/seqtorch/seqtorch/train/serve"
 )
 
 // classifier is a trained model loaded from a run folder.
@@ -205,16 +204,11 @@ func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return cli.Usagef("predict: message %d is empty", i+1)
 		}
 	}
-	unpin, err := serve.PinModelThread(mf.Threads)
+	e, done, err := openEnsemble(&mf)
 	if err != nil {
 		return err
 	}
-	defer unpin()
-	e, err := loadEnsemble(mf.Model, mf.Device)
-	if err != nil {
-		return err
-	}
-	defer e.close()
+	defer done()
 	probs, err := e.spamProbability(msgs)
 	if err != nil {
 		return err

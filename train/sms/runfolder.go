@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/train/curves"
 	"github.com/seqtorch/seqtorch/train/loop"
+	"github.com/seqtorch/seqtorch/train/metrics"
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
@@ -69,32 +71,46 @@ func readConfig(dir string) (*configFile, error) {
 // The keys cell, params, test_accuracy, test_f1_spam, test_mcc, epochs, seconds_per_epoch and
 // device are the stable interface (--json).
 type Summary struct {
-	Cell              string        `json:"cell"`
-	Params            int64         `json:"params"`
-	TrainableParams   int64         `json:"trainable_params"`
-	TestAccuracy      float64       `json:"test_accuracy"`
-	TestPrecisionSpam float64       `json:"test_precision_spam"`
-	TestRecallSpam    float64       `json:"test_recall_spam"`
-	TestF1Spam        float64       `json:"test_f1_spam"`
-	TestMCC           float64       `json:"test_mcc"`
-	TestLoss          float64       `json:"test_loss"`
-	TestConfusion     [][]int       `json:"test_confusion"` // [true][predicted], ham=0, spam=1
-	Epochs            int           `json:"epochs"`
-	BestEpoch         int           `json:"best_epoch"`
-	Monitor           string        `json:"monitor"`
-	BestValue         float64       `json:"best_value"`
-	SecondsPerEpoch   float64       `json:"seconds_per_epoch"` // mean training time per epoch
-	Device            string        `json:"device"`
-	Threads           int           `json:"threads"`
-	WorldSize         int           `json:"world_size"` // data-parallel processes (1: none)
-	Seed              uint64        `json:"seed"`
-	VocabSize         int           `json:"vocab_size"`
-	TrainSize         int           `json:"train_size"`
-	ValSize           int           `json:"val_size"`
-	TestSize          int           `json:"test_size"`
-	Model             smsrnn.Config `json:"model"`
-	Libtorch          string        `json:"libtorch"`
-	Interrupted       bool          `json:"interrupted,omitempty"`
+	Cell            string `json:"cell"`
+	Params          int64  `json:"params"`
+	TrainableParams int64  `json:"trainable_params"`
+	TestMetrics
+	Epochs          int           `json:"epochs"`
+	BestEpoch       int           `json:"best_epoch"`
+	Monitor         string        `json:"monitor"`
+	BestValue       float64       `json:"best_value"`
+	SecondsPerEpoch float64       `json:"seconds_per_epoch"` // mean training time per epoch
+	Device          string        `json:"device"`
+	Threads         int           `json:"threads"`
+	WorldSize       int           `json:"world_size"` // data-parallel processes (1: none)
+	Seed            uint64        `json:"seed"`
+	VocabSize       int           `json:"vocab_size"`
+	TrainSize       int           `json:"train_size"`
+	ValSize         int           `json:"val_size"`
+	TestSize        int           `json:"test_size"`
+	Model           smsrnn.Config `json:"model"`
+	Libtorch        string        `json:"libtorch"`
+	Interrupted     bool          `json:"interrupted,omitempty"`
+}
+
+// TestMetrics are a classifier's metrics on the test part: summary.json's test_* keys, of one
+// model (Summary) or of an ensemble (EnsembleSummary).
+type TestMetrics struct {
+	TestAccuracy      float64 `json:"test_accuracy"`
+	TestPrecisionSpam float64 `json:"test_precision_spam"`
+	TestRecallSpam    float64 `json:"test_recall_spam"`
+	TestF1Spam        float64 `json:"test_f1_spam"`
+	TestMCC           float64 `json:"test_mcc"`
+	TestLoss          float64 `json:"test_loss"`
+	TestConfusion     [][]int `json:"test_confusion"` // [true][predicted], ham=0, spam=1
+}
+
+// testMetrics returns the metrics of a confusion matrix and a loss (spam is the positive
+// class; undefined precision, recall or F1 are 0).
+func testMetrics(conf *metrics.Confusion, loss float64) TestMetrics {
+	p, r, f1, _ := conf.PRF(data.Spam)
+	return TestMetrics{TestAccuracy: conf.Accuracy(), TestPrecisionSpam: p, TestRecallSpam: r, TestF1Spam: f1,
+		TestMCC: conf.MCC(), TestLoss: loss, TestConfusion: conf.Counts}
 }
 
 // writeRunFiles writes config.json and vocab.txt.

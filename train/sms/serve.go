@@ -32,16 +32,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// This goroutine loads the model and then becomes the model goroutine (Serve runs the
 	// batcher's loop on it); HTTP handlers never call libtorch.
-	unpin, err := serve.PinModelThread(mf.Threads)
+	e, done, err := openEnsemble(&mf)
 	if err != nil {
 		return err
 	}
-	defer unpin()
-	e, err := loadEnsemble(mf.Model, mf.Device)
-	if err != nil {
-		return err
-	}
-	defer e.close()
+	defer done()
 	cells := make([]string, len(e.members))
 	for k, c := range e.members {
 		cells[k] = c.model.Config.Cell

@@ -201,12 +201,10 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 	}
 	sum := Summary{
 		Cell: o.Model.Cell, Params: tot.Total, TrainableParams: tot.Trainable,
-		TestAccuracy: ev.conf.Accuracy(), TestPrecisionSpam: ev.precision, TestRecallSpam: ev.recall,
-		TestF1Spam: ev.f1, TestMCC: ev.conf.MCC(), TestLoss: ev.loss, TestConfusion: ev.conf.Counts,
 		Epochs: len(res.History), BestEpoch: res.BestEpoch, Monitor: o.Monitor, BestValue: res.BestValue,
 		SecondsPerEpoch: meanTrainSeconds(res.History), Device: dev.String(), Threads: o.Threads, WorldSize: par.World(), Seed: o.Seed,
 		VocabSize: ds.vocab.Len(), TrainSize: len(ds.train), ValSize: len(ds.val), TestSize: len(ds.test),
-		Model: o.Model, Libtorch: torch.Version(),
+		Model: o.Model, Libtorch: torch.Version(), TestMetrics: testMetrics(ev.conf, ev.loss),
 	}
 	if err := writeResults(rl, o, &sum, res.History); err != nil {
 		return nil, err
