@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/seqtorch/seqtorch/torch/distributed"
+	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
 // TrainCommand is what a training command brings to the shared command shell: its
@@ -199,47 +203,61 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 }
 
 // runEnsemble trains the members of the ensemble preset p (named name) into out/<member>, one
-// after the other through Run with args (the command line, which names p) followed by the
-// member's --preset and --out, then calls tc.Ensemble. Every member's configuration is
-// checked (bind, normalize, Validate) before the first trains. A member that fails or is
+// after the other through Run with args (the command line, which names p, cut at a "--")
+// followed by the member's --preset and --out, then calls tc.Ensemble. Before the first
+// member trains it checks every member's configuration (bind, normalize, Validate) and
+// folder, and writes out/ensemble.json (see [WriteEnsemble]). A member that fails or is
 // interrupted ends the ensemble with its error; the members trained so far stay in out.
+// Ensembles are trained by one process: under a launcher (RANK set) they are refused, while
+// --nproc N trains each member with N workers.
 func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Preset, out string, rf RunFlags, args []string,
 	bind func(*flag.FlagSet, *T), normalize func(*T) error, stdout, stderr io.Writer) error {
-	if tc.Ensemble == nil {
-		return fmt.Errorf("--preset %s: %s has no ensemble presets", name, tc.Name)
+	if err := tc.checkEnsemble(name, p); err != nil {
+		return err
 	}
-	for _, m := range p.Members {
-		mp, ok := tc.Presets[m]
-		if !ok || len(mp.Members) > 0 {
-			return fmt.Errorf("--preset %s: member %q is not a preset of one model", name, m)
-		}
-		fs := NewFlagSet(tc.Name, tc.Synopsis, io.Discard)
+	if _, ok, _ := Worker(); ok {
+		return Usagef("--preset %s trains %d models one after the other: run it in one process (--nproc N trains each with N workers), not under a launcher that sets RANK", name, len(p.Members))
+	}
+	if i := slices.Index(args, "--"); i >= 0 {
+		args = args[:i] // the command line has no arguments after flags; the members' flags follow
+	}
+	if _, err := os.Lstat(filepath.Join(out, EnsembleFile)); err == nil && !rf.Force {
+		return Usagef("--out %s already holds an ensemble (%s); add --force to replace it", out, EnsembleFile)
+	}
+	dirs := make([]string, len(p.Members))
+	for i, m := range p.Members {
+		dirs[i] = filepath.Join(out, m)
+		mfs := NewFlagSet(tc.Name, tc.Synopsis, io.Discard)
 		var c T
 		var r RunFlags
-		bind(fs, &c)
-		r.Register(fs)
-		tc.registerPreset(fs)
-		err := Parse(fs, slices.Concat(mp.Args, args))
+		bind(mfs, &c)
+		r.Register(mfs)
+		tc.registerPreset(mfs)
+		err := Parse(mfs, slices.Concat(tc.Presets[m].Args, args))
 		if err == nil {
 			err = normalize(&c)
 		}
 		if err == nil {
 			err = tc.Validate(&c)
 		}
+		if err == nil && tc.Dist != nil {
+			err = tc.Dist(&c).Validate()
+		}
+		if err == nil && !rf.Force {
+			err = PrepareOut(dirs[i], false) // refuses a run there; --force replaces the members below
+		}
 		if err != nil {
 			return fmt.Errorf("--preset %s, member %s: %w", name, m, err)
 		}
 	}
-	if _, err := os.Lstat(filepath.Join(out, EnsembleFile)); err == nil && !rf.Force {
-		return Usagef("--out %s already holds an ensemble (%s); add --force to replace it", out, EnsembleFile)
-	}
 	if err := PrepareOut(out, rf.Force, slices.Concat([]string{EnsembleFile}, tc.RunFiles, p.Members)...); err != nil {
 		return err
 	}
+	if err := WriteEnsemble(out, p.Members); err != nil {
+		return err
+	}
 	log := rf.Log(stdout, stderr)
-	dirs := make([]string, len(p.Members))
 	for i, m := range p.Members {
-		dirs[i] = filepath.Join(out, m)
 		fmt.Fprintf(log, "--preset %s: member %d of %d, --preset %s --out %s\n", name, i+1, len(p.Members), m, dirs[i])
 		margs := slices.Concat(args, []string{"--preset", m, "--out", dirs[i], "--json", ""})
 		if err := tc.Run(ctx, margs, log, stderr); err != nil {
@@ -251,6 +269,69 @@ func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Prese
 		return fmt.Errorf("--preset %s: %w", name, err)
 	}
 	return rf.WriteJSON(stdout, sum)
+}
+
+// checkEnsemble refuses an ensemble preset the command cannot train: no Ensemble hook, Args
+// set, or members that are not distinct presets of one model named like a folder.
+func (tc *TrainCommand[T]) checkEnsemble(name string, p Preset) error {
+	if tc.Ensemble == nil || len(p.Args) > 0 {
+		return fmt.Errorf("--preset %s: %s cannot train it (an ensemble preset needs TrainCommand.Ensemble and no Args)", name, tc.Name)
+	}
+	seen := map[string]bool{}
+	for _, m := range p.Members {
+		mp, ok := tc.Presets[m]
+		if !ok || len(mp.Members) > 0 || seen[m] || m != filepath.Base(m) || m == "." || m == ".." {
+			return fmt.Errorf("--preset %s: member %q is not a preset of one model, named once, usable as a folder name", name, m)
+		}
+		seen[m] = true
+	}
+	return nil
+}
+
+// ensembleList is the content of [EnsembleFile].
+type ensembleList struct {
+	Members []string `json:"members"` // the members' run folders, relative to the ensemble's
+}
+
+// WriteEnsemble writes dir/ensemble.json ([EnsembleFile]), naming the members' run folders
+// relative to dir, atomically. An ensemble preset writes it before its members train, so a
+// folder whose members were finished by hand serves as a whole (see [EnsembleMembers]).
+func WriteEnsemble(dir string, members []string) error {
+	b, err := json.MarshalIndent(ensembleList{Members: members}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return runlog.AtomicWriteFile(filepath.Join(dir, EnsembleFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+}
+
+// EnsembleMembers returns the run folders of the ensemble in dir (relative members joined to
+// dir), or ok false when dir has no [EnsembleFile].
+func EnsembleMembers(dir string) (members []string, ok bool, err error) {
+	path := filepath.Join(dir, EnsembleFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var l ensembleList
+	if err := json.Unmarshal(b, &l); err != nil || len(l.Members) == 0 || slices.Contains(l.Members, "") {
+		return nil, false, fmt.Errorf("%s: want {\"members\": [folder, ...]}, the ensemble's run folders", path)
+	}
+	for _, m := range l.Members {
+		if !filepath.IsAbs(m) {
+			m = filepath.Join(dir, m)
+		}
+		members = append(members, m)
+	}
+	return members, true, nil
 }
 
 // registerPreset registers --preset on fs when the command has presets; the returned name

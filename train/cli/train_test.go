@@ -211,7 +211,7 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 	var got []string
 	tc.Ensemble = func(_ context.Context, out string, dirs []string, log io.Writer) (any, error) {
 		got = dirs
-		return map[string]int{"members": len(dirs)}, os.WriteFile(filepath.Join(out, EnsembleFile), []byte("{}"), 0o644)
+		return map[string]int{"members": len(dirs)}, nil
 	}
 	tc.Presets = map[string]Preset{
 		"a":     {Args: []string{"--lr", "0.3"}},
@@ -219,6 +219,7 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 		"both":  {Members: []string{"a", "b"}, Doc: "a and b averaged"},
 		"loop":  {Members: []string{"a", "both"}},
 		"ghost": {Members: []string{"a", "nope"}},
+		"twice": {Members: []string{"a", "a"}},
 	}
 	out := filepath.Join(dir, "ens")
 	var so, se bytes.Buffer
@@ -240,8 +241,24 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "already holds an ensemble") {
 		t.Errorf("second run: %v", err)
 	}
-	if err := tc.Run(context.Background(), []string{"--preset", "both", "--out", out, "--force"}, io.Discard, io.Discard); err != nil {
-		t.Errorf("--force: %v", err)
+	members, ok, err := EnsembleMembers(out)
+	if err != nil || !ok || len(members) != 2 || members[0] != want[0].Out || members[1] != want[1].Out {
+		t.Errorf("EnsembleMembers(%s) = %q, %v, %v", out, members, ok, err)
+	}
+	// --force trains both members again; a trailing "--" does not end up before their flags.
+	trained = nil
+	if err := tc.Run(context.Background(), []string{"--preset", "both", "--out", out, "--force", "--"}, io.Discard, io.Discard); err != nil || len(trained) != 2 {
+		t.Errorf("--force: %v, %d members trained", err, len(trained))
+	}
+	// A member folder that holds a run stops the ensemble before any training.
+	partial := filepath.Join(dir, "partial")
+	if err := tc.Run(context.Background(), []string{"--preset", "b", "--out", filepath.Join(partial, "b")}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	trained = nil
+	err = tc.Run(context.Background(), []string{"--preset", "both", "--out", partial}, io.Discard, io.Discard)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--preset both, member b: --out "+filepath.Join(partial, "b")+" already holds a run") || len(trained) != 0 {
+		t.Errorf("member folder with a run: %v, trained %d", err, len(trained))
 	}
 	// A member whose configuration fails validation stops the ensemble before any training.
 	trained = nil
@@ -249,11 +266,18 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--preset both, member a: --epochs 0") || len(trained) != 0 {
 		t.Errorf("--epochs 0: %v, trained %d", err, len(trained))
 	}
-	for _, name := range []string{"loop", "ghost"} {
+	for _, name := range []string{"loop", "ghost", "twice"} {
 		err := tc.Run(context.Background(), []string{"--preset", name, "--out", filepath.Join(dir, name)}, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "is not a preset of one model") {
 			t.Errorf("--preset %s: %v", name, err)
 		}
+	}
+	// Under a launcher every rank would train the ensemble: refused.
+	t.Setenv("RANK", "0")
+	t.Setenv("WORLD_SIZE", "1")
+	err = tc.Run(context.Background(), []string{"--preset", "both", "--out", filepath.Join(dir, "ranked")}, io.Discard, io.Discard)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "not under a launcher") {
+		t.Errorf("under RANK: %v", err)
 	}
 }
 

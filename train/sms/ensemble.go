@@ -28,35 +28,34 @@ type ensemble struct {
 	dirs    []string
 }
 
-// ensembleList is ensemble.json (cli.EnsembleFile): the members' run folders, relative to the
-// ensemble's folder.
-type ensembleList struct {
-	Members []string `json:"members"`
-}
-
-// modelDirs expands --model: a comma-separated list of run folders, where a folder holding
-// ensemble.json stands for its members.
+// modelDirs expands --model: a run folder, or a comma-separated list of them, where a folder
+// holding ensemble.json (cli.EnsembleFile) stands for its members. A folder named twice is
+// refused (it would weigh twice).
 func modelDirs(spec string) ([]string, error) {
+	list := strings.Split(spec, ",")
+	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
+		list = []string{spec} // a folder whose name has a comma
+	}
 	var dirs []string
-	for _, d := range strings.Split(spec, ",") {
+	seen := map[string]bool{}
+	for _, d := range list {
 		d = strings.TrimSpace(d)
 		if d == "" {
 			return nil, cli.Usagef("--model %q: an empty folder name in the list", spec)
 		}
-		b, err := os.ReadFile(filepath.Join(d, cli.EnsembleFile))
-		if os.IsNotExist(err) {
-			dirs = append(dirs, d)
-			continue
-		}
+		members, ok, err := cli.EnsembleMembers(d)
 		if err != nil {
-			return nil, fmt.Errorf("--model %s: %w", d, err)
+			return nil, err
 		}
-		var l ensembleList
-		if err := json.Unmarshal(b, &l); err != nil || len(l.Members) == 0 {
-			return nil, fmt.Errorf("%s: want {\"members\": [folder, ...]}, the ensemble's run folders", filepath.Join(d, cli.EnsembleFile))
+		if !ok {
+			members = []string{d}
 		}
-		for _, m := range l.Members {
-			dirs = append(dirs, filepath.Join(d, m))
+		for _, m := range members {
+			if seen[filepath.Clean(m)] {
+				return nil, cli.Usagef("--model %q: %s is named twice", spec, m)
+			}
+			seen[filepath.Clean(m)] = true
+			dirs = append(dirs, m)
 		}
 	}
 	return dirs, nil
@@ -188,14 +187,19 @@ func scoreProbs(probs []float64, labels []int) (TestMetrics, error) {
 // be the same data file and split seed for every member.
 func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
 	first := e.members[0].opts
-	for k, c := range e.members[1:] {
-		if c.opts.Data != first.Data || c.opts.SplitSeed != first.SplitSeed {
-			return nil, fmt.Errorf("--model: %s and %s were trained on different data or splits (--data, --split-seed)", e.dirs[0], e.dirs[k+1])
-		}
-	}
 	path, err := smsPath(first.Data)
 	if err != nil {
 		return nil, err
+	}
+	for k, c := range e.members[1:] {
+		p, err := smsPath(c.opts.Data)
+		if err != nil {
+			return nil, err
+		}
+		if !samePath(p, path) || c.opts.SplitSeed != first.SplitSeed {
+			return nil, fmt.Errorf("--model: %s and %s were trained on different data or splits (--data %s and %s, --split-seed %d and %d)",
+				e.dirs[0], e.dirs[k+1], path, p, first.SplitSeed, c.opts.SplitSeed)
+		}
 	}
 	msgs, err := data.LoadSMS(path)
 	if err != nil {
@@ -238,6 +242,13 @@ func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
 	return s, nil
 }
 
+// samePath tells whether a and b name the same file (as absolute, cleaned paths).
+func samePath(a, b string) bool {
+	a, errA := filepath.Abs(a)
+	b, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && a == b
+}
+
 // printEnsemble writes the one-line report of an ensemble's metrics.
 func printEnsemble(w io.Writer, s *EnsembleSummary) {
 	fmt.Fprintf(w, "%d model(s) | validation accuracy %.4f spam F1 %.4f loss %.4f | test accuracy %.4f, spam precision %.4f recall %.4f F1 %.4f, MCC %.4f\n",
@@ -245,17 +256,9 @@ func printEnsemble(w io.Writer, s *EnsembleSummary) {
 	fmt.Fprintf(w, "confusion (rows true, columns predicted): ham %v spam %v\n", s.TestConfusion[0], s.TestConfusion[1])
 }
 
-// trainEnsemble is trainCommand.Ensemble: it writes ensemble.json and the ensemble's
-// summary.json into out and prints its metrics.
+// trainEnsemble is trainCommand.Ensemble: it writes the ensemble's summary.json into out
+// (members named relative to out, as in ensemble.json) and prints its metrics.
 func trainEnsemble(_ context.Context, out string, dirs []string, log io.Writer) (any, error) {
-	var l ensembleList
-	for _, d := range dirs {
-		rel, err := filepath.Rel(out, d)
-		if err != nil {
-			return nil, err
-		}
-		l.Members = append(l.Members, rel)
-	}
 	c, err := readConfig(dirs[0])
 	if err != nil {
 		return nil, err
@@ -269,18 +272,18 @@ func trainEnsemble(_ context.Context, out string, dirs []string, log io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		name string
-		v    any
-	}{{cli.EnsembleFile, l}, {summaryName, s}} {
-		err := runlog.AtomicWriteFile(filepath.Join(out, f.name), func(w io.Writer) error {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(f.v)
-		})
-		if err != nil {
+	for i, d := range dirs {
+		if s.Members[i], err = filepath.Rel(out, d); err != nil {
 			return nil, err
 		}
+	}
+	err = runlog.AtomicWriteFile(filepath.Join(out, summaryName), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	})
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprint(log, "ensemble: ")
 	printEnsemble(log, s)

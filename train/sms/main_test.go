@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,6 +138,7 @@ func TestBadInput(t *testing.T) {
 		{"evaluate without model", []string{"evaluate"}, 2},
 		{"evaluate empty model in list", []string{"evaluate", "--model", other + ","}, 2},
 		{"evaluate other model type", []string{"evaluate", "--model", other}, 1},
+		{"evaluate model named twice", []string{"evaluate", "--model", other + "," + other + "/"}, 2},
 		{"unknown flag", []string{"--colour"}, 2},
 		{"bad flag value", []string{"--epochs", "ten"}, 2},
 		{"stray argument", []string{"fit"}, 2},
@@ -301,7 +303,7 @@ func TestPresetBestEnsemble(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}
-	if len(sum.Members) != 3 || len(sum.MemberTestAcc) != 3 || sum.TestSize == 0 || sum.TestAccuracy <= 0 || sum.TestAccuracy > 1 {
+	if !slices.Equal(sum.Members, []string{"words", "raw", "chars"}) || len(sum.MemberTestAcc) != 3 || sum.TestSize == 0 || sum.TestAccuracy <= 0 || sum.TestAccuracy > 1 {
 		t.Fatalf("ensemble summary %+v", sum)
 	}
 	for _, m := range []string{"words", "raw", "chars"} {
