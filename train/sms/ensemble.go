@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
@@ -156,9 +157,13 @@ type EnsembleSummary struct {
 	ValF1Spam     float64   `json:"val_f1_spam"`
 	ValLoss       float64   `json:"val_loss"`
 	MemberTestAcc []float64 `json:"member_test_accuracy"`
-	Seed          uint64    `json:"seed"` // the first member's
-	ValSize       int       `json:"val_size"`
-	TestSize      int       `json:"test_size"`
+	// MSPerK is the inference time per 1,000 test messages in milliseconds (batches of 256,
+	// all members, on this process's device and threads); MemberMSPerK each member's.
+	MSPerK       float64   `json:"ms_per_1000_messages"`
+	MemberMSPerK []float64 `json:"member_ms_per_1000_messages"`
+	Seed         uint64    `json:"seed"` // the first member's
+	ValSize      int       `json:"val_size"`
+	TestSize     int       `json:"test_size"`
 }
 
 // scoreProbs measures probabilities against labels at the threshold 0.5; the loss is the mean
@@ -217,13 +222,17 @@ func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
 			texts[j], labels[j] = m.Text, m.Label
 		}
 		probs, err := e.average(func(c *classifier) ([]float64, error) {
+			t0 := time.Now()
 			p, err := c.spamProbability(texts)
 			if err == nil && i == 1 {
+				ms := float64(time.Since(t0).Microseconds()) / float64(len(texts))
 				m, err := scoreProbs(p, labels)
 				if err != nil {
 					return nil, err
 				}
 				s.MemberTestAcc = append(s.MemberTestAcc, m.TestAccuracy)
+				s.MemberMSPerK = append(s.MemberMSPerK, ms)
+				s.MSPerK += ms
 			}
 			return p, err
 		})
@@ -253,7 +262,7 @@ func samePath(a, b string) bool {
 func printEnsemble(w io.Writer, s *EnsembleSummary) {
 	fmt.Fprintf(w, "%d model(s) | validation accuracy %.4f spam F1 %.4f loss %.4f | test accuracy %.4f, spam precision %.4f recall %.4f F1 %.4f, MCC %.4f\n",
 		len(s.Members), s.ValAccuracy, s.ValF1Spam, s.ValLoss, s.TestAccuracy, s.TestPrecisionSpam, s.TestRecallSpam, s.TestF1Spam, s.TestMCC)
-	fmt.Fprintf(w, "confusion (rows true, columns predicted): ham %v spam %v\n", s.TestConfusion[0], s.TestConfusion[1])
+	fmt.Fprintf(w, "confusion (rows true, columns predicted): ham %v spam %v | %.0f ms per 1,000 messages\n", s.TestConfusion[0], s.TestConfusion[1], s.MSPerK)
 }
 
 // trainEnsemble is trainCommand.Ensemble: it writes the ensemble's summary.json into out
