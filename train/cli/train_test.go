@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -521,5 +522,38 @@ func TestTrainCommandOldConfig(t *testing.T) {
 	want := distToy{Epochs: 2, Out: out, DistFlags: DistFlags{NProc: 1, MasterAddr: "127.0.0.1", Timeout: DefaultDistTimeout}}
 	if len(trained) != 1 || trained[0] != want {
 		t.Errorf("resumed with %+v, want %+v", trained, want)
+	}
+}
+
+// TestEnsembleMembers: relative members are joined to the folder, absolute ones kept; a
+// malformed ensemble.json is a one-line error naming it.
+func TestEnsembleMembers(t *testing.T) {
+	dir := t.TempDir()
+	abs := filepath.Join(t.TempDir(), "elsewhere")
+	cases := []struct {
+		name, content string
+		want          []string
+		err           string
+	}{
+		{"relative and absolute", `{"members": ["a", "` + abs + `"]}`, []string{filepath.Join(dir, "relative and absolute", "a"), abs}, ""},
+		{"not json", `members: a`, nil, "ensemble.json: want {\"members\": [folder, ...]}"},
+		{"empty list", `{"members": []}`, nil, "ensemble.json: want"},
+		{"empty name", `{"members": ["a", ""]}`, nil, "ensemble.json: want"},
+	}
+	for _, c := range cases {
+		d := filepath.Join(dir, c.name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, EnsembleFile), []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := EnsembleMembers(d)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%s: error %v, want one line with %q", c.name, err, c.err)
+		case c.err == "" && (err != nil || !ok || !slices.Equal(got, c.want)):
+			t.Errorf("%s: %q, %v, %v; want %q", c.name, got, ok, err, c.want)
+		}
 	}
 }
