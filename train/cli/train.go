@@ -208,6 +208,11 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 // member trains it checks every member's configuration (bind, normalize, Validate) and
 // folder, and writes out/ensemble.json (see [WriteEnsemble]). A member that fails or is
 // interrupted ends the ensemble with its error; the members trained so far stay in out.
+//
+// Run again without --force on an unfinished ensemble (ensemble.json but no summary.json), it
+// continues: a member whose folder holds a run is resumed (--resume, with the member's
+// --epochs, --device and --threads) when every other flag still says what the run was trained
+// with, and refused, naming the flag, otherwise; the others train. --force trains all anew.
 // Ensembles are trained by one process: under a launcher (RANK set) they are refused, while
 // --nproc N trains each member with N workers.
 func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Preset, out string, rf RunFlags, args []string,
@@ -221,32 +226,17 @@ func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Prese
 	if i := slices.Index(args, "--"); i >= 0 {
 		args = args[:i] // the command line has no arguments after flags; the members' flags follow
 	}
-	if _, err := os.Lstat(filepath.Join(out, EnsembleFile)); err == nil && !rf.Force {
-		return Usagef("--out %s already holds an ensemble (%s); add --force to replace it", out, EnsembleFile)
+	_, errList := os.Lstat(filepath.Join(out, EnsembleFile))
+	_, errSum := os.Lstat(filepath.Join(out, SummaryFile))
+	if errList == nil && errSum == nil && !rf.Force {
+		return Usagef("--out %s already holds an ensemble (%s, %s); add --force to replace it", out, EnsembleFile, SummaryFile)
 	}
 	dirs := make([]string, len(p.Members))
+	margs := make([][]string, len(p.Members)) // each member's command line
 	for i, m := range p.Members {
 		dirs[i] = filepath.Join(out, m)
-		mfs := NewFlagSet(tc.Name, tc.Synopsis, io.Discard)
-		var c T
-		var r RunFlags
-		bind(mfs, &c)
-		r.Register(mfs)
-		tc.registerPreset(mfs)
-		err := Parse(mfs, slices.Concat(tc.Presets[m].Args, args))
-		if err == nil {
-			err = normalize(&c)
-		}
-		if err == nil {
-			err = tc.Validate(&c)
-		}
-		if err == nil && tc.Dist != nil {
-			err = tc.Dist(&c).Validate()
-		}
-		if err == nil && !rf.Force {
-			err = PrepareOut(dirs[i], false) // refuses a run there; --force replaces the members below
-		}
-		if err != nil {
+		var err error
+		if margs[i], err = tc.memberArgs(m, dirs[i], args, rf.Force, bind, normalize); err != nil {
 			return fmt.Errorf("--preset %s, member %s: %w", name, m, err)
 		}
 	}
@@ -258,9 +248,12 @@ func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Prese
 	}
 	log := rf.Log(stdout, stderr)
 	for i, m := range p.Members {
-		fmt.Fprintf(log, "--preset %s: member %d of %d, --preset %s --out %s\n", name, i+1, len(p.Members), m, dirs[i])
-		margs := slices.Concat(args, []string{"--preset", m, "--out", dirs[i], "--json", ""})
-		if err := tc.Run(ctx, margs, log, stderr); err != nil {
+		what := fmt.Sprintf("--preset %s --out %s", m, dirs[i])
+		if margs[i][0] == "--resume" {
+			what = "continuing the run in " + dirs[i] + " (--resume)"
+		}
+		fmt.Fprintf(log, "--preset %s: member %d of %d, %s\n", name, i+1, len(p.Members), what)
+		if err := tc.Run(ctx, margs[i], log, stderr); err != nil {
 			return err
 		}
 	}
@@ -269,6 +262,67 @@ func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Prese
 		return fmt.Errorf("--preset %s: %w", name, err)
 	}
 	return rf.WriteJSON(stdout, sum)
+}
+
+// memberArgs checks member preset m of an ensemble, to be trained in dir with the command
+// line args, and returns the command line that trains it: the member's --preset and --out
+// after args, or, without force and with a run in dir, --resume dir with the member's
+// --epochs, --device and --threads, once [Resume] agrees that every other flag (set or left
+// at its default) says what the run was trained with.
+func (tc *TrainCommand[T]) memberArgs(m, dir string, args []string, force bool, bind func(*flag.FlagSet, *T), normalize func(*T) error) ([]string, error) {
+	fs := NewFlagSet(tc.Name, tc.Synopsis, io.Discard)
+	var c T
+	var r RunFlags
+	bind(fs, &c)
+	r.Register(fs)
+	tc.registerPreset(fs)
+	if err := Parse(fs, slices.Concat(tc.Presets[m].Args, args, []string{"--out", dir})); err != nil {
+		return nil, err
+	}
+	if err := normalize(&c); err != nil {
+		return nil, err
+	}
+	if err := tc.Validate(&c); err != nil {
+		return nil, err
+	}
+	if tc.Dist != nil {
+		if err := tc.Dist(&c).Validate(); err != nil {
+			return nil, err
+		}
+	}
+	train := slices.Concat(args, []string{"--preset", m, "--out", dir, "--json", ""})
+	if force {
+		return train, nil
+	}
+	config := filepath.Join(dir, ConfigFile)
+	if _, err := os.Stat(config); err != nil {
+		return train, PrepareOut(dir, false) // no run there: refuses only a file
+	}
+	saved, err := tc.Saved(dir, config)
+	if err != nil {
+		return nil, err
+	}
+	// Every configuration flag counts as given, so that Resume compares them all.
+	set := Set(fs)
+	var ferr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if !set[f.Name] && !slices.Contains([]string{"force", "resume", "json", "preset"}, f.Name) && ferr == nil {
+			ferr = fs.Set(f.Name, f.Value.String())
+		}
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	if _, err := Resume(fs, dir, saved, bind, normalize); err != nil {
+		return nil, fmt.Errorf("%w; add --force to train the ensemble anew", err)
+	}
+	resume := []string{"--resume", dir, "--json", ""}
+	for _, name := range MayChange {
+		if f := fs.Lookup(name); f != nil {
+			resume = append(resume, "--"+name, f.Value.String())
+		}
+	}
+	return resume, nil
 }
 
 // checkEnsemble refuses an ensemble preset the command cannot train: no Ensemble hook, Args

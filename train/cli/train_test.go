@@ -212,7 +212,7 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 	var got []string
 	tc.Ensemble = func(_ context.Context, out string, dirs []string, log io.Writer) (any, error) {
 		got = dirs
-		return map[string]int{"members": len(dirs)}, nil
+		return map[string]int{"members": len(dirs)}, os.WriteFile(filepath.Join(out, SummaryFile), []byte("{}"), 0o644)
 	}
 	tc.Presets = map[string]Preset{
 		"a":     {Args: []string{"--lr", "0.3"}},
@@ -251,15 +251,30 @@ func TestTrainCommandEnsemblePreset(t *testing.T) {
 	if err := tc.Run(context.Background(), []string{"--preset", "both", "--out", out, "--force", "--"}, io.Discard, io.Discard); err != nil || len(trained) != 2 {
 		t.Errorf("--force: %v, %d members trained", err, len(trained))
 	}
-	// A member folder that holds a run stops the ensemble before any training.
+	// An unfinished ensemble continues: a member folder that holds a run trained with the same
+	// flags is resumed, the others train.
 	partial := filepath.Join(dir, "partial")
 	if err := tc.Run(context.Background(), []string{"--preset", "b", "--out", filepath.Join(partial, "b")}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	trained = nil
-	err = tc.Run(context.Background(), []string{"--preset", "both", "--out", partial}, io.Discard, io.Discard)
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--preset both, member b: --out "+filepath.Join(partial, "b")+" already holds a run") || len(trained) != 0 {
-		t.Errorf("member folder with a run: %v, trained %d", err, len(trained))
+	var log bytes.Buffer
+	if err := tc.Run(context.Background(), []string{"--preset", "both", "--out", partial}, &log, io.Discard); err != nil || len(trained) != 2 {
+		t.Fatalf("continuing: %v, %d trained", err, len(trained))
+	}
+	if !strings.Contains(log.String(), "continuing the run in "+filepath.Join(partial, "b")) || strings.Count(log.String(), "trained (resume true)") != 1 {
+		t.Errorf("continuing: log\n%s", log.String())
+	}
+	// A member folder whose run was trained with other flags stops the ensemble before any
+	// training, naming the flag.
+	other := filepath.Join(dir, "other")
+	if err := tc.Run(context.Background(), []string{"--preset", "b", "--lr", "0.9", "--out", filepath.Join(other, "b")}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	trained = nil
+	err = tc.Run(context.Background(), []string{"--preset", "both", "--out", other}, io.Discard, io.Discard)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--preset both, member b: --lr") || !strings.Contains(err.Error(), "add --force") || len(trained) != 0 {
+		t.Errorf("member folder with another run: %v, trained %d", err, len(trained))
 	}
 	// A member whose configuration fails validation stops the ensemble before any training.
 	trained = nil

@@ -343,3 +343,34 @@ func TestPresetBestEnsemble(t *testing.T) {
 		t.Errorf("second run: exit %d: %s", code, stderr)
 	}
 }
+
+// TestPresetBestContinues: an ensemble whose first member was trained alone (as after a
+// Ctrl-C and a --resume) is continued by rerunning the ensemble: that member is resumed with
+// every flag checked against its run, the others train; a member run with other flags is
+// refused, naming the flag.
+func TestPresetBestContinues(t *testing.T) {
+	torchtest.CheckLive(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ens")
+	flags := func(extra ...string) []string { return tiny(out, append([]string{"--vectors", "", "--epochs", "1"}, extra...)...) }
+	words := append([]string{"--preset", "words"}, tiny(filepath.Join(out, "words"), "--vectors", "", "--epochs", "1")...)
+	if code, _, stderr := runCmd(context.Background(), words...); code != 0 {
+		t.Fatalf("words: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := runCmd(context.Background(), append([]string{"--preset", "best"}, flags()...)...)
+	if code != 0 || !strings.Contains(stdout, "member 1 of 3, continuing the run in "+filepath.Join(out, "words")) || !strings.Contains(stdout, "member 3 of 3, --preset chars") {
+		t.Fatalf("continuing: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	other := filepath.Join(dir, "other")
+	words = append([]string{"--preset", "words"}, tiny(filepath.Join(other, "words"), "--vectors", "", "--epochs", "1", "--lr", "0.02")...)
+	if code, _, stderr := runCmd(context.Background(), words...); code != 0 {
+		t.Fatalf("words: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = runCmd(context.Background(), append([]string{"--preset", "best"}, tiny(other, "--vectors", "", "--epochs", "1")...)...)
+	if code != 2 || !strings.Contains(stderr, "member words: --lr 0.01 contradicts") {
+		t.Errorf("other flags: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(other, "raw")); err == nil {
+		t.Errorf("member raw trained although words was refused")
+	}
+}
