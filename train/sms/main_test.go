@@ -352,7 +352,9 @@ func TestPresetBestContinues(t *testing.T) {
 	torchtest.CheckLive(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ens")
-	flags := func(extra ...string) []string { return tiny(out, append([]string{"--vectors", "", "--epochs", "1"}, extra...)...) }
+	flags := func(extra ...string) []string {
+		return tiny(out, append([]string{"--vectors", "", "--epochs", "1"}, extra...)...)
+	}
 	words := append([]string{"--preset", "words"}, tiny(filepath.Join(out, "words"), "--vectors", "", "--epochs", "1")...)
 	if code, _, stderr := runCmd(context.Background(), words...); code != 0 {
 		t.Fatalf("words: exit %d: %s", code, stderr)
