@@ -87,7 +87,6 @@ const EnsembleFile = "ensemble.json"
 // the run folder nor writes --json, logs to stdout (which Launch discards), and ends an
 // interruption with a [SilentError] of status 130, as rank 0 prints how to resume.
 func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := NewFlagSet(tc.Name, tc.Synopsis, stderr)
 	bind := tc.Bind
 	if tc.Dist != nil {
 		bind = func(fs *flag.FlagSet, c *T) {
@@ -95,30 +94,21 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 			tc.Dist(c).Register(fs)
 		}
 	}
-	var c T
-	bind(fs, &c)
-	var rf RunFlags
-	rf.Register(fs)
-	preset := tc.registerPreset(fs)
-	if err := Parse(fs, args); err != nil {
+	fs, c, rf, preset, err := tc.parse(args, bind, stderr)
+	if err != nil {
 		return err
 	}
-	if *preset != "" {
-		p, ok := tc.Presets[*preset]
+	if preset != "" {
+		p, ok := tc.Presets[preset]
 		switch {
 		case !ok:
-			return Usagef("unknown --preset %q (want %s)", *preset, strings.Join(slices.Sorted(maps.Keys(tc.Presets)), ", "))
+			return Usagef("unknown --preset %q (want %s)", preset, strings.Join(slices.Sorted(maps.Keys(tc.Presets)), ", "))
 		case rf.Resume != "":
 			return Usagef("--preset with --resume: a resumed run keeps its own settings")
 		}
 		// Parse again, the preset's flags first: the command line's own come after and win.
-		fs = NewFlagSet(tc.Name, tc.Synopsis, stderr)
-		c, rf = *new(T), RunFlags{}
-		bind(fs, &c)
-		rf.Register(fs)
-		tc.registerPreset(fs)
-		if err := Parse(fs, append(slices.Clip(p.Args), args...)); err != nil {
-			return fmt.Errorf("--preset %s: %w", *preset, err)
+		if fs, c, rf, _, err = tc.parse(slices.Concat(p.Args, args), bind, stderr); err != nil {
+			return fmt.Errorf("--preset %s: %w", preset, err)
 		}
 	}
 	normalize := tc.Normalize
@@ -132,8 +122,8 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 			return own(c)
 		}
 	}
-	if p, ok := tc.Presets[*preset]; ok && len(p.Members) > 0 {
-		return tc.runEnsemble(ctx, *preset, p, *tc.Out(&c), rf, args, bind, normalize, stdout, stderr)
+	if p, ok := tc.Presets[preset]; ok && len(p.Members) > 0 {
+		return tc.runEnsemble(ctx, preset, p, *tc.Out(&c), rf, args, bind, normalize, stdout, stderr)
 	}
 	resume := rf.Resume != ""
 	if resume {
@@ -270,13 +260,8 @@ func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Prese
 // --epochs, --device and --threads, once [Resume] agrees that every other flag (set or left
 // at its default) says what the run was trained with.
 func (tc *TrainCommand[T]) memberArgs(m, dir string, args []string, force bool, bind func(*flag.FlagSet, *T), normalize func(*T) error) ([]string, error) {
-	fs := NewFlagSet(tc.Name, tc.Synopsis, io.Discard)
-	var c T
-	var r RunFlags
-	bind(fs, &c)
-	r.Register(fs)
-	tc.registerPreset(fs)
-	if err := Parse(fs, slices.Concat(tc.Presets[m].Args, args, []string{"--out", dir})); err != nil {
+	fs, c, _, _, err := tc.parse(slices.Concat(tc.Presets[m].Args, args, []string{"--out", dir}), bind, io.Discard)
+	if err != nil {
 		return nil, err
 	}
 	if err := normalize(&c); err != nil {
@@ -386,6 +371,20 @@ func EnsembleMembers(dir string) (members []string, ok bool, err error) {
 		members = append(members, m)
 	}
 	return members, true, nil
+}
+
+// parse parses args on a new flag set (its messages to out) with the configuration flags
+// (bind), the [RunFlags] and --preset, and returns the flag set, the configuration, the run
+// flags and the preset's name.
+func (tc *TrainCommand[T]) parse(args []string, bind func(*flag.FlagSet, *T), out io.Writer) (*flag.FlagSet, T, RunFlags, string, error) {
+	fs := NewFlagSet(tc.Name, tc.Synopsis, out)
+	c := new(T)
+	bind(fs, c)
+	var rf RunFlags
+	rf.Register(fs)
+	preset := tc.registerPreset(fs)
+	err := Parse(fs, args)
+	return fs, *c, rf, *preset, err
 }
 
 // registerPreset registers --preset on fs when the command has presets; the returned name
