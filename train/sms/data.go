@@ -38,12 +38,11 @@ func tokenizer(o *Options) data.Tokenizer {
 	if o.Tokens == "chars" {
 		return data.CharTokenizer{}
 	}
-	placeholders, caps := o.Placeholders, o.Caps
 	t := data.SMSTokenizer{}
-	if placeholders {
+	if o.Placeholders {
 		t = data.DefaultSMSTokenizer()
 	}
-	if caps {
+	if o.Caps {
 		t.KeepCase = true
 		return capsTokenizer{t}
 	}
@@ -86,24 +85,30 @@ func isCaps(t string) bool {
 // msgCache keeps parsed message files, so the report reads the corpus once.
 var msgCache = map[string][]data.SMS{}
 
-// loadDataset reads, splits and encodes the data. With vocab nil it builds the vocabulary from
-// the training part.
-func loadDataset(o *Options, vocab *data.Vocab) (*dataset, error) {
-	path, err := smsPath(o.Data)
-	if err != nil {
-		return nil, err
+// loadSplit reads the SMS file of --data (path, as smsPath resolves it) and splits it 70/15/15
+// with the split seed, as every run does.
+func loadSplit(dataFlag string, seed uint64) (split data.SMSSplit, path string, err error) {
+	if path, err = smsPath(dataFlag); err != nil {
+		return split, "", err
 	}
 	msgs, ok := msgCache[path]
 	if !ok {
 		if msgs, err = data.LoadSMS(path); err != nil {
-			return nil, err
+			return split, "", err
 		}
 		msgCache[path] = msgs
 	}
 	if len(msgs) < 20 {
-		return nil, fmt.Errorf("SMS data %s: %d messages is too few to split", path, len(msgs))
+		return split, "", fmt.Errorf("SMS data %s: %d messages is too few to split", path, len(msgs))
 	}
-	split, err := data.SplitSMS(msgs, data.SplitOptions{Train: 0.7, Val: 0.15, Test: 0.15, Seed: o.SplitSeed})
+	split, err = data.SplitSMS(msgs, data.SplitOptions{Train: 0.7, Val: 0.15, Test: 0.15, Seed: seed})
+	return split, path, err
+}
+
+// loadDataset reads, splits and encodes the data. With vocab nil it builds the vocabulary from
+// the training part.
+func loadDataset(o *Options, vocab *data.Vocab) (*dataset, error) {
+	split, path, err := loadSplit(o.Data, o.SplitSeed)
 	if err != nil {
 		return nil, err
 	}

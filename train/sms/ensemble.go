@@ -14,7 +14,6 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
 	"github.com/seqtorch/seqtorch/train/cli"
-	"github.com/seqtorch/seqtorch/train/metrics"
 	"github.com/seqtorch/seqtorch/train/runlog"
 	"github.com/seqtorch/seqtorch/train/serve"
 )
@@ -62,12 +61,8 @@ func modelDirs(spec string) ([]string, error) {
 	return dirs, nil
 }
 
-// loadEnsemble loads the classifiers that --model names (see modelDirs) onto device.
-func loadEnsemble(spec, device string) (*ensemble, error) {
-	dirs, err := modelDirs(spec)
-	if err != nil {
-		return nil, err
-	}
+// loadEnsemble loads the classifiers of the run folders dirs onto device.
+func loadEnsemble(dirs []string, device string) (*ensemble, error) {
 	e := &ensemble{dirs: dirs}
 	for _, d := range dirs {
 		c, err := loadClassifier(d, device)
@@ -87,7 +82,11 @@ func openEnsemble(mf *cli.ModelFlags) (e *ensemble, done func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if e, err = loadEnsemble(mf.Model, mf.Device); err != nil {
+	dirs, err := modelDirs(mf.Model)
+	if err == nil {
+		e, err = loadEnsemble(dirs, mf.Device)
+	}
+	if err != nil {
 		unpin()
 		return nil, nil, err
 	}
@@ -169,19 +168,15 @@ type EnsembleSummary struct {
 // scoreProbs measures probabilities against labels at the threshold 0.5; the loss is the mean
 // negative log-likelihood (probabilities clamped to [1e-7, 1 - 1e-7]).
 func scoreProbs(probs []float64, labels []int) (TestMetrics, error) {
-	pred := make([]int, len(probs))
 	loss := 0.0
 	for i, p := range probs {
-		if p >= 0.5 {
-			pred[i] = data.Spam
-		}
 		q := min(max(p, 1e-7), 1-1e-7)
 		if labels[i] != data.Spam {
 			q = 1 - q
 		}
 		loss -= math.Log(q) / float64(len(probs))
 	}
-	conf, err := metrics.NewConfusion(pred, labels, 2)
+	conf, err := confusion(probs, labels)
 	if err != nil {
 		return TestMetrics{}, err
 	}
@@ -192,7 +187,7 @@ func scoreProbs(probs []float64, labels []int) (TestMetrics, error) {
 // be the same data file and split seed for every member.
 func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
 	first := e.members[0].opts
-	path, err := smsPath(first.Data)
+	split, path, err := loadSplit(first.Data, first.SplitSeed)
 	if err != nil {
 		return nil, err
 	}
@@ -205,14 +200,6 @@ func scoreEnsemble(e *ensemble) (*EnsembleSummary, error) {
 			return nil, fmt.Errorf("--model: %s and %s were trained on different data or splits (--data %s and %s, --split-seed %d and %d)",
 				e.dirs[0], e.dirs[k+1], path, p, first.SplitSeed, c.opts.SplitSeed)
 		}
-	}
-	msgs, err := data.LoadSMS(path)
-	if err != nil {
-		return nil, err
-	}
-	split, err := data.SplitSMS(msgs, data.SplitOptions{Train: 0.7, Val: 0.15, Test: 0.15, Seed: first.SplitSeed})
-	if err != nil {
-		return nil, err
 	}
 	s := &EnsembleSummary{Members: e.dirs, Seed: first.Seed, ValSize: len(split.Val), TestSize: len(split.Test)}
 	var parts [2]TestMetrics
@@ -272,7 +259,7 @@ func trainEnsemble(_ context.Context, out string, dirs []string, log io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	e, err := loadEnsemble(strings.Join(dirs, ","), c.Options.Device) // the members' --device
+	e, err := loadEnsemble(dirs, c.Options.Device) // the members' --device
 	if err != nil {
 		return nil, err
 	}

@@ -12,10 +12,10 @@ import (
 
 // evalResult holds the metrics of a model on a set of examples.
 type evalResult struct {
-	loss                  float64
-	probs                 []float64 // spam probability per example, in input order
-	conf                  *metrics.Confusion
-	precision, recall, f1 float64
+	loss  float64
+	probs []float64 // spam probability per example, in input order
+	conf  *metrics.Confusion
+	f1    float64 // spam F1 (0 when undefined)
 }
 
 // evaluate runs the model in eval mode without gradients over ex.
@@ -56,20 +56,28 @@ func evaluate(model *smsrnn.Model, ex []data.Example, dev torch.Device, batch in
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	r.loss = lossSum / weightSum
-	pred, labels := make([]int, len(ex)), make([]int, len(ex))
+	labels := make([]int, len(ex))
 	for i, e := range ex {
 		labels[i] = int(e.Label)
-		if r.probs[i] >= 0.5 {
-			pred[i] = 1
-		}
 	}
-	conf, err := metrics.NewConfusion(pred, labels, 2)
+	conf, err := confusion(r.probs, labels)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	r.conf = conf
-	r.precision, r.recall, r.f1, _ = conf.PRF(data.Spam) // undefined values are 0
+	_, _, r.f1, _ = conf.PRF(data.Spam) // undefined values are 0
 	return r, nil
+}
+
+// confusion is the confusion matrix of spam probabilities against labels at the threshold 0.5.
+func confusion(probs []float64, labels []int) (*metrics.Confusion, error) {
+	pred := make([]int, len(probs))
+	for i, p := range probs {
+		if p >= 0.5 {
+			pred[i] = data.Spam
+		}
+	}
+	return metrics.NewConfusion(pred, labels, 2)
 }
 
 func labelWeightSum(labels []int64, w *torch.Tensor) float64 {

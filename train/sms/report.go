@@ -417,7 +417,7 @@ func reportEnsembles(r *reportOptions, exps []*experiment) ([]*EnsembleSummary, 
 		for k, e := range members {
 			dirs[k] = filepath.Join(r.out, "runs", fmt.Sprintf("%s-s%d", e.id, s))
 		}
-		e, err := loadEnsemble(strings.Join(dirs, ","), r.device)
+		e, err := loadEnsemble(dirs, r.device)
 		if err != nil {
 			return nil, fmt.Errorf("report: ensemble seed %d: %w", s, err)
 		}
