@@ -10,19 +10,34 @@ import (
 	"unicode/utf8"
 )
 
-// lineReader reads lines of any length, stripping "\n" and "\r\n" line ends
-// and counting line numbers from 1. Every line-based reader of this package
-// ranges over [lineReader.lines]; lr.line is the number of the line last
-// yielded, for [lineReader.errorf].
+// MaxLineBytes bounds the length of one line, without its line end, in every
+// line-based file this package reads (SMS, SICK, WordNet, vocabularies, text
+// word vectors): a longer line is refused with "FILE:LINE: line longer than
+// MaxLineBytes bytes" before it is held in memory, so that a small
+// compressed file of one huge line cannot exhaust memory. The longest
+// legitimate lines, text vectors of the largest dimension the readers accept
+// (1<<16 values), stay well below it.
+const MaxLineBytes = 4 << 20
+
+// lineReader reads lines of up to maxLine bytes, stripping "\n" and "\r\n"
+// line ends and counting line numbers from 1. Every line-based reader of
+// this package ranges over [lineReader.lines]; lr.line is the number of the
+// line last yielded, for [lineReader.errorf].
 type lineReader struct {
-	r    *bufio.Reader
-	name string
-	line int
-	long []byte // a line longer than r's buffer, assembled by nextBytes
+	r       *bufio.Reader
+	name    string
+	line    int
+	long    []byte // a line longer than r's buffer, assembled by nextBytes
+	maxLine int    // longest line accepted, bytes without the line end
 }
 
 func newLineReader(r io.Reader, name string) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), name: name}
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), name: name, maxLine: MaxLineBytes}
+}
+
+// errLineTooLong formats the error of a line longer than max bytes.
+func errLineTooLong(name string, line, max int) error {
+	return fmt.Errorf("%s:%d: line longer than %d bytes", name, line, max)
 }
 
 // lineMode selects what [lineReader.lines] does besides splitting lines.
@@ -69,10 +84,16 @@ func (lr *lineReader) nextBytes() ([]byte, error) {
 	if errors.Is(err, bufio.ErrBufferFull) {
 		lr.long = append(lr.long[:0], b...)
 		for errors.Is(err, bufio.ErrBufferFull) {
+			if lr.tooLong(lr.long) {
+				return nil, errLineTooLong(lr.name, lr.line+1, lr.maxLine)
+			}
 			b, err = lr.r.ReadSlice('\n')
 			lr.long = append(lr.long, b...)
 		}
 		b = lr.long
+	}
+	if lr.tooLong(b) {
+		return nil, errLineTooLong(lr.name, lr.line+1, lr.maxLine)
 	}
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -86,6 +107,19 @@ func (lr *lineReader) nextBytes() ([]byte, error) {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	return b, nil
+}
+
+// tooLong reports whether b, a line with its line end if it has one, is
+// longer than lr.maxLine bytes without it.
+func (lr *lineReader) tooLong(b []byte) bool {
+	n := len(b)
+	if n > 0 && b[n-1] == '\n' {
+		n--
+		if n > 0 && b[n-1] == '\r' {
+			n--
+		}
+	}
+	return n > lr.maxLine
 }
 
 // errorf formats an error that names the current file and line.

@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -280,7 +282,11 @@ func readVectorsStream(r io.Reader, name string, opt VectorOptions, note string)
 	format := opt.Format
 	if format == FormatAuto {
 		var why string
-		format, why = detectVectorFormat(br, strings.HasSuffix(lower, ".bin"))
+		var err error
+		format, why, err = detectVectorFormat(br, lower)
+		if err != nil {
+			return nil, comp, fmt.Errorf("%s: %w", name, err)
+		}
 		if format == FormatAuto {
 			return nil, comp, fmt.Errorf("%s: %s; want word vectors (%s)", name, why, VectorFormats)
 		}
@@ -318,35 +324,125 @@ func (g gzipErrors) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// detectVectorFormat tells the format from the first lines in br's buffer:
-// a header "N D" means word2vec, binary unless the next line is text (or,
-// when it does not parse as a row, unless the name says .bin); no header
-// means GloVe. It returns FormatAuto for empty content. why says what was
-// seen.
-func detectVectorFormat(br *bufio.Reader, namedBin bool) (VectorFormat, string) {
-	buf, _ := br.Peek(br.Size())
+// ErrAmbiguousVectors is wrapped by the error of [ReadVectors] and
+// [LoadVectors] for content that reads completely both as word2vec text and
+// as word2vec binary (binary values whose bytes all happen to be digits and
+// spaces, as in tiny made-up files) when the name does not settle it: the
+// two readings give different numbers, and detection never guesses. Name the
+// file .bin or .txt, or set [VectorOptions.Format].
+var ErrAmbiguousVectors = errors.New("ambiguous word vectors format")
+
+// detectVectorFormat tells the format from the content in br's buffer (up
+// to its size, 1 MiB): no header "N D" on line 1 means GloVe. After a
+// header, the rows in the buffer are tried both as word2vec text and as
+// word2vec binary: the one reading that fits is taken. Content that fits
+// both is binary when the name (lower, lowercased, without .gz) ends in
+// .bin, text when it ends in .txt or .vec, and otherwise refused (FormatAuto
+// and ErrAmbiguousVectors). Content that fits neither is taken for what it
+// resembles, for the reader's error to explain. It returns FormatAuto and
+// why (with err nil) for empty content; why says what was seen.
+func detectVectorFormat(br *bufio.Reader, lower string) (f VectorFormat, why string, err error) {
+	buf, perr := br.Peek(br.Size())
 	if len(bytes.TrimSpace(buf)) == 0 {
-		return FormatAuto, "empty file"
+		return FormatAuto, "empty file", nil
 	}
+	complete := errors.Is(perr, io.EOF) // buf holds the whole content
 	line, rest, _ := bytes.Cut(buf, []byte("\n"))
 	if len(line) > 200 {
-		return GloVeText, "line 1 is not a word2vec header \"N D\""
+		return GloVeText, "line 1 is not a word2vec header \"N D\"", nil
 	}
-	_, d, err := parseVectorHeader(string(line))
-	if err != nil {
-		return GloVeText, "line 1 is not a word2vec header \"N D\""
+	n, d, herr := parseVectorHeader(string(line))
+	if herr != nil {
+		return GloVeText, "line 1 is not a word2vec header \"N D\"", nil
 	}
+	if len(bytes.TrimSpace(rest)) == 0 {
+		return Word2VecText, "line 1 is a header \"N D\" and no rows follow", nil
+	}
+	text, bin := probeTextRows(rest, n, d, complete), probeBinaryRows(rest, n, d, complete)
+	switch {
+	case text && bin && strings.HasSuffix(lower, ".bin"):
+		return Word2VecBinary, "line 1 is a header \"N D\" and the rows read both as text and as binary; the name says .bin", nil
+	case text && bin && (strings.HasSuffix(lower, ".txt") || strings.HasSuffix(lower, ".vec")):
+		return Word2VecText, "line 1 is a header \"N D\" and the rows read both as text and as binary; the name says text", nil
+	case text && bin:
+		return FormatAuto, "", fmt.Errorf("%w: line 1 is a header \"N D\" and the rows read both as word2vec text and as word2vec binary, with different numbers; name the file .bin or .txt (or set VectorOptions.Format) to say which", ErrAmbiguousVectors)
+	case text:
+		return Word2VecText, "line 1 is a header \"N D\" and the rows are text", nil
+	case bin:
+		return Word2VecBinary, "line 1 is a header \"N D\" and the rows are binary", nil
+	}
+	// Neither reads: take the content for what it resembles.
 	row, _, _ := bytes.Cut(rest, []byte("\n"))
 	row = bytes.TrimRight(row, " \t\r")
 	switch {
-	case len(bytes.TrimSpace(rest)) == 0:
-		return Word2VecText, "line 1 is a header \"N D\" and no rows follow"
 	case isTextRow(row, d):
-		return Word2VecText, "line 1 is a header \"N D\" and line 2 a row of text"
-	case isText(row) && !namedBin && !binaryRowLength(row, d):
-		return Word2VecText, "line 1 is a header \"N D\" and line 2 is text"
+		return Word2VecText, "line 1 is a header \"N D\" and line 2 a row of text", nil
+	case isText(row) && !strings.HasSuffix(lower, ".bin") && !binaryRowLength(row, d):
+		return Word2VecText, "line 1 is a header \"N D\" and line 2 is text", nil
 	}
-	return Word2VecBinary, "line 1 is a header \"N D\" and the next bytes are not a row of text"
+	return Word2VecBinary, "line 1 is a header \"N D\" and the next bytes are not a row of text", nil
+}
+
+// probeTextRows reports whether b, the content after a header "N D", reads
+// as n rows of word2vec text of dimension d (complete: b is all of it;
+// otherwise its last, cut line is left out and fewer rows may follow).
+func probeTextRows(b []byte, n, d int, complete bool) bool {
+	if !complete {
+		i := bytes.LastIndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		b = b[:i+1]
+	}
+	lr := newLineReader(bytes.NewReader(b), "probe")
+	p := &textRows{lr: lr, dimFrom: "header dimension"}
+	v := newVectors(0, d, Word2VecText, VectorOptions{})
+	rows := 0
+	for line, err := range lr.lines(0) {
+		if err != nil {
+			return false
+		}
+		line := bytes.TrimRight([]byte(line), " \t\r")
+		if len(line) == 0 {
+			continue
+		}
+		if rows++; rows > n || p.row(v, line) != nil {
+			return false
+		}
+	}
+	return rows == n || !complete
+}
+
+// probeBinaryRows reports whether b, the content after a header "N D",
+// reads as n rows of word2vec binary of dimension d with finite values and
+// nothing but white space after them (complete: b is all of it; otherwise
+// it may end inside a row).
+func probeBinaryRows(b []byte, n, d int, complete bool) bool {
+	off := 0
+	for range n {
+		for off < len(b) && b[off] == '\n' {
+			off++
+		}
+		i := bytes.IndexByte(b[off:], ' ')
+		if i < 0 {
+			return !complete && len(b)-off <= maxWordBytes
+		}
+		if i == 0 || i > maxWordBytes {
+			return false
+		}
+		off += i + 1
+		if len(b)-off < 4*d {
+			return !complete
+		}
+		for k := range d {
+			x := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[off+4*k:])))
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		off += 4 * d
+	}
+	return len(bytes.Trim(b[off:], " \r\n")) == 0
 }
 
 // isTextRow reports whether b is a word and d finite numbers.

@@ -301,7 +301,11 @@ func readWord2VecBinary(r io.Reader, name string, opt VectorOptions, note string
 		note = " (" + note + ")"
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
-	head, err := br.ReadString('\n')
+	hb, err := br.ReadSlice('\n') // at most br.Size() bytes: a header is short
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("%w (want a header \"N D\")%s", errLineTooLong(name, 1, br.Size()), note)
+	}
+	head := string(hb)
 	if err != nil {
 		return nil, fmt.Errorf("%s: byte 0: want header \"N D\\n\", got %q and %v%s", name, truncate(head, 60), errOrEOF(err), note)
 	}

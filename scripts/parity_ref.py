@@ -198,6 +198,92 @@ def build_module(spec):
     raise ValueError("unknown module type %r" % t)
 
 
+# ---- the generated ATen surface (scripts/parity/cases/aten.go) ---------------------------
+
+def flat_results(r, out):
+    if isinstance(r, torch.Tensor):
+        out.append(r)
+    elif isinstance(r, (list, tuple)):
+        for e in r:
+            flat_results(e, out)
+    elif isinstance(r, bool):
+        out.append(torch.tensor(float(r), dtype=torch.float64))
+    elif isinstance(r, (int, float)):
+        out.append(torch.tensor(float(r), dtype=torch.float64))
+    elif r is not None:
+        raise TypeError("unexpected result type %s" % type(r))
+
+
+@handler("aten")
+def aten_case(args, inp):
+    """One operator by schema name on float64 inputs, as torch.ops.aten.NAME.OVERLOAD; every
+    input is a leaf requiring grad and the op gets a copy (so in-place ops are differentiable);
+    gradients of the sum of the floating-point outputs with respect to the inputs."""
+    fn = getattr(getattr(torch.ops.aten, args["name"]), args["overload"] or "default")
+    leaves = {k: v.clone().requires_grad_(True) for k, v in inp.items()}
+    call, kwargs = [], {}
+    for a in args["args"]:
+        if a.get("none"):
+            v = None
+        elif "t" in a:
+            v = leaves[a["t"]].clone()
+        elif "tl" in a:
+            v = [leaves[n].clone() for n in a["tl"]]
+        elif "dtype" in a:
+            v = getattr(torch, a["dtype"])
+        else:
+            v = a["v"]
+        if a.get("kw"):
+            kwargs[a["name"]] = v
+        else:
+            call.append(v)
+    outs = []
+    flat_results(fn(*call, **kwargs), outs)
+    res = {"nout": torch.tensor(float(len(outs)), dtype=torch.float64)}
+    for i, o in enumerate(outs):
+        res["out%d" % i] = o.detach().clone()
+    loss = None
+    for o in outs:
+        if o.dtype == torch.float64 and o.requires_grad:
+            loss = o.sum() if loss is None else loss + o.sum()
+    if loss is not None:
+        names = list(leaves)
+        try:
+            grads = torch.autograd.grad(loss, [leaves[n] for n in names], allow_unused=True)
+        except RuntimeError:
+            grads = None  # not differentiable: Go does not backpropagate either
+        if grads is not None:
+            res["hasgrad"] = torch.tensor(1.0, dtype=torch.float64)
+            for n, g in zip(names, grads):
+                if g is not None:
+                    res["grad_" + n] = g.detach().clone()
+    return res
+
+
+@handler("inplace")
+def inplace_case(args, inp):
+    """An in-place chain on a non-leaf tensor, recorded by autograd."""
+    x = inp["x"].clone().requires_grad_(True)
+    z = inp["z"].clone().requires_grad_(True)
+    mask = x > 0.5
+    y = x * 2
+    for op in args["ops"]:
+        if op == "mul_":
+            y.mul_(3)
+        elif op == "mul_tensor_":
+            y.mul_(z)
+        elif op == "add_":
+            y.add_(z, alpha=0.5)
+        elif op == "masked_fill_":
+            y.masked_fill_(mask, 0.25)
+        elif op == "clamp_":
+            y.clamp_(0.3, 1.5)
+        else:
+            raise ValueError("unknown in-place op %r" % op)
+    (y * inp["w"]).sum().backward()
+    return {"y": y.detach().clone(), "x.grad": grad_of(x), "z.grad": grad_of(z)}
+
+
 @handler("init")
 def init_case(args, inp):
     torch.manual_seed(args["seed"])

@@ -72,7 +72,13 @@ func NoGrad(f func()) {
 	f()
 }
 
-// ---- in place, for optimizers and initialisation: never recorded by autograd ----
+// ---- in place ----
+//
+// In-place ops follow PyTorch's autograd rules: with grad mode on, autograd records them (a
+// later Backward differentiates through them, and libtorch's version counters refuse a
+// backward through values an in-place op overwrote); on a leaf that requires grad (a
+// parameter) they panic with *Error carrying PyTorch's message. Update parameters inside
+// NoGrad, as optimizers and initialisation do (PyTorch's torch.no_grad()).
 
 // AddInPlace does t += alpha * o.
 func (t *Tensor) AddInPlace(o *Tensor, alpha float64) {

@@ -69,3 +69,85 @@ func BenchmarkAdd1InScope(b *testing.B) {
 	}
 	s.Close()
 }
+
+// The generated path (typed wrappers over the boxed dispatcher call) against the hand-written
+// one: scripts/bench-ops.sh reports the ratios.
+
+// BenchmarkAdd1Generated is BenchmarkAdd1 through the generated AddTensor (aten::add.Tensor).
+func BenchmarkAdd1Generated(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = SetNumThreads(1)
+	x := FromSlice([]float32{1})
+	y := FromSlice([]float32{2})
+	defer x.Close()
+	defer y.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		x.AddTensor(y, 1).Close()
+	}
+}
+
+// BenchmarkAdd1Call is BenchmarkAdd1 through torch.Call("aten::add.Tensor", ...).
+func BenchmarkAdd1Call(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = SetNumThreads(1)
+	x := FromSlice([]float32{1})
+	y := FromSlice([]float32{2})
+	defer x.Close()
+	defer y.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		Call("aten::add.Tensor", x, y)[0].(*Tensor).Close()
+	}
+}
+
+// BenchmarkMatmul64x80Generated multiplies through the generated Mm (aten::mm, which
+// aten::matmul runs for two matrices).
+func BenchmarkMatmul64x80Generated(b *testing.B) {
+	_ = SetNumThreads(1)
+	ManualSeed(0)
+	x := Randn([]int64{64, 80})
+	y := Randn([]int64{80, 80})
+	defer x.Close()
+	defer y.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		x.Mm(y).Close()
+	}
+}
+
+// BenchmarkLogSoftmax is log_softmax over the last dimension of a 64x80 matrix, hand-written.
+func BenchmarkLogSoftmax(b *testing.B) {
+	_ = SetNumThreads(1)
+	ManualSeed(0)
+	x := Randn([]int64{64, 80})
+	defer x.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		x.LogSoftmax(1).Close()
+	}
+}
+
+// BenchmarkLogSoftmaxGenerated is BenchmarkLogSoftmax through the generated path: the
+// hand-written LogSoftmax takes the generated name, so this runs the same code the generator
+// writes for aten::log_softmax.int.
+func BenchmarkLogSoftmaxGenerated(b *testing.B) {
+	_ = SetNumThreads(1)
+	ManualSeed(0)
+	x := Randn([]int64{64, 80})
+	defer x.Close()
+	ref := &opRef{name: "aten::log_softmax", overload: "int"}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := newCaller(ref)
+		c.argTensor(x)
+		c.argInt(1)
+		c.argDTypePtr(nil)
+		c.run()
+		r := c.resTensor(0)
+		c.done()
+		r.Close()
+	}
+}

@@ -1,6 +1,7 @@
 package torch_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -35,6 +36,35 @@ func ExampleTry() {
 	err := torch.Try(func() { a.Matmul(b) })
 	fmt.Println(err)
 	// Output: torch: Matmul: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)
+}
+
+func ExampleRun() {
+	start := torch.Live()
+	// A boundary: tensor code inside panics with *torch.Error, Run returns it as an error and
+	// frees every tensor f created (a and b too, though the panic skipped any Close).
+	err := torch.Run(func() error {
+		a := torch.Zeros([]int64{2, 3})
+		b := torch.Zeros([]int64{4, 5})
+		a.Matmul(b)
+		return nil
+	})
+	var te *torch.Error
+	fmt.Println(err)
+	fmt.Println(errors.As(err, &te), te.Op, torch.Live() == start)
+
+	// A result that must outlive Run is taken out of its scope; the caller then owns it.
+	var sum *torch.Tensor
+	err = torch.Run(func() error {
+		sum = torch.Ones([]int64{2, 2}).MulScalar(3).Sum()
+		torch.Unscope(sum)
+		return nil
+	})
+	defer sum.Close()
+	fmt.Println(err, sum.Item(), torch.Live() == start+1)
+	// Output:
+	// torch: Matmul: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)
+	// true Matmul true
+	// <nil> 12 true
 }
 
 func ExampleNoGrad() {

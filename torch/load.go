@@ -41,6 +41,7 @@ import (
 )
 
 //go:generate go run ./internal/stubgen -header csrc/shim.h -out shim_stubs.c
+//go:generate go run ./internal/atengen -index atenops/ops_gen.go
 
 // csrc holds the shim's sources and build rules, so that Setup can build the shim from a
 // read-only module cache, or from a binary carried to another machine.

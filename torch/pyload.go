@@ -2,6 +2,7 @@ package torch
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
@@ -12,7 +13,7 @@ import (
 func loadPythonDict(path string) (names []string, ts []*Tensor, err error) {
 	v, err := pytorch.Load(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, wholeObjectError(err)
 	}
 	add := func(k, val any) error {
 		name, ok := k.(string)
@@ -52,10 +53,25 @@ func loadPythonDict(path string) (names []string, ts []*Tensor, err error) {
 				return nil, nil, err
 			}
 		}
+	case *types.GenericObject:
+		return nil, nil, wholeObjectError(fmt.Errorf("class not found: %s %s", d.Class.Module, d.Class.Name))
 	default:
 		return nil, nil, fmt.Errorf("expected a dict of tensors, found %T", v)
 	}
 	return names, ts, nil
+}
+
+// wholeObjectError rewrites gopickle's "class not found: MODULE NAME", which a pickle of a
+// whole Python object (torch.save(model), an optimizer) gives, into what to do instead.
+func wholeObjectError(err error) error {
+	_, class, ok := strings.Cut(err.Error(), "class not found: ")
+	if !ok {
+		return err
+	}
+	class = strings.Join(strings.Fields(class), ".")
+	return fmt.Errorf("the file pickles a Python object of class %s (a whole model saved with "+
+		"torch.save(model)?), and only a dict of tensors can be read without Python: save "+
+		"the model's state dict instead, torch.save(model.state_dict(), path)", class)
 }
 
 // fromPickled copies a pickled tensor (storage, offset, size, stride) into a new tensor.

@@ -49,7 +49,8 @@ import (
 type Scope struct {
 	tensors []*Tensor // the owner goroutine's only
 	parent  *Scope
-	slot    int32 // the opening thread's entry in scopeSlots
+	slot    int32      // the opening thread's entry in scopeSlots
+	pcs     [2]uintptr // NewScope's caller and its caller, for messages (openedAt)
 	closed  atomic.Bool
 }
 
@@ -140,9 +141,25 @@ func NewScope() *Scope {
 		parent = scopeSlots.top(i).Load()
 	}
 	s := &Scope{parent: parent, slot: i}
+	runtime.Callers(2, s.pcs[:])
 	scopeSlots.top(i).Store(s)
 	openScopes.Add(1)
 	return s
+}
+
+// openedAt returns "file:line (function)" of the NewScope call that opened s (WithScope's
+// caller for a WithScope scope).
+func (s *Scope) openedAt() string {
+	frames := runtime.CallersFrames(s.pcs[:])
+	for {
+		f, more := frames.Next()
+		if f.Function != "github.com/seqtorch/seqtorch/torch.WithScope" && f.PC != 0 {
+			return fmt.Sprintf("%s:%d (%s)", f.File, f.Line, f.Function)
+		}
+		if !more {
+			return "an unknown place"
+		}
+	}
 }
 
 // checkOwner panics unless the calling goroutine opened s (s must be open: a closed scope's
@@ -271,11 +288,15 @@ func (s *Scope) free() {
 			continue
 		}
 		t.scope.Store(nil)
+		if t.state.Load()&tensorClosed == 0 {
+			t.closedBy.Store(s)
+		}
 		if !t.markClosed() {
 			continue // closed already, or in use elsewhere: its last use frees it
 		}
 		if t.watched {
 			t.cleanup.Stop()
+			unaccount(t.nbytes)
 		}
 		hs = append(hs, t.h)
 	}

@@ -22,6 +22,8 @@ static struct {
 	st_err (*st_manual_seed)(uint64_t seed);
 	st_err (*st_set_num_threads)(int n);
 	st_err (*st_get_num_threads)(int *n);
+	st_err (*st_blas_num_threads)(int *n);
+	st_err (*st_tensor_nbytes)(st_tensor t, int64_t *nbytes);
 	st_err (*st_cuda_device_count)(int *n);
 	st_err (*st_set_grad_enabled)(int enabled);
 	st_err (*st_is_grad_enabled)(int *enabled);
@@ -113,6 +115,8 @@ static struct {
 	st_err (*st_load_dict)(const char *path, char ***names, st_tensor **ts, int *n);
 	void (*st_free_names)(char **names, int n);
 	void (*st_free_array)(void *p);
+	st_err (*st_op_find)(const char *name, const char *overload, st_op *out, char **schema);
+	st_err (*st_op_call)(st_op op, const st_value *args, int nargs, const int64_t *ints, const double *dbls, const st_tensor *tensors, const char *bytes, st_value *results, int cap, int *nresults);
 	st_err (*st_dist_features)(int *features);
 	st_err (*st_store_tcp)(const char *host, int port, int is_server, int world_size, int64_t timeout_ms, int listen_fd, st_store *out);
 	st_err (*st_store_file)(const char *path, int num_workers, int64_t timeout_ms, st_store *out);
@@ -148,6 +152,8 @@ const char *st__bind(void *lib) {
 	if ((*(void **)&st__fn.st_manual_seed = dlsym(lib, "st_manual_seed")) == NULL) return "st_manual_seed";
 	if ((*(void **)&st__fn.st_set_num_threads = dlsym(lib, "st_set_num_threads")) == NULL) return "st_set_num_threads";
 	if ((*(void **)&st__fn.st_get_num_threads = dlsym(lib, "st_get_num_threads")) == NULL) return "st_get_num_threads";
+	if ((*(void **)&st__fn.st_blas_num_threads = dlsym(lib, "st_blas_num_threads")) == NULL) return "st_blas_num_threads";
+	if ((*(void **)&st__fn.st_tensor_nbytes = dlsym(lib, "st_tensor_nbytes")) == NULL) return "st_tensor_nbytes";
 	if ((*(void **)&st__fn.st_cuda_device_count = dlsym(lib, "st_cuda_device_count")) == NULL) return "st_cuda_device_count";
 	if ((*(void **)&st__fn.st_set_grad_enabled = dlsym(lib, "st_set_grad_enabled")) == NULL) return "st_set_grad_enabled";
 	if ((*(void **)&st__fn.st_is_grad_enabled = dlsym(lib, "st_is_grad_enabled")) == NULL) return "st_is_grad_enabled";
@@ -239,6 +245,8 @@ const char *st__bind(void *lib) {
 	if ((*(void **)&st__fn.st_load_dict = dlsym(lib, "st_load_dict")) == NULL) return "st_load_dict";
 	if ((*(void **)&st__fn.st_free_names = dlsym(lib, "st_free_names")) == NULL) return "st_free_names";
 	if ((*(void **)&st__fn.st_free_array = dlsym(lib, "st_free_array")) == NULL) return "st_free_array";
+	if ((*(void **)&st__fn.st_op_find = dlsym(lib, "st_op_find")) == NULL) return "st_op_find";
+	if ((*(void **)&st__fn.st_op_call = dlsym(lib, "st_op_call")) == NULL) return "st_op_call";
 	if ((*(void **)&st__fn.st_dist_features = dlsym(lib, "st_dist_features")) == NULL) return "st_dist_features";
 	if ((*(void **)&st__fn.st_store_tcp = dlsym(lib, "st_store_tcp")) == NULL) return "st_store_tcp";
 	if ((*(void **)&st__fn.st_store_file = dlsym(lib, "st_store_file")) == NULL) return "st_store_file";
@@ -315,6 +323,16 @@ st_err st_set_num_threads(int n) {
 st_err st_get_num_threads(int *n) {
 	st__ensure();
 	return st__fn.st_get_num_threads(n);
+}
+
+st_err st_blas_num_threads(int *n) {
+	st__ensure();
+	return st__fn.st_blas_num_threads(n);
+}
+
+st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes) {
+	st__ensure();
+	return st__fn.st_tensor_nbytes(t, nbytes);
 }
 
 st_err st_cuda_device_count(int *n) {
@@ -770,6 +788,16 @@ void st_free_names(char **names, int n) {
 void st_free_array(void *p) {
 	st__ensure();
 	st__fn.st_free_array(p);
+}
+
+st_err st_op_find(const char *name, const char *overload, st_op *out, char **schema) {
+	st__ensure();
+	return st__fn.st_op_find(name, overload, out, schema);
+}
+
+st_err st_op_call(st_op op, const st_value *args, int nargs, const int64_t *ints, const double *dbls, const st_tensor *tensors, const char *bytes, st_value *results, int cap, int *nresults) {
+	st__ensure();
+	return st__fn.st_op_call(op, args, nargs, ints, dbls, tensors, bytes, results, cap, nresults);
 }
 
 st_err st_dist_features(int *features) {

@@ -8,7 +8,6 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -23,7 +22,10 @@ type Tensor struct {
 	state   atomic.Int64          // tensorClosed bit | tensorUse × calls reading h
 	scope   atomic.Pointer[Scope] // the open scope that owns the tensor, or nil
 	cleanup runtime.Cleanup
-	watched bool // cleanup is attached (written once, before any Close can free the tensor)
+	watched bool  // cleanup is attached (written once, before any Close can free the tensor)
+	nbytes  int64 // storage bytes counted in the unscoped account while watched (see memory.go)
+	// closedBy is the scope whose Close freed the tensor, for the message of a use after it.
+	closedBy atomic.Pointer[Scope]
 }
 
 const (
@@ -41,19 +43,31 @@ var (
 // is still reading it counts until that op returns.
 func Live() int64 { return live.Load() }
 
-// Leaked returns how many tensors the garbage collector released because their owner never
-// closed them. It is a safety net for finding bugs, not a memory-management strategy.
+// Leaked returns how many tensors the garbage collector freed because they became unreachable
+// while open: nobody closed them and no scope held them. In code written without scopes, as
+// PyTorch code is, that is how tensors are freed (see ReadMemStats and the package
+// documentation); in code that closes its tensors or uses scopes, a growing count points at a
+// tensor someone forgot.
 func Leaked() int64 { return leaked.Load() }
 
-func freeLeaked(h C.st_tensor) {
+// leakedTensor is what the cleanup of an unscoped tensor needs to free it (not the Tensor
+// itself, which must become unreachable for the cleanup to run).
+type leakedTensor struct {
+	h      C.st_tensor
+	nbytes int64
+}
+
+func freeLeaked(l leakedTensor) {
 	leaked.Add(1)
 	live.Add(-1)
-	C.st_free(h)
+	C.st_free(l.h)
+	unaccount(l.nbytes)
 }
 
 // newTensor takes ownership of h and registers the tensor with the calling thread's innermost
-// open scope. Only tensors outside any scope get the garbage collector's leak net: a scope
-// holds its tensors until it closes, so the net could never fire for them (Keep adds it).
+// open scope. Only tensors outside any scope are left to the garbage collector, counted with
+// their storage's bytes (see memory.go): a scope holds its tensors until it closes, so the
+// collector could never free them (Keep and Unscope add them).
 func newTensor(h C.st_tensor) *Tensor {
 	t := &Tensor{h: h}
 	live.Add(1)
@@ -66,10 +80,13 @@ func newTensor(h C.st_tensor) *Tensor {
 	return t
 }
 
-// watch attaches the leak-counting cleanup to t.
+// watch attaches the cleanup that frees t once unreachable, and counts its storage in the
+// unscoped account (which may run a collection).
 func (t *Tensor) watch() {
-	t.cleanup = runtime.AddCleanup(t, freeLeaked, t.h)
+	t.nbytes = storageBytes(t.h)
+	t.cleanup = runtime.AddCleanup(t, freeLeaked, leakedTensor{t.h, t.nbytes})
 	t.watched = true
+	account(t.nbytes)
 }
 
 // Close releases the tensor's native memory. It is idempotent, safe on nil, and safe to call
@@ -83,6 +100,18 @@ func (t *Tensor) Close() {
 
 // Closed reports whether t is nil, the zero Tensor, or closed.
 func (t *Tensor) Closed() bool { return t == nil || t.h == nil || t.state.Load()&tensorClosed != 0 }
+
+// ClosedBy describes the Scope that closed t, "the Scope opened at FILE:LINE (FUNCTION)",
+// or returns "" when t is open, nil, or was closed otherwise (by Close).
+func (t *Tensor) ClosedBy() string {
+	if t == nil || !t.Closed() {
+		return ""
+	}
+	if s := t.closedBy.Load(); s != nil {
+		return "the Scope opened at " + s.openedAt()
+	}
+	return ""
+}
 
 // markClosed sets t's closed bit. It reports whether the caller must free t now: t was open
 // and no op was reading it (otherwise the last such op frees it in release).
@@ -102,6 +131,7 @@ func (t *Tensor) markClosed() bool {
 func (t *Tensor) free() {
 	if t.watched {
 		t.cleanup.Stop()
+		unaccount(t.nbytes)
 	}
 	C.st_free(t.h)
 	live.Add(-1)
@@ -156,7 +186,12 @@ func useError(op string, t *Tensor) *Error {
 	if t == nil || t.h == nil {
 		return &Error{Op: op, Msg: "use of a nil or closed tensor"}
 	}
-	return &Error{Op: op, Msg: "use of a closed tensor (closed by Close, or by the Scope that owned it)"}
+	if s := t.closedBy.Load(); s != nil {
+		return &Error{Op: op, Msg: "use of a closed tensor: the Scope opened at " + s.openedAt() +
+			" freed it when it closed (take what must outlive a scope out of it with Keep or Escape," +
+			" or, for a recurrent state carried to the next batch, nn.State.Detach)"}
+	}
+	return &Error{Op: op, Msg: "use of a closed tensor (closed by Close, or by a function that consumes its argument, such as nn.State.Detach)"}
 }
 
 // acquireAll acquires every tensor of ts (nil tensors are rejected); on a failure it releases
@@ -365,17 +400,4 @@ func (t *Tensor) ToDType(dt DType) *Tensor {
 		}
 		return C.st_to(a, typ, idx, C.int(dt.code()), out)
 	})
-}
-
-// String describes the tensor's shape, dtype and device (not its values).
-func (t *Tensor) String() string {
-	if t.Closed() {
-		return "Tensor(closed)"
-	}
-	s := t.Shape()
-	parts := make([]string, len(s))
-	for i, d := range s {
-		parts[i] = fmt.Sprint(d)
-	}
-	return fmt.Sprintf("Tensor[%s](%v, %v)", strings.Join(parts, ", "), t.DType(), t.Device())
 }

@@ -15,9 +15,18 @@
 // it is that goroutine's innermost open scope, except those passed to Keep or Escape. Live
 // reports how many tensors are open.
 //
-// Errors: an op that libtorch rejects (a shape mismatch, say) panics with a *Error carrying
-// libtorch's message; Try turns such a panic back into an error at a boundary. Functions that
-// touch files or devices return errors instead.
+// Errors: one contract, PyTorch's. Tensor and module code panics with a *Error, as PyTorch
+// raises: an op that libtorch rejects (a shape mismatch, say) panics with libtorch's message,
+// and so do the modules' forwards and the torch/nn utilities (RNN, LSTM and GRU forwards,
+// packing and padding of sequences) when an input is invalid, with a message naming the
+// operation (Error.Op) and what was wrong (Error.Msg). Model code is therefore straight-line:
+// no error results between layers. Functions that touch files, devices or configuration
+// (loading a shim or a state dict, parsing a device, setting the thread count) return an error
+// instead, as does anything a user's input can make fail for reasons other than a bug in the
+// calling code. Run is the boundary between the two: a training step, a server's batched
+// forward pass or a command's run goes through it, which runs the function in a Scope (so a
+// failure half-way leaks no tensors) and returns a *Error panic as an error; other panics are
+// bugs and propagate. Try does the same without the scope.
 //
 // Threads: any number of goroutines may use the package at once: each opens its own scopes,
 // creates and frees tensors and runs models (inference on a shared model, or training of
@@ -84,7 +93,9 @@ func newError(op string, e C.st_err) *Error {
 	return &Error{Op: op, Msg: msg}
 }
 
-// Try runs f and returns the *Error it panicked with, if any. Other panics propagate.
+// Try runs f and returns the *Error it panicked with (unwrapped, if f panicked with an error
+// wrapping one), if any. Other panics propagate. It opens no scope: at a boundary that creates
+// tensors, use Run, which also frees what f created.
 func Try(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -140,7 +151,12 @@ func readBuildInfo() (version string, cuda bool, blas string) {
 // ManualSeed seeds libtorch's default generators (CPU and CUDA), as torch.manual_seed.
 func ManualSeed(seed uint64) { check("ManualSeed", C.st_manual_seed(C.uint64_t(seed))) }
 
-// SetNumThreads sets the number of threads libtorch uses for intra-op parallelism.
+// SetNumThreads sets the number of threads libtorch uses for intra-op parallelism, as
+// torch.set_num_threads, and OpenBLAS's thread count with it when the process uses OpenBLAS
+// (PyTorch's set_num_threads does the same for MKL). The default, set when the shim loads, is
+// PyTorch's: the physical cores of the CPUs the process may run on, unless OMP_NUM_THREADS or
+// MKL_NUM_THREADS says otherwise; OpenBLAS gets the same count unless OPENBLAS_NUM_THREADS
+// set its own. The setting is process-wide.
 func SetNumThreads(n int) error {
 	if n < 1 {
 		return fmt.Errorf("torch: SetNumThreads: want a positive thread count, got %d", n)
@@ -148,11 +164,19 @@ func SetNumThreads(n int) error {
 	return checkErr("SetNumThreads", C.st_set_num_threads(C.int(n)))
 }
 
-// NumThreads returns libtorch's intra-op thread count.
+// NumThreads returns libtorch's intra-op thread count, as torch.get_num_threads.
 func NumThreads() int {
 	var n C.int
 	check("NumThreads", C.st_get_num_threads(&n))
 	return int(n)
+}
+
+// BLASThreads returns OpenBLAS's thread count, or 0 when the process's BLAS is not OpenBLAS
+// (see BLAS).
+func BLASThreads() int {
+	var n C.int
+	check("BLASThreads", C.st_blas_num_threads(&n))
+	return max(int(n), 0)
 }
 
 // CUDADeviceCount returns the number of CUDA devices libtorch sees (0 without CUDA).

@@ -322,52 +322,35 @@ type Output struct {
 // device, lengths the true length (1..T) of each row. As the PyTorch reference, it embeds,
 // packs (nn.PackPaddedSequence, enforce_sorted=False), runs the LSTM(s) on the packed batch
 // (nn.RNNBase.ForwardPacked), so padding never reaches an LSTM, and unpacks. The result's
-// tensors belong to the innermost open scope. Bad shapes or lengths are returned as errors.
-func (m *Model) Encode(ids *torch.Tensor, lengths []int64) (Output, error) {
+// tensors belong to the innermost open scope. Bad shapes or lengths panic with a
+// *torch.Error, as any module's forward does (torch.Run turns it into an error).
+func (m *Model) Encode(ids *torch.Tensor, lengths []int64) Output {
 	if ids.Closed() {
-		return Output{}, errors.New("siamese: encode: ids tensor is nil or closed")
+		panic(&torch.Error{Op: "siamese.Encode", Msg: "ids tensor is nil or closed"})
 	}
 	shape := ids.Shape()
 	if len(shape) != 2 || shape[0] != int64(len(lengths)) {
-		return Output{}, fmt.Errorf("siamese: encode: ids of shape %v for %d lengths", shape, len(lengths))
+		panic(&torch.Error{Op: "siamese.Encode", Msg: fmt.Sprintf("ids of shape %v for %d lengths", shape, len(lengths))})
 	}
-	var out Output
-	var ferr error
-	err := torch.Try(func() {
-		x := m.Embedding.Forward(ids)
-		if m.cfg.EmbeddingDropout > 0 {
-			x = m.embedDrop.Forward(x)
-		}
-		packed, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-		if err != nil {
-			ferr = err
-			return
-		}
-		var st nn.State
-		for i, l := range m.LSTMs {
-			if i > 0 && m.cfg.Dropout > 0 {
-				packed.Data = m.layerDrop.Forward(packed.Data)
-			}
-			if packed, st, err = l.ForwardPacked(packed, nil); err != nil {
-				ferr = err
-				return
-			}
-		}
-		padded, _, err := nn.PadPackedSequence(packed, nn.PadPackedOptions{BatchFirst: true, TotalLength: shape[1]})
-		if err != nil {
-			ferr = err
-			return
-		}
-		out = Output{Outputs: padded, H: st.H, C: st.C}
-		out.Features = m.pool(out, lengths)
-		if m.cfg.FeatureDropout > 0 {
-			out.Features = m.featDrop.Forward(out.Features)
-		}
-	})
-	if err = errors.Join(err, ferr); err != nil {
-		return Output{}, fmt.Errorf("siamese: encode: %w", err)
+	x := m.Embedding.Forward(ids)
+	if m.cfg.EmbeddingDropout > 0 {
+		x = m.embedDrop.Forward(x)
 	}
-	return out, nil
+	packed := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
+	var st nn.State
+	for i, l := range m.LSTMs {
+		if i > 0 && m.cfg.Dropout > 0 {
+			packed.Data = m.layerDrop.Forward(packed.Data)
+		}
+		packed, st = l.ForwardPacked(packed, nil)
+	}
+	padded, _ := nn.PadPackedSequence(packed, nn.PadPackedOptions{BatchFirst: true, TotalLength: shape[1]})
+	out := Output{Outputs: padded, H: st.H, C: st.C}
+	out.Features = m.pool(out, lengths)
+	if m.cfg.FeatureDropout > 0 {
+		out.Features = m.featDrop.Forward(out.Features)
+	}
+	return out
 }
 
 // pool computes the features of Encode's output.
@@ -390,10 +373,10 @@ func (m *Model) pool(o Output, lengths []int64) *torch.Tensor {
 
 // EncodePair encodes both sentences of a batch of pairs in one pass through the encoder (the
 // two padded batches are stacked) and returns the features of A and B, (B, FeatureDim) each,
-// which belong to the innermost open scope.
-func (m *Model) EncodePair(a *torch.Tensor, lenA []int64, b *torch.Tensor, lenB []int64) (fa, fb *torch.Tensor, err error) {
+// which belong to the innermost open scope. Bad shapes or lengths panic with a *torch.Error.
+func (m *Model) EncodePair(a *torch.Tensor, lenA []int64, b *torch.Tensor, lenB []int64) (fa, fb *torch.Tensor) {
 	if a.Closed() || b.Closed() || a.Dim() != 2 || b.Dim() != 2 {
-		return nil, nil, errors.New("siamese: encode pair: want two open (B, T) id tensors")
+		panic(&torch.Error{Op: "siamese.EncodePair", Msg: "want two open (B, T) id tensors"})
 	}
 	ta, tb := a.Size(1), b.Size(1)
 	t := max(ta, tb)
@@ -404,14 +387,8 @@ func (m *Model) EncodePair(a *torch.Tensor, lenA []int64, b *torch.Tensor, lenB 
 		pad := torch.Full([]int64{x.Size(0), t - tx}, float64(m.cfg.PaddingIdx), torch.WithDType(torch.Int64), torch.WithDevice(x.Device()))
 		return torch.Cat([]*torch.Tensor{x, pad}, 1)
 	}
-	var ids *torch.Tensor
-	if err := torch.Try(func() { ids = torch.Cat([]*torch.Tensor{padTo(a, ta), padTo(b, tb)}, 0) }); err != nil {
-		return nil, nil, fmt.Errorf("siamese: encode pair: %w", err)
-	}
-	out, err := m.Encode(ids, slices.Concat(lenA, lenB))
-	if err != nil {
-		return nil, nil, err
-	}
+	ids := torch.Cat([]*torch.Tensor{padTo(a, ta), padTo(b, tb)}, 0)
+	out := m.Encode(ids, slices.Concat(lenA, lenB))
 	n := int64(len(lenA))
-	return out.Features.Narrow(0, 0, n), out.Features.Narrow(0, n, int64(len(lenB))), nil
+	return out.Features.Narrow(0, 0, n), out.Features.Narrow(0, n, int64(len(lenB)))
 }

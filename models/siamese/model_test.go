@@ -1,6 +1,7 @@
 package siamese
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -69,10 +70,7 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 			torch.WithScope(func(*torch.Scope) {
 				seqs := [][]int64{{2, 3}, {4, 5, 6, 7}, {8}}
 				ids, lens := batch(seqs)
-				out, err := m.Encode(ids, lens)
-				if err != nil {
-					t.Fatal(err)
-				}
+				out := m.Encode(ids, lens)
 				if got := out.H.Shape(); !slices.Equal(got, c.h) {
 					t.Errorf("H shape %v, want %v", got, c.h)
 				}
@@ -86,10 +84,7 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 				all := out.Features.Float32s()
 				for i, s := range seqs {
 					one, l1 := batch([][]int64{s})
-					o1, err := m.Encode(one, l1)
-					if err != nil {
-						t.Fatal(err)
-					}
+					o1 := m.Encode(one, l1)
 					alone := o1.Features.Float32s()
 					for k, v := range alone {
 						if d := math.Abs(float64(v - all[i*int(c.feat)+k])); d > 1e-5 {
@@ -321,8 +316,10 @@ func TestEncodeErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			torch.WithScope(func(*torch.Scope) {
 				ids, _ := batch(c.ids)
-				if _, err := m.Encode(ids, c.lens); err == nil {
-					t.Error("Encode succeeded")
+				err := torch.Try(func() { m.Encode(ids, c.lens) })
+				var te *torch.Error
+				if !errors.As(err, &te) {
+					t.Errorf("Encode did not panic with a *torch.Error: %v", err)
 				}
 			})
 		})

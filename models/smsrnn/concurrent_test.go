@@ -63,19 +63,14 @@ func makeBatch(k int, vocab int64) testBatch {
 	return b
 }
 
-// logits runs one forward pass inside a scope of its own, as an HTTP handler would.
+// logits runs one forward pass inside a scope of its own (torch.Run), as an HTTP handler would.
 func logits(m *Model, b testBatch) (out []float32, err error) {
-	s := torch.NewScope()
-	defer s.Close()
-	var ferr error
-	err = torch.Try(func() {
+	err = torch.Run(func() error {
 		x := torch.FromSlice(b.ids, int64(len(b.lengths)), int64(b.t))
-		var l *torch.Tensor
-		if l, ferr = m.Forward(x, b.lengths); ferr == nil {
-			out = l.Float32s()
-		}
+		out = m.Forward(x, b.lengths).Float32s()
+		return nil
 	})
-	return out, errors.Join(err, ferr)
+	return out, err
 }
 
 func sameBits(a, b []float32) bool {
@@ -168,23 +163,17 @@ func train(m *Model, steps int) (losses []float32, params [][]float32, err error
 	}
 	defer opt.Close()
 	for i := range steps {
-		var ferr error
-		err = torch.Try(func() {
-			s := torch.NewScope()
-			defer s.Close()
+		err = torch.Run(func() error {
 			b := makeBatch(i, m.Config.Vocab)
 			x, y := torch.FromSlice(b.ids, int64(len(b.lengths)), int64(b.t)), torch.FromSlice(b.labels)
-			var l *torch.Tensor
-			if l, ferr = m.Forward(x, b.lengths); ferr != nil {
-				return
-			}
-			loss := Loss(l, y, nil)
+			loss := Loss(m.Forward(x, b.lengths), y, nil)
 			opt.ZeroGrad()
 			loss.Backward()
 			opt.Step()
 			losses = append(losses, float32(loss.Item()))
+			return nil
 		})
-		if err = errors.Join(err, ferr); err != nil {
+		if err != nil {
 			return nil, nil, err
 		}
 	}
@@ -278,14 +267,12 @@ func BenchmarkForwardGoroutines(b *testing.B) {
 				torch.NoGrad(func() {
 					for next.Add(1) <= int64(b.N) {
 						t0 := time.Now()
-						s := torch.NewScope()
-						logits, err := m.Forward(torch.FromSlice(ids, 1, 33), lengths)
-						if err != nil {
+						if err := torch.Run(func() error {
+							_ = m.Forward(torch.FromSlice(ids, 1, 33), lengths).Softmax(1).Float32s()[1]
+							return nil
+						}); err != nil {
 							failed.Store(err)
-						} else {
-							_ = logits.Softmax(1).Float32s()[1]
 						}
-						s.Close()
 						busy.Add(int64(time.Since(t0)))
 					}
 				})

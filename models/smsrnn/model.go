@@ -47,7 +47,6 @@ package smsrnn
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -241,81 +240,55 @@ func (m *Model) Close() {
 // batch whose rows all have length T runs unpacked: the same computation without sorting,
 // packing and unsorting); otherwise it reads the padding too (PyTorch's behaviour without
 // packing). Tensors made on the way are freed before it returns; the logits join the
-// caller's innermost scope (with none open, the caller owns them). Shape errors are returned,
-// not panicked.
-func (m *Model) Forward(ids *torch.Tensor, lengths []int64) (logits *torch.Tensor, err error) {
+// caller's innermost scope (with none open, the caller owns them). Bad shapes or lengths
+// panic with a *torch.Error, as any module's forward does (torch.Run turns it into an error).
+func (m *Model) Forward(ids *torch.Tensor, lengths []int64) *torch.Tensor {
+	const op = "smsrnn.Forward"
 	if ids.Closed() {
-		return nil, fmt.Errorf("smsrnn: forward: ids tensor is nil or closed")
+		panic(&torch.Error{Op: op, Msg: "ids tensor is nil or closed"})
 	}
 	if ids.Dim() != 2 {
-		return nil, fmt.Errorf("smsrnn: forward: want ids of shape (batch, time), got %v", ids.Shape())
+		panic(&torch.Error{Op: op, Msg: fmt.Sprintf("want ids of shape (batch, time), got %v", ids.Shape())})
 	}
 	b := ids.Size(0)
 	if int64(len(lengths)) != b {
-		return nil, fmt.Errorf("smsrnn: forward: %d lengths for a batch of %d", len(lengths), b)
+		panic(&torch.Error{Op: op, Msg: fmt.Sprintf("%d lengths for a batch of %d", len(lengths), b)})
 	}
-	var ferr error // an error returned (not panicked) inside
-	terr := torch.Try(func() {
-		// Intermediates belong to this scope; only the logits escape into the caller's.
-		s := torch.NewScope()
-		defer s.Close()
-		x := m.Embedding.Forward(ids)
-		if m.Subword != nil {
-			var e error
-			if x, e = m.addSubwords(x, ids); e != nil {
-				ferr = e
-				return
-			}
-		}
-		var hn nn.State
-		var out *torch.Tensor // (B, T, D·H), the last layer's outputs (pooling only)
-		pool := m.Config.Pooling != "" && m.Config.Pooling != "last"
-		if m.Config.Packed && padded(lengths, ids.Size(1)) {
-			packed, e := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-			if e != nil {
-				ferr = e
-				return
-			}
-			var po nn.PackedSequence
-			if po, hn, e = m.RNN.ForwardPacked(packed, nil); e != nil {
-				ferr = e
-				return
-			}
-			if pool {
-				if out, _, e = nn.PadPackedSequence(po, nn.PadPackedOptions{BatchFirst: true, TotalLength: ids.Size(1)}); e != nil {
-					ferr = e
-					return
-				}
-			}
-		} else {
-			var e error
-			if out, hn, e = m.RNN.Forward(x, nil); e != nil {
-				ferr = e
-				return
-			}
-		}
-		var feat *torch.Tensor // (B, D·H)
-		switch m.Config.Pooling {
-		case "max":
-			feat = seqpool.Max(out, lengths)
-		case "mean":
-			feat = seqpool.Mean(out, lengths)
-		default:
-			feat = m.lastState(hn, b)
-		}
-		z := m.FC1.Forward(feat)
-		if m.Config.Activation == "tanh" {
-			z = z.Tanh()
-		} else {
-			z = z.Relu()
-		}
-		logits = s.Escape(m.Out.Forward(m.Drop.Forward(z)))
-	})
-	if err = errors.Join(terr, ferr); err != nil {
-		logits.Close()
-		return nil, fmt.Errorf("smsrnn: forward: %w", err)
+	// Intermediates belong to this scope; only the logits escape into the caller's.
+	s := torch.NewScope()
+	defer s.Close()
+	x := m.Embedding.Forward(ids)
+	if m.Subword != nil {
+		x = m.addSubwords(x, ids)
 	}
-	return logits, nil
+	var hn nn.State
+	var out *torch.Tensor // (B, T, D·H), the last layer's outputs (pooling only)
+	if m.Config.Packed && padded(lengths, ids.Size(1)) {
+		packed := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
+		var po nn.PackedSequence
+		po, hn = m.RNN.ForwardPacked(packed, nil)
+		if m.Config.Pooling != "" && m.Config.Pooling != "last" {
+			out, _ = nn.PadPackedSequence(po, nn.PadPackedOptions{BatchFirst: true, TotalLength: ids.Size(1)})
+		}
+	} else {
+		out, hn = m.RNN.Forward(x, nil)
+	}
+	var feat *torch.Tensor // (B, D·H)
+	switch m.Config.Pooling {
+	case "max":
+		feat = seqpool.Max(out, lengths)
+	case "mean":
+		feat = seqpool.Mean(out, lengths)
+	default:
+		feat = m.lastState(hn, b)
+	}
+	z := m.FC1.Forward(feat)
+	if m.Config.Activation == "tanh" {
+		z = z.Tanh()
+	} else {
+		z = z.Relu()
+	}
+	return s.Escape(m.Out.Forward(m.Drop.Forward(z)))
 }
 
 // lastState returns the last layer's final hidden state, (B, D·H), forward ‖ backward.

@@ -2,6 +2,7 @@ package smsrnn
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -106,19 +107,13 @@ func TestForward(t *testing.T) {
 			m := evalModel(t, cfg, 1)
 			torch.WithScope(func(*torch.Scope) {
 				x := torch.FromSlice(ids, 3, 4)
-				logits, err := m.Forward(x, lengths)
-				if err != nil {
-					t.Fatal(err)
-				}
+				logits := m.Forward(x, lengths)
 				if !slices.Equal(logits.Shape(), []int64{3, 2}) {
 					t.Fatalf("logits shape %v", logits.Shape())
 				}
 				// Packed: a row's logits do not depend on the padding or the other rows.
 				if cfg.Packed {
-					alone, err := m.Forward(torch.FromSlice([]int64{9, 3}, 1, 2), []int64{2})
-					if err != nil {
-						t.Fatal(err)
-					}
+					alone := m.Forward(torch.FromSlice([]int64{9, 3}, 1, 2), []int64{2})
 					a, b := alone.Float32s(), logits.Float32s()[2:4]
 					for i := range a {
 						if math.Abs(float64(a[i]-b[i])) > 1e-5 {
@@ -150,14 +145,8 @@ func TestPooling(t *testing.T) {
 			m := evalModel(t, cfg, 3)
 			torch.WithScope(func(*torch.Scope) {
 				// Row 0 is the message [9 3] padded to 4 steps.
-				logits, err := m.Forward(torch.FromSlice([]int64{9, 3, 0, 0, 5, 6, 7, 8}, 2, 4), []int64{2, 4})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, _, err := m.RNN.Forward(m.Embedding.Forward(torch.FromSlice([]int64{9, 3}, 1, 2)), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				logits := m.Forward(torch.FromSlice([]int64{9, 3, 0, 0, 5, 6, 7, 8}, 2, 4), []int64{2, 4})
+				out, _ := m.RNN.Forward(m.Embedding.Forward(torch.FromSlice([]int64{9, 3}, 1, 2)), nil)
 				var feat *torch.Tensor
 				if pool == "max" {
 					feat, _ = out.MaxDim(1, false)
@@ -200,19 +189,14 @@ func TestForwardOwnership(t *testing.T) {
 				}
 			}
 			start := torch.Live()
-			logits, err := m.Forward(ids, lengths) // no scope open: the caller owns the logits
-			if err != nil {
-				t.Fatal(err)
-			}
+			logits := m.Forward(ids, lengths) // no scope open: the caller owns the logits
 			if got := torch.Live(); got != start+1 {
 				t.Errorf("Live after Forward = %d, want %d (the logits only)", got, start+1)
 			}
 			logits.Close()
 			var inScope *torch.Tensor
 			torch.WithScope(func(*torch.Scope) {
-				if inScope, err = m.Forward(ids, lengths); err != nil {
-					t.Fatal(err)
-				}
+				inScope = m.Forward(ids, lengths)
 				if got := torch.Live(); got != start+1 {
 					t.Errorf("Live after Forward in a scope = %d, want %d", got, start+1)
 				}
@@ -241,15 +225,22 @@ func TestForwardErrors(t *testing.T) {
 			lengths []int64
 			want    string
 		}{
-			{"1-D ids", torch.FromSlice([]int64{1, 2}), []int64{2}, "shape (batch, time)"},
-			{"lengths count", torch.FromSlice([]int64{1, 2}, 1, 2), []int64{2, 1}, "2 lengths for a batch of 1"},
-			{"zero length", torch.FromSlice([]int64{1, 2}, 1, 2), []int64{0}, "greater than 0"},
+			{"nil ids", nil, []int64{2}, "smsrnn.Forward: ids tensor is nil or closed"},
+			{"1-D ids", torch.FromSlice([]int64{1, 2}), []int64{2}, "smsrnn.Forward: want ids of shape (batch, time)"},
+			{"lengths count", torch.FromSlice([]int64{1, 2}, 1, 2), []int64{2, 1}, "smsrnn.Forward: 2 lengths for a batch of 1"},
+			{"zero length", torch.FromSlice([]int64{1, 2}, 1, 2), []int64{0}, "nn.PackPaddedSequence: length of all samples has to be greater than 0"},
 			{"id out of range", torch.FromSlice([]int64{1, 99}, 1, 2), []int64{2}, "index out of range"},
 		}
 		for _, tc := range tests {
-			_, err := m.Forward(tc.ids, tc.lengths)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+			// Forward panics with *torch.Error, as PyTorch raises; its scope frees what it made.
+			start := torch.Live()
+			err := torch.Try(func() { m.Forward(tc.ids, tc.lengths) })
+			var te *torch.Error
+			if !errors.As(err, &te) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want a *torch.Error containing %q", tc.name, err, tc.want)
+			}
+			if got := torch.Live(); got != start {
+				t.Errorf("%s: Live = %d after the failed Forward, %d before", tc.name, got, start)
 			}
 		}
 	})

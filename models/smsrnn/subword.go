@@ -73,9 +73,9 @@ func (m *Model) SetWords(words []string) error {
 
 // addSubwords returns x (B, T, E), the embeddings of ids (B, T), plus the mean embedding of
 // each token's n-grams. It runs inside Forward's scope.
-func (m *Model) addSubwords(x, ids *torch.Tensor) (*torch.Tensor, error) {
+func (m *Model) addSubwords(x, ids *torch.Tensor) *torch.Tensor {
 	if m.subIDs == nil {
-		return nil, fmt.Errorf("smsrnn: a model with subwords needs SetWords before Forward")
+		panic(&torch.Error{Op: "smsrnn.Forward", Msg: "a model with subwords needs SetWords before Forward"})
 	}
 	b, t := ids.Size(0), ids.Size(1)
 	flat := ids.Reshape(b * t)
@@ -85,7 +85,7 @@ func (m *Model) addSubwords(x, ids *torch.Tensor) (*torch.Tensor, error) {
 	}
 	grams := m.Subword.Forward(table.IndexSelect(0, flat)) // (B·T, K, E); padding rows are 0
 	mean := grams.SumDim(false, 1).Mul(scale.IndexSelect(0, flat))
-	return x.Add(mean.Reshape(b, t, m.Config.Embed)), nil
+	return x.Add(mean.Reshape(b, t, m.Config.Embed))
 }
 
 // newSubword builds the n-gram embedding table: Subwords + 1 rows (row 0 is the padding), all

@@ -290,10 +290,7 @@ func batchingEpoch(spec *batchingSpec, emb *torch.Tensor, batches []preparedBatc
 		x := torch.Embedding(emb, b.ids, -1)
 		var h *torch.Tensor
 		if packed {
-			p, err := nn.PackPaddedSequence(x, b.lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-			if err != nil {
-				return nil, err
-			}
+			p := nn.PackPaddedSequence(x, b.lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 			h = m.packed(p)
 		} else {
 			out, _ := m.padded(x)
@@ -368,19 +365,13 @@ func (m *seqModel) close() {
 // padded runs the LSTM over x (B, T, in) and returns its output (B, T, H) and the last layer's
 // final hidden state (B, H). Errors (programming errors here) panic as *torch.Error.
 func (m *seqModel) padded(x *torch.Tensor) (out, h *torch.Tensor) {
-	out, hn, err := m.lstm.Forward(x, nil)
-	if err != nil {
-		panic(&torch.Error{Op: "LSTM.Forward", Msg: err.Error()})
-	}
+	out, hn := m.lstm.Forward(x, nil)
 	return out, hn.H.SqueezeDim(0)
 }
 
 // packed runs the LSTM over p and returns the final hidden state (B, H) in the caller's batch
 // order.
 func (m *seqModel) packed(p nn.PackedSequence) *torch.Tensor {
-	_, hn, err := m.lstm.ForwardPacked(p, nil)
-	if err != nil {
-		panic(&torch.Error{Op: "LSTM.ForwardPacked", Msg: err.Error()})
-	}
+	_, hn := m.lstm.ForwardPacked(p, nil)
 	return hn.H.SqueezeDim(0)
 }

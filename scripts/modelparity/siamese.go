@@ -134,11 +134,7 @@ func TrainSiamese(m *siamese.Model, c SiameseConfig, batches []data.PairBatch) (
 				torch.WithScope(func(*torch.Scope) {
 					a := torch.FromSlice(b.A.IDs, int64(b.A.B), int64(b.A.T)).To(dev)
 					bb := torch.FromSlice(b.B.IDs, int64(b.B.B), int64(b.B.T)).To(dev)
-					fa, fb, err := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
-					if err != nil {
-						serr = err
-						return
-					}
+					fa, fb := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
 					l, _, err := head.ForwardLabeled(fa, fb, b.Scores, b.Labels)
 					if err != nil {
 						serr = err

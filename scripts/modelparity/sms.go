@@ -206,17 +206,11 @@ func (SMSSpec) GoLosses(dir string) ([]float64, error) {
 	}
 	defer closeOptimizer(opt)
 	var losses []float64
-	var ferr error
-	terr := torch.Try(func() {
+	terr := torch.Run(func() error {
 		for i, bt := range makeBatches(s) {
 			sc := torch.NewScope()
 			torch.ManualSeed(s.Seeds[i])
-			logits, err := m.Forward(torch.FromSlice(bt.ids, int64(bt.b), int64(bt.t)), bt.lengths)
-			if err != nil {
-				ferr = err
-				sc.Close()
-				return
-			}
+			logits := m.Forward(torch.FromSlice(bt.ids, int64(bt.b), int64(bt.t)), bt.lengths)
 			loss := smsrnn.Loss(logits, torch.FromSlice(bt.labels), nil)
 			opt.ZeroGrad()
 			loss.Backward()
@@ -227,11 +221,12 @@ func (SMSSpec) GoLosses(dir string) ([]float64, error) {
 			losses = append(losses, loss.Item())
 			sc.Close()
 		}
+		return nil
 	})
 	if terr != nil {
 		return nil, terr
 	}
-	return losses, ferr
+	return losses, nil
 }
 
 // PyLosses runs `python scripts/sms_ref.py parity dir` and returns the losses it wrote.

@@ -14,12 +14,18 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <malloc.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 using namespace st;
@@ -88,6 +94,42 @@ std::vector<char> torch_save_bytes(const c10::Dict<std::string, at::Tensor> &d) 
   return out;
 }
 
+// physical_cores counts the distinct (package, core) pairs of the CPUs this process may run
+// on, as PyTorch's default intra-op thread count (cpuinfo's core count) does; without sysfs
+// topology, the CPUs themselves.
+int physical_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::max(1u, std::thread::hardware_concurrency());
+  std::set<std::pair<long, long>> cores;
+  int cpus = 0;
+  bool topology = true;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    cpus++;
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream pkg(dir + "physical_package_id"), core(dir + "core_id");
+    long p = 0, c = 0;
+    if (!(pkg >> p) || !(core >> c)) topology = false;
+    cores.insert({p, c});
+  }
+  const int n = topology ? static_cast<int>(cores.size()) : cpus;
+  return std::max(1, n);
+}
+
+// arena_max is the malloc arena cap st_init sets (see there): one per CPU, at least two.
+int arena_max() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+
+// set_threads sets libtorch's intra-op threads to n and, when blas is set and the process has
+// OpenBLAS, OpenBLAS's too (PyTorch's set_num_threads does this for MKL; OpenBLAS has no
+// hook in libtorch).
+void set_threads(int n, bool blas) {
+  at::set_num_threads(n);
+  if (!blas) return;
+  using setter = void (*)(int);
+  if (auto f = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
 }  // namespace
 
 extern "C" {
@@ -100,11 +142,20 @@ void st_free_many(const st_tensor *ts, int n) {
 
 st_err st_init(void) {
   return guard([&] {
-    // OpenBLAS's own thread pool fights libtorch's: keep it at one thread unless the user chose.
-    if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) {
-      using setter = void (*)(int);
-      if (auto f = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(1);
-    }
+    // Threads as PyTorch sets them: libtorch's intra-op pool gets the physical cores, unless
+    // OMP_NUM_THREADS or MKL_NUM_THREADS chose (libtorch reads them itself); Debian's libtorch
+    // 1.13 otherwise starts at one thread here. OpenBLAS follows (set_threads), unless
+    // OPENBLAS_NUM_THREADS chose.
+    int n = at::get_num_threads();
+    if (std::getenv("OMP_NUM_THREADS") == nullptr && std::getenv("MKL_NUM_THREADS") == nullptr) n = physical_cores();
+    set_threads(n, std::getenv("OPENBLAS_NUM_THREADS") == nullptr);
+    // glibc gives every thread that allocates its own malloc arena (up to 8 per core), and a
+    // Go program calls libtorch from whichever OS thread its goroutine runs on at the moment:
+    // the memory one step frees in one arena is not reused by the next step's allocations in
+    // another, and each arena keeps its high-water mark. Measured on the LSTM language-model
+    // benchmark (scripts/lmbench), resident memory then grows epoch after epoch. One arena per
+    // core serves the intra-op threads without lock contention and keeps the reuse.
+    if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, arena_max());
     // oneDNN off: libtorch 2.x runs an LSTM's no-grad forward on the CPU through oneDNN
     // (mkldnn_rnn), and Debian 13's libtorch 2.6 (with oneDNN 3.7.2) gets it wrong — outputs off
     // by up to 0.3 from the LSTM equations, measured on AVX-512; with oneDNN off they agree to
@@ -129,8 +180,21 @@ st_err st_build_info(char **version, int *cuda_build, char **blas) {
 }
 
 st_err st_manual_seed(uint64_t seed) { return guard([&] { torch::manual_seed(seed); }); }
-st_err st_set_num_threads(int n) { return guard([&] { at::set_num_threads(n); }); }
+st_err st_set_num_threads(int n) { return guard([&] { set_threads(n, true); }); }
 st_err st_get_num_threads(int *n) { return guard([&] { *n = at::get_num_threads(); }); }
+st_err st_blas_num_threads(int *n) {
+  return guard([&] {
+    using getter = int (*)(void);
+    auto f = reinterpret_cast<getter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    *n = f != nullptr ? f() : -1;
+  });
+}
+st_err st_tensor_nbytes(st_tensor h, int64_t *nbytes) {
+  return guard([&] {
+    const at::Tensor &t = T(h);
+    *nbytes = t.defined() && t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
+  });
+}
 st_err st_cuda_device_count(int *n) { return guard([&] { *n = static_cast<int>(torch::cuda::device_count()); }); }
 st_err st_set_grad_enabled(int enabled) { return guard([&] { at::GradMode::set_enabled(enabled != 0); }); }
 st_err st_is_grad_enabled(int *enabled) { return guard([&] { *enabled = at::GradMode::is_enabled() ? 1 : 0; }); }
@@ -148,9 +212,13 @@ st_err st_from_data(const void *data, const int64_t *shape, int ndim, int dtype,
 
 st_err st_copy_data(st_tensor h, void *dst, int64_t nbytes) {
   return guard([&] {
-    auto t = T(h).detach().to(at::kCPU).contiguous();
+    auto t = T(h).detach();
+    if (t.layout() != at::kStrided) t = t.to_dense();  // sparse and mkldnn tensors: their values
+    if (t._is_zerotensor()) t = at::zeros(t.sizes(), t.options());  // autograd's storage-less zeros
+    t = t.to(at::kCPU).contiguous();
     int64_t want = t.numel() * static_cast<int64_t>(t.element_size());
     TORCH_CHECK(want == nbytes, "copy_data: tensor has ", want, " bytes, destination ", nbytes);
+    TORCH_CHECK(want == 0 || t.data_ptr() != nullptr, "copy_data: the tensor has no data (", t.toString(), ")");
     if (want > 0) std::memcpy(dst, t.data_ptr(), want);
   });
 }
@@ -392,12 +460,11 @@ st_err st_set_data(st_tensor t, st_tensor src) {
   return guard([&] { const_cast<at::Tensor &>(T(t)).set_data(T(src)); });
 }
 
-// ---- in place, without autograd history ----
+// ---- in place: recorded by autograd under the caller's grad mode, as in PyTorch ----
 
 #define ST_INPLACE(sig, expr)                  \
   st_err sig {                                 \
     return guard([&] {                         \
-      at::NoGradGuard no_grad;                 \
       auto &x = const_cast<at::Tensor &>(T(t)); \
       expr;                                    \
     });                                        \

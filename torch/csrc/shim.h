@@ -52,12 +52,22 @@ void st_free_many(const st_tensor *ts, int n);
 const char *st_abi(void);
 st_err st_build_origin(char **source, char **torch_library);
 
-/* ---- runtime ---- */
+/* ---- runtime ----
+ * st_init: once per process, when the shim is loaded. Unless the environment chose them
+ * (OMP_NUM_THREADS / MKL_NUM_THREADS, OPENBLAS_NUM_THREADS, MALLOC_ARENA_MAX), it sets
+ * libtorch's intra-op threads to the physical cores of the CPUs the process may run on (as
+ * PyTorch does), OpenBLAS's threads likewise (st_set_num_threads), and caps glibc's malloc
+ * arenas (see shim.cpp). st_set_num_threads sets libtorch's intra-op threads and, when the
+ * process has OpenBLAS, OpenBLAS's. st_blas_num_threads: OpenBLAS's thread count, -1 without
+ * OpenBLAS. st_tensor_nbytes: the bytes of the storage t's data lives in (0 for an undefined
+ * tensor or one without storage), what the handle keeps alive at most. */
 st_err st_init(void);
 st_err st_build_info(char **version, int *cuda_build, char **blas);
 st_err st_manual_seed(uint64_t seed);
 st_err st_set_num_threads(int n);
 st_err st_get_num_threads(int *n);
+st_err st_blas_num_threads(int *n);
+st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes);
 st_err st_cuda_device_count(int *n);
 st_err st_set_grad_enabled(int enabled);
 st_err st_is_grad_enabled(int *enabled);
@@ -141,7 +151,8 @@ st_err st_zero_grad(st_tensor t, int set_to_none);
 /* t.set_data(src): t keeps its identity (and autograd leaf status) but takes src's data */
 st_err st_set_data(st_tensor t, st_tensor src);
 
-/* ---- in place, for optimizers and initialisation (no autograd history) ---- */
+/* ---- in place: autograd records them when grad mode is on (a leaf that requires grad is
+ * refused, as in PyTorch); optimizers and initialisation call them with grad mode off ---- */
 st_err st_add_(st_tensor t, st_tensor other, double alpha);
 st_err st_mul_(st_tensor t, st_tensor other);
 st_err st_mul_scalar_(st_tensor t, double s);
@@ -191,6 +202,37 @@ st_err st_save_dict(const char *path, const char *const *names, const st_tensor 
 st_err st_load_dict(const char *path, char ***names, st_tensor **ts, int *n);
 void st_free_names(char **names, int n);
 void st_free_array(void *p);
+
+/* ---- boxed calls (boxed.cpp): any operator by schema, through libtorch's dispatcher ----
+ * st_op_find looks an operator up by name ("aten::topk") and overload name ("" for the
+ * default); *out is NULL when libtorch has no such operator, and *schema (malloc'd, freed with
+ * st_free_err) then lists the overloads the name has, one a line (empty when none). A found
+ * handle lives as long as the process (callers cache it); *schema is then its schema.
+ * st_op_call converts args[0..nargs) to the schema's argument types (trailing arguments left out
+ * take the schema's defaults), calls the operator through the dispatcher (autograd included),
+ * and writes its results into results[0..cap); *nresults says how many. List and string
+ * arguments point into the pools: .i is the offset of the first element, .n the count (bool
+ * lists in ints, strings in bytes). Results hold new tensor handles (ST_V_TENSOR), or ST_V_ALIAS
+ * with .i the index of the argument an in-place op wrote and returned (no new handle); lists
+ * and strings in .p are malloc'd (st_free_array), their tensors owned by the caller. */
+typedef struct st_op_s *st_op;
+enum st_value_tag { ST_V_NONE = 0, ST_V_TENSOR = 1, ST_V_INT = 2, ST_V_DOUBLE = 3, ST_V_BOOL = 4,
+                    ST_V_STRING = 5, ST_V_INT_LIST = 6, ST_V_DOUBLE_LIST = 7, ST_V_BOOL_LIST = 8,
+                    ST_V_TENSOR_LIST = 9, ST_V_DTYPE = 10, ST_V_DEVICE = 11, ST_V_LAYOUT = 12,
+                    ST_V_MEMORY_FORMAT = 13, ST_V_ALIAS = 14 };
+/* One value: tag selects the field (ints, bools, dtypes, layouts, memory formats in i; a
+ * device's type in i and index in n). */
+typedef struct st_value {
+  int32_t tag;
+  int32_t n;
+  int64_t i;
+  double d;
+  st_tensor t;
+  void *p;
+} st_value;
+st_err st_op_find(const char *name, const char *overload, st_op *out, char **schema);
+st_err st_op_call(st_op op, const st_value *args, int nargs, const int64_t *ints, const double *dbls,
+                  const st_tensor *tensors, const char *bytes, st_value *results, int cap, int *nresults);
 
 /* ---- distributed (dist.cpp): c10d stores, process groups and DDP's Reducer ----
  * Built with the shim when the libtorch has c10d with Gloo (find-libtorch.sh: ST_WITH_GLOO);

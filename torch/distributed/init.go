@@ -224,6 +224,9 @@ func Init(e Env, o InitOptions) (g *ProcessGroup, err error) {
 	}
 	store, err := open(e.Rank == 0, timeout)
 	if err != nil {
+		if e.Rank != 0 && host == 0 {
+			err = fmt.Errorf("rank 0's store did not answer within %v (the rendezvous timeout): %w", timeout, err)
+		}
 		return nil, err
 	}
 	// The heartbeat's own connection, with a short timeout: diagnosing must not wait minutes.
@@ -249,9 +252,38 @@ func Init(e Env, o InitOptions) (g *ProcessGroup, err error) {
 		return nil, fmt.Errorf("distributed: backend %q: want gloo or nccl", o.Backend)
 	}
 	if err != nil {
+		if missing := absentRanks(hbStore, e.Rank, e.WorldSize); missing != "" {
+			err = fmt.Errorf("%s did not join within %v (the rendezvous timeout): %w", missing, timeout, err)
+		}
 		return nil, err
 	}
 	g.health = hs
 	g.owned = closers
 	return g, nil
+}
+
+// absentRanks names the ranks other than self whose heartbeat never reached the store (they
+// never joined), as "rank 1" or "ranks 1, 3"; "" when every rank joined or the store cannot
+// tell.
+func absentRanks(hb *Store, self, size int) string {
+	var missing []string
+	for r := range size {
+		if r == self {
+			continue
+		}
+		n, err := hb.Add(heartbeatKey(r), 0)
+		if err != nil {
+			return ""
+		}
+		if n == 0 {
+			missing = append(missing, fmt.Sprint(r))
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return ""
+	case 1:
+		return "rank " + missing[0]
+	}
+	return "ranks " + strings.Join(missing, ", ")
 }

@@ -20,18 +20,25 @@
 //
 // # Errors
 //
-// Constructors (NewLinear, NewEmbedding, EmbeddingFromPretrained, NewDropout, NewRNN,
-// NewLSTM, NewGRU, NewParameter) panic with *torch.Error on invalid arguments (negative sizes,
-// an unknown nonlinearity, a dropout outside [0, 1]), as PyTorch's constructors raise: the
-// arguments are the program's, not data. A model built from user configuration validates it
-// first (as models/smsrnn's Config.Validate) or builds inside torch.Try, which turns the panic
-// into an error. Modules.Add panics the same way on a duplicate or invalid name.
+// The torch package's contract (see its Errors paragraph): module code panics with
+// *torch.Error, as PyTorch raises, and only what touches files returns an error.
 //
-// Forward passes of recurrent layers and the packing functions check their inputs in Go and
-// return errors that name the layer and the offending sizes, as PyTorch's own checks do: their
-// inputs are data. Simple ops (Linear.Forward, the losses) behave like the torch package's
-// ops: a libtorch failure panics with *torch.Error. Everything that reads or writes files
-// returns an error.
+// Constructors (NewLinear, NewEmbedding, EmbeddingFromPretrained, NewDropout, NewRNN,
+// NewLSTM, NewGRU, NewParameter) panic on invalid arguments (negative sizes, an unknown
+// nonlinearity, a dropout outside [0, 1]); Modules.Add panics on a duplicate or invalid name.
+// A model built from user configuration validates it first (as models/smsrnn's
+// Config.Validate) or builds inside torch.Try or torch.Run, which turn the panic into an error.
+//
+// Forward passes of the recurrent layers (RNNBase.Forward, ForwardPacked) and the packing
+// utilities (PackPaddedSequence, PadPackedSequence, PackSequence, PadSequence, UnpadSequence,
+// UnpackSequence) check their inputs in Go, as PyTorch's own checks do, and panic with a
+// *torch.Error whose Op names the function ("nn.LSTM.Forward", "nn.PackPaddedSequence") and
+// whose Msg names the offending sizes; a libtorch failure inside them is reported under the
+// same Op, its message starting with the failing op's name. They free what they created
+// before panicking. Simple ops (Linear.Forward, the losses) panic as the torch package's ops
+// do. A model's Forward is therefore straight-line code; the training step, the server's
+// batch or the command around it recovers the panic with torch.Run. Everything that reads or
+// writes files returns an error.
 //
 // # Registration
 //

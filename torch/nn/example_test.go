@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,21 +37,16 @@ func NewClassifier(vocab, dim, hidden, layers, classes int64) *Classifier {
 
 // Forward returns class logits for a padded batch of token ids (batch, seq) with lengths.
 // Everything it makes on the way belongs to its own scope and is freed on return; the logits
-// escape into the caller's scope (or, with none open, to the caller).
-func (m *Classifier) Forward(tokens *torch.Tensor, lengths []int64) (*torch.Tensor, error) {
+// escape into the caller's scope (or, with none open, to the caller). Bad input panics with
+// *torch.Error, as PyTorch raises: the code is straight-line.
+func (m *Classifier) Forward(tokens *torch.Tensor, lengths []int64) *torch.Tensor {
 	s := torch.NewScope()
 	defer s.Close()
 	x := m.Embedding.Forward(tokens)
-	packed, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-	if err != nil {
-		return nil, err
-	}
-	_, hn, err := m.RNN.ForwardPacked(packed, nil)
-	if err != nil {
-		return nil, err
-	}
+	packed := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
+	_, hn := m.RNN.ForwardPacked(packed, nil)
 	last := hn.H.Narrow(0, hn.H.Size(0)-1, 1).SqueezeDim(0) // the top layer's final state
-	return s.Escape(m.LinearOut.Forward(last)), nil
+	return s.Escape(m.LinearOut.Forward(last))
 }
 
 func ExampleModules() {
@@ -87,11 +83,7 @@ func ExampleRNNBase_ForwardPacked() {
 		7, 8, 9, 10,
 		11, 0, 0, 0,
 	}, 3, 4)
-	logits, err := m.Forward(tokens, []int64{2, 4, 1})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	logits := m.Forward(tokens, []int64{2, 4, 1})
 	loss := nn.CrossEntropyLoss(logits, torch.FromSlice([]int64{0, 1, 1}), nn.CrossEntropyOptions{})
 	loss.Backward()
 	fmt.Println(logits.Shape(), loss.Shape(), m.RNN.Parameter("weight_ih_l0").Grad() != nil)
@@ -105,21 +97,20 @@ func ExampleNewLSTM() {
 	s := torch.NewScope()
 	defer s.Close()
 	x := torch.Randn([]int64{4, 7, 300}) // (batch, seq, feature)
-	out, hn, err := lstm.Forward(x, nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	out, hn := lstm.Forward(x, nil)
 	fmt.Println(out.Shape(), hn.H.Shape(), hn.C.Shape())
 
-	_, _, err = lstm.Forward(torch.Randn([]int64{4, 7, 299}), nil)
+	// Bad input panics with *torch.Error; torch.Try (or torch.Run at a boundary) recovers it.
+	err := torch.Try(func() { lstm.Forward(torch.Randn([]int64{4, 7, 299}), nil) })
 	fmt.Println(err)
-	_, _, err = lstm.Forward(x, &nn.State{H: torch.Zeros([]int64{1, 4, 50}), C: torch.Zeros([]int64{4, 4, 50})})
+	err = torch.Try(func() {
+		lstm.Forward(x, &nn.State{H: torch.Zeros([]int64{1, 4, 50}), C: torch.Zeros([]int64{4, 4, 50})})
+	})
 	fmt.Println(err)
 	// Output:
 	// [4 7 100] [4 4 50] [4 4 50]
-	// LSTM: expected input feature size 300, got 299
-	// LSTM: expected hidden size (4, 4, 50), got (1, 4, 50)
+	// torch: nn.LSTM.Forward: expected input feature size 300, got 299
+	// torch: nn.LSTM.Forward: expected hidden size (4, 4, 50), got (1, 4, 50)
 }
 
 func ExamplePackPaddedSequence() {
@@ -131,27 +122,21 @@ func ExamplePackPaddedSequence() {
 		5, 2, 0,
 		0, 3, 0,
 	}, 3, 3)
-	p, err := nn.PackPaddedSequence(x, []int64{2, 3, 1}, nn.PackPaddedOptions{NoEnforceSorted: true})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	p := nn.PackPaddedSequence(x, []int64{2, 3, 1}, nn.PackPaddedOptions{NoEnforceSorted: true})
 	defer p.Close()
 	fmt.Println(p.Data.Float32s(), p.BatchSizes.Int64s(), p.SortedIndices.Int64s(), p.UnsortedIndices.Int64s())
 
-	padded, lengths, err := nn.PadPackedSequence(p, nn.PadPackedOptions{BatchFirst: true, PaddingValue: -1, TotalLength: 4})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	padded, lengths := nn.PadPackedSequence(p, nn.PadPackedOptions{BatchFirst: true, PaddingValue: -1, TotalLength: 4})
 	fmt.Println(padded.Shape(), padded.Float32s(), lengths)
 
-	_, err = nn.PackPaddedSequence(x, []int64{2, 3, 1}, nn.PackPaddedOptions{})
-	fmt.Println(err != nil)
+	// enforce_sorted (the default) with unsorted lengths panics, as PyTorch raises.
+	err := torch.Try(func() { nn.PackPaddedSequence(x, []int64{2, 3, 1}, nn.PackPaddedOptions{}) })
+	var te *torch.Error
+	fmt.Println(errors.As(err, &te), te.Op)
 	// Output:
 	// [1 4 6 2 5 3] [3 2 1] [1 0 2] [1 0 2]
 	// [3 4] [4 5 -1 -1 1 2 3 -1 6 -1 -1 -1] [2 3 1]
-	// true
+	// true nn.PackPaddedSequence
 }
 
 func ExamplePadSequence() {

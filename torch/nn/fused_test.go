@@ -121,25 +121,12 @@ func runFusedKernel(t *testing.T, c fusedCase, libtorch bool) fusedRun {
 		var out *torch.Tensor
 		var hn State
 		if c.packed {
-			p, err := PackPaddedSequence(x, lengths, PackPaddedOptions{BatchFirst: opts.BatchFirst, NoEnforceSorted: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			po, st, err := r.ForwardPacked(p, h0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _, err = PadPackedSequence(po, PadPackedOptions{BatchFirst: opts.BatchFirst, TotalLength: T})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := PackPaddedSequence(x, lengths, PackPaddedOptions{BatchFirst: opts.BatchFirst, NoEnforceSorted: true})
+			po, st := r.ForwardPacked(p, h0)
+			out, _ = PadPackedSequence(po, PadPackedOptions{BatchFirst: opts.BatchFirst, TotalLength: T})
 			hn = st
 		} else {
-			var err error
-			out, hn, err = r.Forward(x, h0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out, hn = r.Forward(x, h0)
 		}
 		loss := out.Reshape(-1).Mul(wOut).Sum()
 		if !c.outOnly {

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -37,6 +38,23 @@ func wantErr(t *testing.T, err error, substr string) {
 	}
 	if !strings.Contains(err.Error(), substr) {
 		t.Fatalf("error %q does not contain %q", err, substr)
+	}
+}
+
+// wantPanic checks that f panics with a *torch.Error whose Op is op and whose message contains
+// substr (tensor and module code panics; see the torch package's Errors).
+func wantPanic(t *testing.T, op, substr string, f func()) {
+	t.Helper()
+	err := torch.Try(f)
+	var te *torch.Error
+	if !errors.As(err, &te) {
+		t.Fatalf("%s: got no *torch.Error (err %v), want one containing %q", op, err, substr)
+	}
+	if te.Op != op {
+		t.Errorf("error %q: Op %q, want %q", err, te.Op, op)
+	}
+	if !strings.Contains(te.Msg, substr) {
+		t.Errorf("error %q does not contain %q", err, substr)
 	}
 }
 

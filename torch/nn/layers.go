@@ -62,14 +62,14 @@ func NewLinear(in, out int64, opts LinearOptions) *Linear {
 		gain := math.Sqrt(2.0 / (1 + a*a))
 		std := gain / math.Sqrt(float64(in))
 		bound := math.Sqrt(3.0) * std
-		l.Weight.UniformInPlace(-bound, bound)
+		torch.NoGrad(func() { l.Weight.UniformInPlace(-bound, bound) })
 	}
 	if l.Bias != nil {
 		bound := 0.0
 		if in > 0 {
 			bound = 1 / math.Sqrt(float64(in))
 		}
-		l.Bias.UniformInPlace(-bound, bound)
+		torch.NoGrad(func() { l.Bias.UniformInPlace(-bound, bound) })
 	}
 	return l
 }
@@ -126,7 +126,7 @@ func NewEmbedding(num, dim int64, opts EmbeddingOptions) *Embedding {
 	checkSizes("nn.NewEmbedding", num, dim)
 	pad := normPadding("nn.NewEmbedding", num, opts.PaddingIdx)
 	e := &Embedding{NumEmbeddings: num, EmbeddingDim: dim, Weight: newParam(num, dim), PaddingIdx: pad}
-	e.Weight.NormalInPlace(0, 1)
+	torch.NoGrad(func() { e.Weight.NormalInPlace(0, 1) })
 	if pad >= 0 {
 		torch.NoGrad(func() { // as PyTorch's _fill_padding_idx_with_zero
 			row := e.Weight.Narrow(0, pad, 1) // a view: filling it zeroes the weight's row

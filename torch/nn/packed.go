@@ -95,16 +95,17 @@ type UnpadSequenceOptions struct {
 // 1..T). By default (enforce_sorted) the lengths must be in decreasing order; with
 // o.NoEnforceSorted the batch is sorted by length with torch.sort (descending), as PyTorch
 // does, and the permutation is kept in SortedIndices/UnsortedIndices. The result is
-// differentiable with respect to x.
-func PackPaddedSequence(x *torch.Tensor, lengths []int64, o PackPaddedOptions) (PackedSequence, error) {
-	const op = "nn: PackPaddedSequence"
+// differentiable with respect to x. Invalid input panics with a *torch.Error whose Op is
+// "nn.PackPaddedSequence", as PyTorch raises.
+func PackPaddedSequence(x *torch.Tensor, lengths []int64, o PackPaddedOptions) (p PackedSequence) {
+	const op = "nn.PackPaddedSequence"
 	batchFirst, enforceSorted := o.BatchFirst, !o.NoEnforceSorted
 	if x.Closed() {
-		return PackedSequence{}, fmt.Errorf("%s: input is nil or closed", op)
+		fail(op, "input is nil or closed")
 	}
 	shape := x.Shape()
 	if len(shape) < 2 {
-		return PackedSequence{}, fmt.Errorf("%s: expected input with at least 2 dims (%s), got %d", op, seqBatchNames(batchFirst), len(shape))
+		fail(op, "expected input with at least 2 dims (%s), got %d", seqBatchNames(batchFirst), len(shape))
 	}
 	batchDim, timeDim := 1, 0
 	if batchFirst {
@@ -112,48 +113,62 @@ func PackPaddedSequence(x *torch.Tensor, lengths []int64, o PackPaddedOptions) (
 	}
 	b, steps := shape[batchDim], shape[timeDim]
 	if numel(shape) == 0 || len(lengths) == 0 {
-		return PackedSequence{}, fmt.Errorf("%s: cannot pack an empty tensor (input shape %v)", op, shape)
+		fail(op, "cannot pack an empty tensor (input shape %v)", shape)
 	}
 	if int64(len(lengths)) != b {
-		return PackedSequence{}, fmt.Errorf("%s: expected len(lengths) to be equal to batch size, but got %d (batch size %d)", op, len(lengths), b)
+		fail(op, "expected len(lengths) to be equal to batch size, but got %d (batch size %d)", len(lengths), b)
 	}
 	for i, l := range lengths {
 		if l <= 0 {
-			return PackedSequence{}, fmt.Errorf("%s: length of all samples has to be greater than 0, but lengths[%d] = %d", op, i, l)
+			fail(op, "length of all samples has to be greater than 0, but lengths[%d] = %d", i, l)
 		}
 		if l > steps {
-			return PackedSequence{}, fmt.Errorf("%s: lengths[%d] = %d exceeds the sequence length %d of the input", op, i, l, steps)
+			fail(op, "lengths[%d] = %d exceeds the sequence length %d of the input", i, l, steps)
 		}
 		if enforceSorted && i > 0 && l > lengths[i-1] {
-			return PackedSequence{}, fmt.Errorf("%s: `lengths` array must be sorted in decreasing order when `enforce_sorted` is True (lengths[%d] = %d > lengths[%d] = %d). You can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence to sidestep this requirement if you do not need ONNX exportability", op, i, l, i-1, lengths[i-1])
+			fail(op, "`lengths` array must be sorted in decreasing order when `enforce_sorted` is True (lengths[%d] = %d > lengths[%d] = %d). You can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence to sidestep this requirement if you do not need ONNX exportability", i, l, i-1, lengths[i-1])
 		}
 	}
-	var p PackedSequence
-	err := torch.Try(func() {
-		lt := torch.FromSlice(append([]int64(nil), lengths...))
-		defer lt.Close()
-		if enforceSorted {
-			p.Data, p.BatchSizes = torch.PackPadded(x, lt, batchFirst)
-			return
+	defer func() {
+		if r := recover(); r != nil {
+			p.Close()
+			panic(renamed(op, r))
 		}
-		sortedLengths, idx := lt.Sort(0, true)
-		defer sortedLengths.Close()
-		defer idx.Close()
-		dev := x.Device()
-		inv := torch.FromSlice(invertPermutation(idx.Int64s()))
-		defer inv.Close()
-		sorted := idx.To(dev)
-		unsorted := inv.To(dev)
-		in := x.IndexSelect(int64(batchDim), sorted)
-		defer in.Close()
-		p.Data, p.BatchSizes = torch.PackPadded(in, sortedLengths, batchFirst)
-		p.SortedIndices, p.UnsortedIndices = sorted, unsorted
-	})
-	if err != nil {
-		p.Close()
-		return PackedSequence{}, fmt.Errorf("%s: %w", op, err)
+	}()
+	lt := torch.FromSlice(append([]int64(nil), lengths...))
+	defer lt.Close()
+	if enforceSorted {
+		p.Data, p.BatchSizes = torch.PackPadded(x, lt, batchFirst)
+		return p
 	}
-	return p, nil
+	sortedLengths, idx := lt.Sort(0, true)
+	defer sortedLengths.Close()
+	defer idx.Close()
+	dev := x.Device()
+	inv := torch.FromSlice(invertPermutation(idx.Int64s()))
+	defer inv.Close()
+	p.SortedIndices = idx.To(dev)
+	p.UnsortedIndices = inv.To(dev)
+	in := x.IndexSelect(int64(batchDim), p.SortedIndices)
+	defer in.Close()
+	p.Data, p.BatchSizes = torch.PackPadded(in, sortedLengths, batchFirst)
+	return p
+}
+
+// fail panics with a *torch.Error for op.
+func fail(op, format string, a ...any) {
+	panic(&torch.Error{Op: op, Msg: fmt.Sprintf(format, a...)})
+}
+
+// renamed returns r, a recovered panic value, to be panicked again: a *torch.Error raised by
+// an operation that op called becomes one naming op, with the inner operation's name at the
+// start of its message (so "nn.PackSequence: nn.PackPaddedSequence: ..." tells both); any
+// other value is returned as it is.
+func renamed(op string, r any) any {
+	if te, ok := r.(*torch.Error); ok && te.Op != op {
+		return &torch.Error{Op: op, Msg: te.Op + ": " + te.Msg}
+	}
+	return r
 }
 
 func seqBatchNames(batchFirst bool) string {
@@ -171,24 +186,24 @@ func numel(shape []int64) int64 {
 	return n
 }
 
-// checkPacked validates the structure of p (not its values) for op.
-func checkPacked(op string, p PackedSequence) error {
+// checkPacked validates the structure of p (not its values) for op; it panics with a
+// *torch.Error naming op.
+func checkPacked(op string, p PackedSequence) {
 	if p.Data.Closed() || p.BatchSizes.Closed() {
-		return fmt.Errorf("%s: packed sequence has a nil or closed Data or BatchSizes", op)
+		fail(op, "packed sequence has a nil or closed Data or BatchSizes")
 	}
 	if (p.SortedIndices == nil) != (p.UnsortedIndices == nil) {
-		return fmt.Errorf("%s: packed sequence must have both SortedIndices and UnsortedIndices or neither", op)
+		fail(op, "packed sequence must have both SortedIndices and UnsortedIndices or neither")
 	}
 	if p.BatchSizes.Device() != torch.CPU {
-		return fmt.Errorf("%s: batch_sizes should always be on CPU, got %v. Instances of PackedSequence should never be created manually. They should be instantiated by functions like pack_sequence and pack_padded_sequences in nn.utils.rnn", op, p.BatchSizes.Device())
+		fail(op, "batch_sizes should always be on CPU, got %v. Instances of PackedSequence should never be created manually. They should be instantiated by functions like pack_sequence and pack_padded_sequences in nn.utils.rnn", p.BatchSizes.Device())
 	}
 	if p.BatchSizes.DType() != torch.Int64 || p.BatchSizes.Dim() != 1 || p.BatchSizes.Numel() == 0 {
-		return fmt.Errorf("%s: batch_sizes must be a non-empty 1-D int64 tensor, got %v", op, p.BatchSizes)
+		fail(op, "batch_sizes must be a non-empty 1-D int64 tensor, got %v", p.BatchSizes)
 	}
 	if p.Data.Dim() < 1 {
-		return fmt.Errorf("%s: packed data must have at least 1 dim, got 0", op)
+		fail(op, "packed data must have at least 1 dim, got 0")
 	}
-	return nil
 }
 
 // PadPackedSequence unpacks p into a padded batch, as
@@ -196,53 +211,49 @@ func checkPacked(op string, p PackedSequence) error {
 // (B, T, *) filled with o.PaddingValue past each sequence's end, and the lengths, both in the
 // caller's original batch order. o.TotalLength > 0 pads to that many steps (it must be at
 // least the longest length); 0 pads to the longest sequence (PyTorch's total_length=None).
-func PadPackedSequence(p PackedSequence, o PadPackedOptions) (padded *torch.Tensor, lengths []int64, err error) {
-	const op = "nn: PadPackedSequence"
+// Invalid input panics with a *torch.Error whose Op is "nn.PadPackedSequence".
+func PadPackedSequence(p PackedSequence, o PadPackedOptions) (padded *torch.Tensor, lengths []int64) {
+	const op = "nn.PadPackedSequence"
 	batchFirst, paddingValue, totalLength := o.BatchFirst, o.PaddingValue, o.TotalLength
-	if err := checkPacked(op, p); err != nil {
-		return nil, nil, err
-	}
+	checkPacked(op, p)
 	maxLen := p.BatchSizes.Numel()
 	if totalLength < 0 || (totalLength > 0 && totalLength < maxLen) {
-		return nil, nil, fmt.Errorf("%s: expected total_length to be at least the length of the longest sequence in input, but got total_length=%d and max sequence length being %d", op, totalLength, maxLen)
+		fail(op, "expected total_length to be at least the length of the longest sequence in input, but got total_length=%d and max sequence length being %d", totalLength, maxLen)
 	}
 	if totalLength > 0 {
 		maxLen = totalLength
 	}
-	err = torch.Try(func() {
-		out, lt := torch.PadPacked(p.Data, p.BatchSizes, batchFirst, paddingValue, maxLen)
-		defer lt.Close()
-		lengths = lt.Int64s()
-		if p.UnsortedIndices == nil {
-			padded = out
-			return
+	defer func() {
+		if r := recover(); r != nil {
+			panic(renamed(op, r))
 		}
-		defer out.Close()
-		batchDim := int64(1)
-		if batchFirst {
-			batchDim = 0
-		}
-		perm := p.UnsortedIndices.Int64s()
-		if len(perm) != len(lengths) {
-			panic(&torch.Error{Op: "PadPackedSequence", Msg: fmt.Sprintf("unsorted_indices has %d entries for a batch of %d", len(perm), len(lengths))})
-		}
-		reordered := make([]int64, len(perm))
-		for i, j := range perm {
-			reordered[i] = lengths[j]
-		}
-		lengths = reordered
-		padded = out.IndexSelect(batchDim, p.UnsortedIndices)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}()
+	out, lt := torch.PadPacked(p.Data, p.BatchSizes, batchFirst, paddingValue, maxLen)
+	defer lt.Close()
+	lengths = lt.Int64s()
+	if p.UnsortedIndices == nil {
+		return out, lengths
 	}
-	return padded, lengths, nil
+	defer out.Close()
+	batchDim := int64(1)
+	if batchFirst {
+		batchDim = 0
+	}
+	perm := p.UnsortedIndices.Int64s()
+	if len(perm) != len(lengths) {
+		fail(op, "unsorted_indices has %d entries for a batch of %d", len(perm), len(lengths))
+	}
+	reordered := make([]int64, len(perm))
+	for i, j := range perm {
+		reordered[i] = lengths[j]
+	}
+	return out.IndexSelect(batchDim, p.UnsortedIndices), reordered
 }
 
 // PadSequence stacks variable-length sequences (each (Lᵢ, *), same trailing dims, dtype and
 // device) into (maxL, B, *) or, with o.BatchFirst, (B, maxL, *), filling with o.PaddingValue,
 // as torch.nn.utils.rnn.pad_sequence. It is differentiable. An empty list or mismatched
-// trailing dims panic with *torch.Error (use torch.Try at a boundary).
+// trailing dims panic with *torch.Error (use torch.Run at a boundary).
 func PadSequence(seqs []*torch.Tensor, o PadSequenceOptions) *torch.Tensor {
 	batchFirst, paddingValue := o.BatchFirst, o.PaddingValue
 	if len(seqs) == 0 {
@@ -283,83 +294,81 @@ func PadSequence(seqs []*torch.Tensor, o PadSequenceOptions) *torch.Tensor {
 
 // PackSequence packs a list of variable-length sequences (each (Lᵢ, *)), as
 // torch.nn.utils.rnn.pack_sequence: PackPaddedSequence(PadSequence(seqs), lengths). By
-// default (enforce_sorted) the sequences must come in decreasing length.
-func PackSequence(seqs []*torch.Tensor, o PackSequenceOptions) (PackedSequence, error) {
+// default (enforce_sorted) the sequences must come in decreasing length. Invalid input panics
+// with a *torch.Error whose Op is "nn.PackSequence".
+func PackSequence(seqs []*torch.Tensor, o PackSequenceOptions) PackedSequence {
+	const op = "nn.PackSequence"
 	if len(seqs) == 0 {
-		return PackedSequence{}, fmt.Errorf("nn: PackSequence: received an empty list of sequences")
+		fail(op, "received an empty list of sequences")
 	}
-	lengths := make([]int64, len(seqs))
-	var padded *torch.Tensor
-	err := torch.Try(func() {
-		for i, s := range seqs {
-			lengths[i] = s.Size(0)
+	defer func() {
+		if r := recover(); r != nil {
+			panic(renamed(op, r))
 		}
-		padded = PadSequence(seqs, PadSequenceOptions{})
-	})
-	if err != nil {
-		return PackedSequence{}, fmt.Errorf("nn: PackSequence: %w", err)
+	}()
+	lengths := make([]int64, len(seqs))
+	for i, s := range seqs {
+		lengths[i] = s.Size(0)
 	}
+	padded := PadSequence(seqs, PadSequenceOptions{})
 	defer padded.Close()
-	p, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{NoEnforceSorted: o.NoEnforceSorted})
-	if err != nil {
-		return PackedSequence{}, fmt.Errorf("nn: PackSequence: %w", err)
-	}
-	return p, nil
+	return PackPaddedSequence(padded, lengths, PackPaddedOptions{NoEnforceSorted: o.NoEnforceSorted})
 }
 
 // UnpadSequence splits a padded batch back into its sequences, as
 // torch.nn.utils.rnn.unpad_sequence: padded is (T, B, *) or, with o.BatchFirst, (B, T, *).
-// The caller owns the returned tensors (views of padded).
-func UnpadSequence(padded *torch.Tensor, lengths []int64, o UnpadSequenceOptions) ([]*torch.Tensor, error) {
-	const op = "nn: UnpadSequence"
+// The caller owns the returned tensors (views of padded). Invalid input panics with a
+// *torch.Error whose Op is "nn.UnpadSequence".
+func UnpadSequence(padded *torch.Tensor, lengths []int64, o UnpadSequenceOptions) []*torch.Tensor {
+	const op = "nn.UnpadSequence"
 	batchFirst := o.BatchFirst
 	if padded.Closed() {
-		return nil, fmt.Errorf("%s: input is nil or closed", op)
+		fail(op, "input is nil or closed")
 	}
 	shape := padded.Shape()
 	if len(shape) < 2 {
-		return nil, fmt.Errorf("%s: expected input with at least 2 dims (%s), got %d", op, seqBatchNames(batchFirst), len(shape))
+		fail(op, "expected input with at least 2 dims (%s), got %d", seqBatchNames(batchFirst), len(shape))
 	}
 	batchDim, timeDim := int64(1), 0
 	if batchFirst {
 		batchDim, timeDim = 0, 1
 	}
 	if int64(len(lengths)) != shape[batchDim] {
-		return nil, fmt.Errorf("%s: got %d lengths for a batch of %d", op, len(lengths), shape[batchDim])
+		fail(op, "got %d lengths for a batch of %d", len(lengths), shape[batchDim])
+	}
+	for i, l := range lengths {
+		if l < 0 || l > shape[timeDim] {
+			fail(op, "lengths[%d] = %d is outside 0..%d", i, l, shape[timeDim])
+		}
 	}
 	out := make([]*torch.Tensor, 0, len(lengths))
-	err := torch.Try(func() {
-		for i, l := range lengths {
-			if l < 0 || l > shape[timeDim] {
-				panic(&torch.Error{Op: "UnpadSequence", Msg: fmt.Sprintf("lengths[%d] = %d is outside 0..%d", i, l, shape[timeDim])})
-			}
-			row := padded.Narrow(batchDim, int64(i), 1)
-			seq := row.SqueezeDim(batchDim)
-			row.Close()
-			out = append(out, seq.Narrow(0, 0, l))
-			seq.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			closeAll(out)
+			panic(renamed(op, r))
 		}
-	})
-	if err != nil {
-		for _, t := range out {
-			t.Close()
-		}
-		return nil, fmt.Errorf("%s: %w", op, err)
+	}()
+	for i, l := range lengths {
+		row := padded.Narrow(batchDim, int64(i), 1)
+		seq := row.SqueezeDim(batchDim)
+		row.Close()
+		out = append(out, seq.Narrow(0, 0, l))
+		seq.Close()
 	}
-	return out, nil
+	return out
 }
 
 // UnpackSequence splits a packed batch back into its sequences in the original order, as
-// torch.nn.utils.rnn.unpack_sequence. The caller owns the returned tensors.
-func UnpackSequence(p PackedSequence) ([]*torch.Tensor, error) {
-	padded, lengths, err := PadPackedSequence(p, PadPackedOptions{BatchFirst: true})
-	if err != nil {
-		return nil, fmt.Errorf("nn: UnpackSequence: %w", err)
-	}
+// torch.nn.utils.rnn.unpack_sequence. The caller owns the returned tensors. Invalid input
+// panics with a *torch.Error whose Op is "nn.UnpackSequence".
+func UnpackSequence(p PackedSequence) []*torch.Tensor {
+	const op = "nn.UnpackSequence"
+	defer func() {
+		if r := recover(); r != nil {
+			panic(renamed(op, r))
+		}
+	}()
+	padded, lengths := PadPackedSequence(p, PadPackedOptions{BatchFirst: true})
 	defer padded.Close()
-	seqs, err := UnpadSequence(padded, lengths, UnpadSequenceOptions{BatchFirst: true})
-	if err != nil {
-		return nil, fmt.Errorf("nn: UnpackSequence: %w", err)
-	}
-	return seqs, nil
+	return UnpadSequence(padded, lengths, UnpadSequenceOptions{BatchFirst: true})
 }

@@ -128,10 +128,7 @@ func TestPackSequence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			torchtest.Scope(t)
-			p, err := PackSequence(tc.seqs, PackSequenceOptions{NoEnforceSorted: !tc.enforceSorted})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := PackSequence(tc.seqs, PackSequenceOptions{NoEnforceSorted: !tc.enforceSorted})
 			defer p.Close()
 			if got := p.BatchSizes.Int64s(); !slices.Equal(got, []int64{3, 2, 1}) {
 				t.Errorf("batch sizes = %v", got)
@@ -155,9 +152,9 @@ func TestPackSequence(t *testing.T) {
 	}
 	t.Run("enforce sorted error", func(t *testing.T) {
 		torchtest.Scope(t)
-		_, err := PackSequence([]*torch.Tensor{b, c, a}, PackSequenceOptions{})
-		wantErr(t, err, "must be sorted in decreasing order")
-		wantErr(t, err, "You can pass `enforce_sorted=False`")
+		f := func() { PackSequence([]*torch.Tensor{b, c, a}, PackSequenceOptions{}) }
+		wantPanic(t, "nn.PackSequence", "nn.PackPaddedSequence: `lengths` array must be sorted in decreasing order", f)
+		wantPanic(t, "nn.PackSequence", "You can pass `enforce_sorted=False`", f)
 	})
 
 	// compatibility with the other utilities, more dimensions
@@ -166,22 +163,13 @@ func TestPackSequence(t *testing.T) {
 	compat := func(t *testing.T, seqs []*torch.Tensor, lengths []int64, batchFirst, enforceSorted bool) {
 		t.Helper()
 		padded := PadSequence(seqs, PadSequenceOptions{BatchFirst: batchFirst})
-		packed, err := PackSequence(seqs, PackSequenceOptions{NoEnforceSorted: !enforceSorted})
-		if err != nil {
-			t.Fatal(err)
-		}
+		packed := PackSequence(seqs, PackSequenceOptions{NoEnforceSorted: !enforceSorted})
 		defer packed.Close()
-		unpacked, _, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: batchFirst})
-		if err != nil {
-			t.Fatal(err)
-		}
+		unpacked, _ := PadPackedSequence(packed, PadPackedOptions{BatchFirst: batchFirst})
 		if !near32(f32(unpacked), f32(padded), 0) {
 			t.Error("pad_packed_sequence(pack_sequence(s)) != pad_sequence(s)")
 		}
-		pp, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{BatchFirst: batchFirst, NoEnforceSorted: !enforceSorted})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pp := PackPaddedSequence(padded, lengths, PackPaddedOptions{BatchFirst: batchFirst, NoEnforceSorted: !enforceSorted})
 		defer pp.Close()
 		if !equalPacked(packed, pp) {
 			t.Error("pack_sequence(s) != pack_padded_sequence(pad_sequence(s), lengths)")
@@ -286,10 +274,7 @@ func TestPackPaddedSequence(t *testing.T) {
 				if batchFirst {
 					src = padded.Transpose(0, 1)
 				}
-				packed, err := PackPaddedSequence(src, lengths, PackPaddedOptions{BatchFirst: batchFirst, NoEnforceSorted: tc.shuffle})
-				if err != nil {
-					t.Fatal(err)
-				}
+				packed := PackPaddedSequence(src, lengths, PackPaddedOptions{BatchFirst: batchFirst, NoEnforceSorted: tc.shuffle})
 				defer packed.Close()
 				if !near32(packed.Data.Float32s(), expected, 0) {
 					t.Error("packed data differs")
@@ -305,10 +290,7 @@ func TestPackPaddedSequence(t *testing.T) {
 					t.Error("unexpected unsorted indices")
 				}
 				// inverse
-				unpacked, unpackedLen, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: batchFirst})
-				if err != nil {
-					t.Fatal(err)
-				}
+				unpacked, unpackedLen := PadPackedSequence(packed, PadPackedOptions{BatchFirst: batchFirst})
 				if !slices.Equal(unpacked.Shape(), src.Shape()) || !near32(f32(unpacked), f32(src.Contiguous()), 0) {
 					t.Error("pad_packed_sequence does not invert pack_padded_sequence")
 				}
@@ -369,11 +351,10 @@ func TestPackPaddedSequenceErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			torchtest.Scope(t)
-			p, err := PackPaddedSequence(tc.x, tc.lengths, PackPaddedOptions{BatchFirst: tc.batchFirst, NoEnforceSorted: !tc.enforceSorted})
-			if p.Data != nil {
-				t.Error("data returned with an error")
-			}
-			wantErr(t, err, tc.want)
+			wantPanic(t, "nn.PackPaddedSequence", tc.want, func() {
+				p := PackPaddedSequence(tc.x, tc.lengths, PackPaddedOptions{BatchFirst: tc.batchFirst, NoEnforceSorted: !tc.enforceSorted})
+				p.Close()
+			})
 		})
 	}
 }
@@ -412,30 +393,22 @@ func TestTotalLength(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	padded, lengths := intPadded(rng)
 	maxLength := lengths[0]
-	packed, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	packed := PackPaddedSequence(padded, lengths, PackPaddedOptions{})
 	defer packed.Close()
 	for _, total := range []int64{-1, maxLength - 1} {
 		for _, bf := range []bool{true, false} {
-			_, _, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
-			wantErr(t, err, "expected total_length to be at least the length of the longest sequence in input")
+			wantPanic(t, "nn.PadPackedSequence", "expected total_length to be at least the length of the longest sequence in input", func() {
+				PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
+			})
 		}
 	}
 	for _, bf := range []bool{true, false} {
-		noExtra, _, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf})
-		if err != nil {
-			t.Fatal(err)
-		}
+		noExtra, _ := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf})
 		for _, delta := range []int64{0, 1, 8} {
 			t.Run(fmt.Sprintf("batch_first=%v/delta=%d", bf, delta), func(t *testing.T) {
 				torchtest.Scope(t)
 				total := maxLength + delta
-				unpacked, got, err := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
-				if err != nil {
-					t.Fatal(err)
-				}
+				unpacked, got := PadPackedSequence(packed, PadPackedOptions{BatchFirst: bf, TotalLength: total})
 				if !slices.Equal(got, lengths) {
 					t.Errorf("lengths = %v, want %v", got, lengths)
 				}
@@ -466,10 +439,7 @@ func TestPackedTo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, enforceSorted := range []bool{true, false} {
 		padded, lengths := intPadded(rng)
-		a, err := PackPaddedSequence(padded, lengths, PackPaddedOptions{NoEnforceSorted: !enforceSorted})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := PackPaddedSequence(padded, lengths, PackPaddedOptions{NoEnforceSorted: !enforceSorted})
 		b := a.To(torch.CPU)
 		if !equalPacked(a, b) || b.Data == a.Data {
 			t.Error("To(cpu) should return an equal, separately owned PackedSequence")
@@ -494,10 +464,14 @@ func TestPackedTo(t *testing.T) {
 func TestPadPackedSequenceErrors(t *testing.T) {
 	torchtest.CheckLive(t)
 	torchtest.Scope(t)
-	_, _, err := PadPackedSequence(PackedSequence{}, PadPackedOptions{})
-	wantErr(t, err, "nil or closed")
-	_, _, err = PadPackedSequence(PackedSequence{Data: torch.Zeros([]int64{3}), BatchSizes: torch.FromSlice([]float32{3})}, PadPackedOptions{})
-	wantErr(t, err, "batch_sizes must be a non-empty 1-D int64 tensor")
+	wantPanic(t, "nn.PadPackedSequence", "nil or closed", func() { PadPackedSequence(PackedSequence{}, PadPackedOptions{}) })
+	wantPanic(t, "nn.PadPackedSequence", "batch_sizes must be a non-empty 1-D int64 tensor", func() {
+		PadPackedSequence(PackedSequence{Data: torch.Zeros([]int64{3}), BatchSizes: torch.FromSlice([]float32{3})}, PadPackedOptions{})
+	})
+	// A libtorch failure inside names the utility, then the op libtorch rejected.
+	bad := PackedSequence{Data: torch.Zeros([]int64{2, 3}), BatchSizes: torch.FromSlice([]int64{3})}
+	wantPanic(t, "nn.PadPackedSequence", "PadPacked: ", func() { PadPackedSequence(bad, PadPackedOptions{}) })
+	wantPanic(t, "nn.UnpackSequence", "nn.PadPackedSequence: ", func() { UnpackSequence(bad) })
 }
 
 func TestUnpadAndUnpackSequence(t *testing.T) {
@@ -507,10 +481,7 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 	lengths := []int64{3, 2, 1}
 	for _, bf := range []bool{true, false} {
 		padded := PadSequence(seqs, PadSequenceOptions{BatchFirst: bf})
-		got, err := UnpadSequence(padded, lengths, UnpadSequenceOptions{BatchFirst: bf})
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := UnpadSequence(padded, lengths, UnpadSequenceOptions{BatchFirst: bf})
 		for i := range seqs {
 			if !slices.Equal(got[i].Int64s(), seqs[i].Int64s()) {
 				t.Errorf("batch_first=%v: sequence %d = %v", bf, i, got[i].Int64s())
@@ -529,15 +500,9 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 			many = append(many, torch.Rand(shape))
 		}
 		rng.Shuffle(len(many), func(i, j int) { many[i], many[j] = many[j], many[i] })
-		p, err := PackSequence(many, PackSequenceOptions{NoEnforceSorted: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := UnpackSequence(p)
+		p := PackSequence(many, PackSequenceOptions{NoEnforceSorted: true})
+		got := UnpackSequence(p)
 		p.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
 		for i := range many {
 			if !slices.Equal(got[i].Shape(), many[i].Shape()) || !near32(f32(got[i].Contiguous()), f32(many[i]), 0) {
 				t.Errorf("trailing dims %d: sequence %d differs", numDim, i)
@@ -545,8 +510,9 @@ func TestUnpadAndUnpackSequence(t *testing.T) {
 		}
 		closeAll(got)
 	}
-	_, err := UnpadSequence(seqs[0], []int64{3}, UnpadSequenceOptions{})
-	wantErr(t, err, "at least 2 dims")
-	_, err = UnpadSequence(PadSequence(seqs, PadSequenceOptions{BatchFirst: true}), []int64{3, 9, 1}, UnpadSequenceOptions{BatchFirst: true})
-	wantErr(t, err, "lengths[1] = 9 is outside 0..3")
+	wantPanic(t, "nn.UnpadSequence", "at least 2 dims", func() { UnpadSequence(seqs[0], []int64{3}, UnpadSequenceOptions{}) })
+	wantPanic(t, "nn.UnpadSequence", "lengths[1] = 9 is outside 0..3", func() {
+		UnpadSequence(PadSequence(seqs, PadSequenceOptions{BatchFirst: true}), []int64{3, 9, 1}, UnpadSequenceOptions{BatchFirst: true})
+	})
+	wantPanic(t, "nn.PackSequence", "received an empty list of sequences", func() { PackSequence(nil, PackSequenceOptions{}) })
 }

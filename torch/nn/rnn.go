@@ -30,6 +30,10 @@ type RNNOptions struct {
 // cell state, has the same shape and is nil for RNN and GRU.
 type State struct {
 	H, C *torch.Tensor
+	// carried marks a state returned by Detach; from is the carried state a forward pass
+	// started from, which Detach on that pass's final state closes (see Detach).
+	carried bool
+	from    [2]*torch.Tensor
 }
 
 // Close frees the state's tensors.
@@ -145,9 +149,11 @@ func newRNNBase(mode torch.RNNMode, inputSize, hiddenSize int64, opts RNNOptions
 // after torch.manual_seed(s).
 func (r *RNNBase) ResetParameters() {
 	stdv := 1.0 / math.Sqrt(float64(r.HiddenSize))
-	for _, p := range r.params {
-		p.Value.UniformInPlace(-stdv, stdv)
-	}
+	torch.NoGrad(func() {
+		for _, p := range r.params {
+			p.Value.UniformInPlace(-stdv, stdv)
+		}
+	})
 }
 
 func (r *RNNBase) numDirections() int64 {
@@ -209,30 +215,31 @@ func fmtShape(s []int64) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-// checkInput validates the input's feature size, dtype and device against the parameters.
-func (r *RNNBase) checkInput(x *torch.Tensor, wantDims int, dimNames string) error {
+// checkInput validates the input's feature size, dtype and device against the parameters; it
+// panics with a *torch.Error naming op.
+func (r *RNNBase) checkInput(op string, x *torch.Tensor, wantDims int, dimNames string) {
 	if len(r.params) == 0 || r.params[0].Value.Closed() {
-		return fmt.Errorf("%s: the module's parameters are closed", r.Name())
+		fail(op, "the module's parameters are closed")
 	}
 	if got := x.Dim(); got != wantDims {
-		return fmt.Errorf("%s: expected input with %d dims (%s), got %d", r.Name(), wantDims, dimNames, got)
+		fail(op, "expected input with %d dims (%s), got %d", wantDims, dimNames, got)
 	}
 	if got := x.Size(-1); got != r.InputSize {
-		return fmt.Errorf("%s: expected input feature size %d, got %d", r.Name(), r.InputSize, got)
+		fail(op, "expected input feature size %d, got %d", r.InputSize, got)
 	}
 	w := r.params[0].Value
 	if got, want := x.DType(), w.DType(); got != want {
-		return fmt.Errorf("%s: input must have the type %v (the parameters' dtype), got type %v", r.Name(), want, got)
+		fail(op, "input must have the type %v (the parameters' dtype), got type %v", want, got)
 	}
 	if got, want := x.Device(), w.Device(); got != want {
-		return fmt.Errorf("%s: input is on %v but the parameters are on %v", r.Name(), got, want)
+		fail(op, "input is on %v but the parameters are on %v", got, want)
 	}
-	return nil
 }
 
 // hidden returns the initial state tensors for the kernel: zeros when h0 is nil, else h0's
-// tensors after validation. The returned tensors flagged as owned must be closed by the caller.
-func (r *RNNBase) hidden(h0 *State, batch int64, x *torch.Tensor) (hx []*torch.Tensor, owned bool, err error) {
+// tensors after validation (a *torch.Error naming op if invalid). The returned tensors
+// flagged as owned must be closed by the caller.
+func (r *RNNBase) hidden(op string, h0 *State, batch int64, x *torch.Tensor) (hx []*torch.Tensor, owned bool) {
 	want := []int64{r.Options.NumLayers * r.numDirections(), batch, r.HiddenSize}
 	isLSTM := r.Mode == torch.ModeLSTM
 	if h0 == nil {
@@ -241,126 +248,113 @@ func (r *RNNBase) hidden(h0 *State, batch int64, x *torch.Tensor) (hx []*torch.T
 		if isLSTM {
 			hx = append(hx, torch.Zeros(want, opts...))
 		}
-		return hx, true, nil
+		return hx, true
 	}
-	check := func(what string, t *torch.Tensor) error {
+	check := func(what string, t *torch.Tensor) {
 		if t.Closed() {
-			return fmt.Errorf("%s: %s is nil or closed", r.Name(), what)
+			fail(op, "%s is nil or closed%s", what, closedHow(t))
 		}
 		if got := t.Shape(); !slices.Equal(got, want) {
-			return fmt.Errorf("%s: expected %s size %s, got %s", r.Name(), what, fmtShape(want), fmtShape(got))
+			fail(op, "expected %s size %s, got %s", what, fmtShape(want), fmtShape(got))
 		}
 		if got, w := t.DType(), x.DType(); got != w {
-			return fmt.Errorf("%s: expected %s with dtype %v (the input's), got %v", r.Name(), what, w, got)
+			fail(op, "expected %s with dtype %v (the input's), got %v", what, w, got)
 		}
 		if got, w := t.Device(), x.Device(); got != w {
-			return fmt.Errorf("%s: expected %s on %v (the input's device), got %v", r.Name(), what, w, got)
+			fail(op, "expected %s on %v (the input's device), got %v", what, w, got)
 		}
-		return nil
 	}
-	if err := check("hidden", h0.H); err != nil {
-		return nil, false, err
-	}
+	check("hidden", h0.H)
 	hx = []*torch.Tensor{h0.H}
 	if isLSTM {
-		if err := check("cell", h0.C); err != nil {
-			return nil, false, err
-		}
+		check("cell", h0.C)
 		hx = append(hx, h0.C)
 	} else if h0.C != nil {
-		return nil, false, fmt.Errorf("%s: the initial state has a cell state C, which only LSTM uses", r.Name())
+		fail(op, "the initial state has a cell state C, which only LSTM uses")
 	}
-	return hx, false, nil
+	return hx, false
 }
 
 // Forward runs the layers over a padded batch x of shape (seq, batch, InputSize) or, with
 // BatchFirst, (batch, seq, InputSize), as module(x, h0). h0 nil means zeros. It returns the
 // last layer's outputs, (seq, batch, D·HiddenSize) (batch first with BatchFirst), and the
 // final state, (L·D, batch, HiddenSize) each. The caller owns out and hn. Unbatched (2-D)
-// input is rejected.
-func (r *RNNBase) Forward(x *torch.Tensor, h0 *State) (out *torch.Tensor, hn State, err error) {
+// input is rejected. Invalid input or state panics with a *torch.Error whose Op is
+// "nn.<Name>.Forward" (nn.LSTM.Forward, say), as PyTorch raises; so does a failure of the
+// kernel, with the kernel's message.
+func (r *RNNBase) Forward(x *torch.Tensor, h0 *State) (out *torch.Tensor, hn State) {
+	op := "nn." + r.Name() + ".Forward"
 	if x.Closed() {
-		return nil, State{}, fmt.Errorf("%s: input is nil or closed", r.Name())
+		fail(op, "input is nil or closed")
 	}
 	names := "seq, batch, feature"
 	batchDim := 1
 	if r.Options.BatchFirst {
 		names, batchDim = "batch, seq, feature", 0
 	}
-	if err := r.checkInput(x, 3, names); err != nil {
-		return nil, State{}, err
-	}
-	hx, owned, err := r.hidden(h0, x.Size(batchDim), x)
-	if err != nil {
-		return nil, State{}, err
-	}
+	r.checkInput(op, x, 3, names)
+	hx, owned := r.hidden(op, h0, x.Size(batchDim), x)
 	if owned {
 		defer closeAll(hx)
 	}
-	err = torch.Try(func() {
-		out, hn.H, hn.C = torch.RNNForward(r.Mode, x, hx, r.flatWeights(), r.config())
-	})
-	if err != nil {
-		return nil, State{}, fmt.Errorf("%s: %w", r.Name(), err)
-	}
-	return out, hn, nil
+	defer func() {
+		if p := recover(); p != nil {
+			panic(renamed(op, p))
+		}
+	}()
+	out, hn.H, hn.C = torch.RNNForward(r.Mode, x, hx, r.flatWeights(), r.config())
+	hn.startedFrom(h0)
+	return out, hn
 }
 
 // ForwardPacked runs the layers over a packed batch, as module(packed, h0). h0 (nil means
 // zeros) and the returned hn are in the caller's batch order: when x has SortedIndices, h0 is
 // permuted into packed order before the kernel and hn back afterwards (PyTorch's
 // permute_hidden). out shares x's BatchSizes and indices (as new handles); the caller owns out
-// and hn and still owns x.
-func (r *RNNBase) ForwardPacked(x PackedSequence, h0 *State) (out PackedSequence, hn State, err error) {
-	if err := checkPacked(r.Name(), x); err != nil {
-		return PackedSequence{}, State{}, err
-	}
-	if err := r.checkInput(x.Data, 2, "packed data: sum of lengths, feature"); err != nil {
-		return PackedSequence{}, State{}, err
-	}
-	var batch int64
-	if err := torch.Try(func() { batch = x.BatchSizes.Int64s()[0] }); err != nil {
-		return PackedSequence{}, State{}, fmt.Errorf("%s: %w", r.Name(), err)
-	}
+// and hn and still owns x. Invalid input or state panics with a *torch.Error whose Op is
+// "nn.<Name>.ForwardPacked".
+func (r *RNNBase) ForwardPacked(x PackedSequence, h0 *State) (out PackedSequence, hn State) {
+	op := "nn." + r.Name() + ".ForwardPacked"
+	checkPacked(op, x)
+	r.checkInput(op, x.Data, 2, "packed data: sum of lengths, feature")
+	defer func() {
+		if p := recover(); p != nil {
+			out.Close()
+			hn.Close()
+			panic(renamed(op, p))
+		}
+	}()
+	batch := x.BatchSizes.Int64s()[0]
 	if x.SortedIndices != nil && x.SortedIndices.Numel() != batch {
-		return PackedSequence{}, State{}, fmt.Errorf("%s: packed sequence has %d sorted indices for a batch of %d", r.Name(), x.SortedIndices.Numel(), batch)
+		fail(op, "packed sequence has %d sorted indices for a batch of %d", x.SortedIndices.Numel(), batch)
 	}
-	hx, owned, err := r.hidden(h0, batch, x.Data)
-	if err != nil {
-		return PackedSequence{}, State{}, err
-	}
+	hx, owned := r.hidden(op, h0, batch, x.Data)
 	if owned {
 		defer closeAll(hx)
 	}
-	err = torch.Try(func() {
-		if x.SortedIndices != nil && !owned { // zeros need no permuting
-			permuted := make([]*torch.Tensor, len(hx))
-			for i, h := range hx {
-				permuted[i] = h.IndexSelect(1, x.SortedIndices)
-			}
-			defer closeAll(permuted)
-			hx = permuted
+	if x.SortedIndices != nil && !owned { // zeros need no permuting
+		permuted := make([]*torch.Tensor, len(hx))
+		defer closeAll(permuted)
+		for i, h := range hx {
+			permuted[i] = h.IndexSelect(1, x.SortedIndices)
 		}
-		var data, h, c *torch.Tensor
-		data, h, c = torch.RNNForwardPacked(r.Mode, x.Data, x.BatchSizes, hx, r.flatWeights(), r.config())
-		out = PackedSequence{Data: data, BatchSizes: x.BatchSizes.Detach(),
-			SortedIndices: detachOpt(x.SortedIndices), UnsortedIndices: detachOpt(x.UnsortedIndices)}
-		hn = State{H: h, C: c}
-		if x.UnsortedIndices != nil {
-			hn = State{H: h.IndexSelect(1, x.UnsortedIndices)}
-			h.Close()
-			if c != nil {
-				hn.C = c.IndexSelect(1, x.UnsortedIndices)
-				c.Close()
-			}
-		}
-	})
-	if err != nil {
-		out.Close()
-		hn.Close()
-		return PackedSequence{}, State{}, fmt.Errorf("%s: %w", r.Name(), err)
+		hx = permuted
 	}
-	return out, hn, nil
+	data, h, c := torch.RNNForwardPacked(r.Mode, x.Data, x.BatchSizes, hx, r.flatWeights(), r.config())
+	out = PackedSequence{Data: data, BatchSizes: x.BatchSizes.Detach(),
+		SortedIndices: detachOpt(x.SortedIndices), UnsortedIndices: detachOpt(x.UnsortedIndices)}
+	hn = State{H: h, C: c}
+	if x.UnsortedIndices != nil {
+		hn = State{}
+		defer h.Close()
+		defer c.Close()
+		hn.H = h.IndexSelect(1, x.UnsortedIndices)
+		if c != nil {
+			hn.C = c.IndexSelect(1, x.UnsortedIndices)
+		}
+	}
+	hn.startedFrom(h0)
+	return out, hn
 }
 
 func closeAll(ts []*torch.Tensor) {

@@ -51,7 +51,7 @@ func checkNoLeak(b *testing.B, live int64) {
 // in one Scope, runs forward (returning the final state) and the head on the last hidden
 // state; with train it zeroes the gradients first and adds an MSE loss and backward, without
 // it the iteration runs under NoGrad with the LSTM in evaluation mode.
-func benchLSTM(b *testing.B, train bool, forward func(*nn.RNNBase, *torch.Tensor) (nn.State, error)) {
+func benchLSTM(b *testing.B, train bool, forward func(*nn.RNNBase, *torch.Tensor) nn.State) {
 	for _, k := range kernels {
 		b.Run(k.name, func(b *testing.B) {
 			lstm, head, x, y := benchModel(b, k.libtorch)
@@ -66,10 +66,7 @@ func benchLSTM(b *testing.B, train bool, forward func(*nn.RNNBase, *torch.Tensor
 						nn.ZeroGrad(lstm)
 						nn.ZeroGrad(head)
 					}
-					hn, err := forward(lstm, x)
-					if err != nil {
-						b.Fatal(err)
-					}
+					hn := forward(lstm, x)
 					out := head.Forward(hn.H.SqueezeDim(0))
 					if train {
 						torch.MSELoss(out, y, torch.ReductionMean).Backward()
@@ -94,9 +91,9 @@ func benchLSTM(b *testing.B, train bool, forward func(*nn.RNNBase, *torch.Tensor
 }
 
 // padded runs the LSTM over the padded batch.
-func padded(lstm *nn.RNNBase, x *torch.Tensor) (nn.State, error) {
-	_, hn, err := lstm.Forward(x, nil)
-	return hn, err
+func padded(lstm *nn.RNNBase, x *torch.Tensor) nn.State {
+	_, hn := lstm.Forward(x, nil)
+	return hn
 }
 
 // BenchmarkLSTMForwardBackward is the model part of a training step: LSTM forward over a padded
@@ -107,13 +104,10 @@ func BenchmarkLSTMForwardBackward(b *testing.B) { benchLSTM(b, true, padded) }
 // unsorted lengths (packing included), using the final hidden state.
 func BenchmarkLSTMForwardPackedBackward(b *testing.B) {
 	lengths := benchLengths()
-	benchLSTM(b, true, func(lstm *nn.RNNBase, x *torch.Tensor) (nn.State, error) {
-		p, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-		if err != nil {
-			return nn.State{}, err
-		}
-		_, hn, err := lstm.ForwardPacked(p, nil)
-		return hn, err
+	benchLSTM(b, true, func(lstm *nn.RNNBase, x *torch.Tensor) nn.State {
+		p := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
+		_, hn := lstm.ForwardPacked(p, nil)
+		return hn
 	})
 }
 
@@ -130,10 +124,7 @@ func BenchmarkPackPaddedSequence(b *testing.B) {
 	live := torch.Live()
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-		if err != nil {
-			b.Fatal(err)
-		}
+		p := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 		p.Close()
 	}
 	checkNoLeak(b, live)
@@ -152,10 +143,7 @@ func BenchmarkPackPaddedSequenceSorted(b *testing.B) {
 	live := torch.Live()
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true})
-		if err != nil {
-			b.Fatal(err)
-		}
+		p := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true})
 		p.Close()
 	}
 	checkNoLeak(b, live)
@@ -166,18 +154,12 @@ func BenchmarkPadPackedSequence(b *testing.B) {
 	_ = torch.SetNumThreads(1)
 	x := torch.Randn([]int64{benchBatch, benchSeq, benchIn})
 	defer x.Close()
-	p, err := nn.PackPaddedSequence(x, benchLengths(), nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := nn.PackPaddedSequence(x, benchLengths(), nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
 	defer p.Close()
 	live := torch.Live()
 	b.ReportAllocs()
 	for b.Loop() {
-		out, _, err := nn.PadPackedSequence(p, nn.PadPackedOptions{BatchFirst: true, TotalLength: benchSeq})
-		if err != nil {
-			b.Fatal(err)
-		}
+		out, _ := nn.PadPackedSequence(p, nn.PadPackedOptions{BatchFirst: true, TotalLength: benchSeq})
 		out.Close()
 	}
 	checkNoLeak(b, live)

@@ -71,10 +71,7 @@ func TestRNNShapes(t *testing.T) {
 			}
 			wantH := []int64{c.layers * dirs, batch, hidden}
 			x := torch.Randn(shape)
-			out, hn, err := r.Forward(x, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out, hn := r.Forward(x, nil)
 			if got := out.Shape(); !slices.Equal(got, wantOut) {
 				t.Errorf("padded out shape = %v, want %v", got, wantOut)
 			}
@@ -88,20 +85,14 @@ func TestRNNShapes(t *testing.T) {
 				t.Errorf("padded c shape = %v, want %v", hn.C.Shape(), wantH)
 			}
 			// Passing hn back as h0 works.
-			if _, _, err := r.Forward(x, &hn); err != nil {
+			if err := torch.Try(func() { r.Forward(x, &hn) }); err != nil {
 				t.Errorf("Forward with h0: %v", err)
 			}
 
 			lengths := []int64{3, 5}
-			p, err := PackPaddedSequence(x, lengths, PackPaddedOptions{BatchFirst: c.batchFirst, NoEnforceSorted: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := PackPaddedSequence(x, lengths, PackPaddedOptions{BatchFirst: c.batchFirst, NoEnforceSorted: true})
 			defer p.Close()
-			pout, phn, err := r.ForwardPacked(p, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pout, phn := r.ForwardPacked(p, nil)
 			defer pout.Close()
 			if got := pout.Data.Shape(); !slices.Equal(got, []int64{8, dirs * hidden}) {
 				t.Errorf("packed out data shape = %v", got)
@@ -115,10 +106,7 @@ func TestRNNShapes(t *testing.T) {
 			if (phn.C != nil) != (c.kind == "lstm") {
 				t.Errorf("packed C = %v for %s", phn.C, c.kind)
 			}
-			padded, lens, err := PadPackedSequence(pout, PadPackedOptions{BatchFirst: c.batchFirst})
-			if err != nil {
-				t.Fatal(err)
-			}
+			padded, lens := PadPackedSequence(pout, PadPackedOptions{BatchFirst: c.batchFirst})
 			if !slices.Equal(padded.Shape(), wantOut) || !slices.Equal(lens, lengths) {
 				t.Errorf("unpacked shape %v lengths %v", padded.Shape(), lens)
 			}
@@ -158,20 +146,11 @@ func TestPackedMatchesSingleSequences(t *testing.T) {
 				if c.batchFirst {
 					src = x.Transpose(0, 1)
 				}
-				p, err := PackPaddedSequence(src, lengths, PackPaddedOptions{BatchFirst: c.batchFirst, NoEnforceSorted: true})
-				if err != nil {
-					t.Fatal(err)
-				}
+				p := PackPaddedSequence(src, lengths, PackPaddedOptions{BatchFirst: c.batchFirst, NoEnforceSorted: true})
 				defer p.Close()
-				pout, hn, err := r.ForwardPacked(p, h0)
-				if err != nil {
-					t.Fatal(err)
-				}
+				pout, hn := r.ForwardPacked(p, h0)
 				defer pout.Close()
-				out, _, err := PadPackedSequence(pout, PadPackedOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				out, _ := PadPackedSequence(pout, PadPackedOptions{})
 				for b := range B {
 					l := lengths[b]
 					seq := x.Narrow(1, b, 1).Narrow(0, 0, l) // (l, 1, in)
@@ -185,10 +164,7 @@ func TestPackedMatchesSingleSequences(t *testing.T) {
 							sh0.C = h0.C.Narrow(1, b, 1).Contiguous()
 						}
 					}
-					sout, shn, err := r.Forward(seq, sh0)
-					if err != nil {
-						t.Fatal(err)
-					}
+					sout, shn := r.Forward(seq, sh0)
 					if c.batchFirst {
 						sout = sout.Transpose(0, 1)
 					}
@@ -227,19 +203,10 @@ func TestPaddedMatchesPackedUnidirectional(t *testing.T) {
 			defer Close(r)
 			lengths := []int64{4, 2, 1}
 			x := torch.Randn([]int64{4, 3, 2})
-			out, _, err := r.Forward(x, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := PackPaddedSequence(x, lengths, PackPaddedOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			out, _ := r.Forward(x, nil)
+			p := PackPaddedSequence(x, lengths, PackPaddedOptions{})
 			defer p.Close()
-			pout, hn, err := r.ForwardPacked(p, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pout, hn := r.ForwardPacked(p, nil)
 			defer pout.Close()
 			if pout.SortedIndices != nil {
 				t.Error("enforce_sorted packing produced sorted indices")
@@ -316,10 +283,7 @@ func TestRNNDropoutFollowsTrainingMode(t *testing.T) {
 	defer Close(r)
 	x := torch.Randn([]int64{6, 3, 4})
 	run := func() []float32 {
-		out, _, err := r.Forward(x, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		out, _ := r.Forward(x, nil)
 		return out.Float32s()
 	}
 	if a, b := run(), run(); near32(a, b, 0) {
@@ -378,28 +342,34 @@ func TestRNNForwardErrors(t *testing.T) {
 		h0   *State
 		want string
 	}{
-		{"2-D input", lstm, torch.Zeros([]int64{7, 300}), nil, "LSTM: expected input with 3 dims (batch, seq, feature), got 2"},
-		{"4-D input", gru, torch.Zeros([]int64{2, 2, 2, 3}), nil, "GRU: expected input with 3 dims (seq, batch, feature), got 4"},
-		{"feature size", lstm, torch.Zeros([]int64{4, 7, 299}), nil, "LSTM: expected input feature size 300, got 299"},
-		{"dtype", lstm, torch.Zeros([]int64{4, 7, 300}, torch.WithDType(torch.Float64)), nil, "LSTM: input must have the type float32"},
-		{"int input", gru, torch.Zeros([]int64{2, 2, 3}, torch.WithDType(torch.Int64)), nil, "GRU: input must have the type float32"},
-		{"nil input", gru, nil, nil, "GRU: input is nil or closed"},
-		{"closed input", gru, closed, nil, "GRU: input is nil or closed"},
-		{"hidden layers", lstm, good, &State{H: h(1, 4, 50), C: h(2, 4, 50)}, "LSTM: expected hidden size (2, 4, 50), got (1, 4, 50)"},
-		{"hidden batch", lstm, good, &State{H: h(2, 7, 50), C: h(2, 4, 50)}, "LSTM: expected hidden size (2, 4, 50), got (2, 7, 50)"},
-		{"cell size", lstm, good, &State{H: h(2, 4, 50), C: h(2, 4, 5)}, "LSTM: expected cell size (2, 4, 50), got (2, 4, 5)"},
-		{"missing cell", lstm, good, &State{H: h(2, 4, 50)}, "LSTM: cell is nil or closed"},
-		{"missing hidden", lstm, good, &State{C: h(2, 4, 50)}, "LSTM: hidden is nil or closed"},
-		{"gru with cell", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: h(1, 2, 5), C: h(1, 2, 5)}, "only LSTM uses"},
-		{"hidden dtype", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: torch.Zeros([]int64{1, 2, 5}, torch.WithDType(torch.Float64))}, "GRU: expected hidden with dtype float32"},
+		{"2-D input", lstm, torch.Zeros([]int64{7, 300}), nil, "nn.LSTM.Forward: expected input with 3 dims (batch, seq, feature), got 2"},
+		{"4-D input", gru, torch.Zeros([]int64{2, 2, 2, 3}), nil, "nn.GRU.Forward: expected input with 3 dims (seq, batch, feature), got 4"},
+		{"feature size", lstm, torch.Zeros([]int64{4, 7, 299}), nil, "nn.LSTM.Forward: expected input feature size 300, got 299"},
+		{"dtype", lstm, torch.Zeros([]int64{4, 7, 300}, torch.WithDType(torch.Float64)), nil, "nn.LSTM.Forward: input must have the type float32"},
+		{"int input", gru, torch.Zeros([]int64{2, 2, 3}, torch.WithDType(torch.Int64)), nil, "nn.GRU.Forward: input must have the type float32"},
+		{"nil input", gru, nil, nil, "nn.GRU.Forward: input is nil or closed"},
+		{"closed input", gru, closed, nil, "nn.GRU.Forward: input is nil or closed"},
+		{"hidden layers", lstm, good, &State{H: h(1, 4, 50), C: h(2, 4, 50)}, "nn.LSTM.Forward: expected hidden size (2, 4, 50), got (1, 4, 50)"},
+		{"hidden batch", lstm, good, &State{H: h(2, 7, 50), C: h(2, 4, 50)}, "nn.LSTM.Forward: expected hidden size (2, 4, 50), got (2, 7, 50)"},
+		{"cell size", lstm, good, &State{H: h(2, 4, 50), C: h(2, 4, 5)}, "nn.LSTM.Forward: expected cell size (2, 4, 50), got (2, 4, 5)"},
+		{"missing cell", lstm, good, &State{H: h(2, 4, 50)}, "nn.LSTM.Forward: cell is nil or closed"},
+		{"missing hidden", lstm, good, &State{C: h(2, 4, 50)}, "nn.LSTM.Forward: hidden is nil or closed"},
+		{"gru with cell", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: h(1, 2, 5), C: h(1, 2, 5)}, "nn.GRU.Forward: the initial state has a cell state C, which only LSTM uses"},
+		{"hidden dtype", gru, torch.Zeros([]int64{2, 2, 3}), &State{H: torch.Zeros([]int64{1, 2, 5}, torch.WithDType(torch.Float64))}, "nn.GRU.Forward: expected hidden with dtype float32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			torchtest.Scope(t)
-			out, hn, err := tc.r.Forward(tc.x, tc.h0)
+			var out *torch.Tensor
+			var hn State
+			err := torch.Try(func() { out, hn = tc.r.Forward(tc.x, tc.h0) })
 			if out != nil || hn.H != nil || hn.C != nil {
 				t.Error("results returned with an error")
 			}
-			wantErr(t, err, tc.want)
+			var te *torch.Error
+			if !errors.As(err, &te) {
+				t.Fatalf("Forward did not panic with a *torch.Error (err %v)", err)
+			}
+			wantErr(t, err, "torch: "+tc.want)
 		})
 	}
 }
@@ -410,10 +380,7 @@ func TestRNNForwardPackedErrors(t *testing.T) {
 	lstm := NewLSTM(3, 4, RNNOptions{Bidirectional: true, NumLayers: 2})
 	defer Close(lstm)
 	x := torch.Randn([]int64{5, 2, 3})
-	p, err := PackPaddedSequence(x, []int64{5, 3}, PackPaddedOptions{NoEnforceSorted: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := PackPaddedSequence(x, []int64{5, 3}, PackPaddedOptions{NoEnforceSorted: true})
 	defer p.Close()
 	floatSizes := torch.FromSlice([]float32{1, 1})
 	for _, tc := range []struct {
@@ -422,19 +389,25 @@ func TestRNNForwardPackedErrors(t *testing.T) {
 		h0   *State
 		want string
 	}{
-		{"empty", PackedSequence{}, nil, "LSTM: packed sequence has a nil or closed Data or BatchSizes"},
+		{"empty", PackedSequence{}, nil, "nn.LSTM.ForwardPacked: packed sequence has a nil or closed Data or BatchSizes"},
 		{"float batch sizes", PackedSequence{Data: p.Data, BatchSizes: floatSizes}, nil, "batch_sizes must be a non-empty 1-D int64 tensor"},
 		{"half indices", PackedSequence{Data: p.Data, BatchSizes: p.BatchSizes, SortedIndices: p.SortedIndices}, nil, "both SortedIndices and UnsortedIndices or neither"},
-		{"feature size", PackedSequence{Data: torch.Zeros([]int64{8, 4}), BatchSizes: p.BatchSizes}, nil, "LSTM: expected input feature size 3, got 4"},
-		{"padded data", PackedSequence{Data: x, BatchSizes: p.BatchSizes}, nil, "LSTM: expected input with 2 dims"},
-		{"hidden", p, &State{H: torch.Zeros([]int64{4, 3, 4}), C: torch.Zeros([]int64{4, 2, 4})}, "LSTM: expected hidden size (4, 2, 4), got (4, 3, 4)"},
-		{"kernel rejects", PackedSequence{Data: torch.Zeros([]int64{3, 3}), BatchSizes: torch.FromSlice([]int64{2, 2})}, nil, "LSTM: torch: RNNForward"},
+		{"feature size", PackedSequence{Data: torch.Zeros([]int64{8, 4}), BatchSizes: p.BatchSizes}, nil, "nn.LSTM.ForwardPacked: expected input feature size 3, got 4"},
+		{"padded data", PackedSequence{Data: x, BatchSizes: p.BatchSizes}, nil, "nn.LSTM.ForwardPacked: expected input with 2 dims"},
+		{"hidden", p, &State{H: torch.Zeros([]int64{4, 3, 4}), C: torch.Zeros([]int64{4, 2, 4})}, "nn.LSTM.ForwardPacked: expected hidden size (4, 2, 4), got (4, 3, 4)"},
+		{"kernel rejects", PackedSequence{Data: torch.Zeros([]int64{3, 3}), BatchSizes: torch.FromSlice([]int64{2, 2})}, nil, "nn.LSTM.ForwardPacked: RNNForward"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			torchtest.Scope(t)
-			out, hn, err := lstm.ForwardPacked(tc.p, tc.h0)
+			var out PackedSequence
+			var hn State
+			err := torch.Try(func() { out, hn = lstm.ForwardPacked(tc.p, tc.h0) })
 			if out.Data != nil || hn.H != nil {
 				t.Error("results returned with an error")
+			}
+			var te *torch.Error
+			if !errors.As(err, &te) || te.Op != "nn.LSTM.ForwardPacked" {
+				t.Fatalf("ForwardPacked did not panic with a *torch.Error naming it (err %v)", err)
 			}
 			wantErr(t, err, tc.want)
 		})

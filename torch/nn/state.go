@@ -88,9 +88,11 @@ func LoadStateDict(m Module, names []string, ts []*torch.Tensor) error {
 		return &e
 	}
 	err := torch.Try(func() {
-		for _, p := range params {
-			p.Value.CopyFrom(src[p.Name])
-		}
+		torch.NoGrad(func() {
+			for _, p := range params {
+				p.Value.CopyFrom(src[p.Name])
+			}
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("nn: LoadStateDict: %w", err)

@@ -130,7 +130,8 @@ func TestPrepareOut(t *testing.T) {
 		{"interrupted run", []string{"checkpoint/state.json"}, false,
 			"--out DIR already holds a run (checkpoint); add --force to replace it, or continue it with --resume DIR", nil, nil},
 		{"force", []string{"config.json", "checkpoint/state.json", "model.safetensors", "tsne.png", "notes.txt", ".checkpoint.tmp-3/"}, true, "",
-			[]string{"config.json", "checkpoint", "model.safetensors", "tsne.png", ".checkpoint.tmp-3"}, []string{"notes.txt"}},
+			[]string{"config.json", "checkpoint", "model.safetensors", "tsne.png", ".checkpoint.tmp-3"},
+			[]string{"notes.txt", ".replaced/config.json", ".replaced/checkpoint/state.json", ".replaced/tsne.png"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,7 +139,7 @@ func TestPrepareOut(t *testing.T) {
 			if tc.files != nil {
 				writeFiles(t, dir, append([]string{"./"}, tc.files...)...)
 			}
-			err := PrepareOut(dir, tc.force, "model.safetensors", "tsne.png")
+			_, err := PrepareOut(dir, tc.force, "model.safetensors", "tsne.png")
 			if tc.wantErr == "" && err != nil {
 				t.Fatal(err)
 			}
@@ -166,8 +167,89 @@ func TestPrepareOut(t *testing.T) {
 	t.Run("a file", func(t *testing.T) {
 		f := filepath.Join(t.TempDir(), "f")
 		writeFiles(t, filepath.Dir(f), "f")
-		if err := PrepareOut(f, true); err == nil || !strings.Contains(err.Error(), "is a file") {
+		if _, err := PrepareOut(f, true); err == nil || !strings.Contains(err.Error(), "is a file") {
 			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+// TestForceKeepsOldRun: --force keeps the run it replaces until the new run has written a
+// checkpoint: a new run that fails before puts it back (also when its process was killed
+// and the next command on the folder settles it), one that has a checkpoint discards it.
+func TestForceKeepsOldRun(t *testing.T) {
+	old := []string{"config.json", "metrics.jsonl", "summary.json", "checkpoint/state.json", "model.safetensors", "notes.txt"}
+	setup := func(t *testing.T) string {
+		dir := filepath.Join(t.TempDir(), "run")
+		writeFiles(t, dir, append([]string{"./"}, old...)...)
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	content := func(t *testing.T, path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	t.Run("new run fails before a checkpoint", func(t *testing.T) {
+		dir := setup(t)
+		aside, err := PrepareOut(dir, true, "model.safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exists(filepath.Join(dir, "config.json")) || exists(filepath.Join(dir, "checkpoint")) {
+			t.Fatal("the old run is still in place for the new one")
+		}
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte("new"), 0o644) // the new run starts
+		if err := aside.Settle(); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range old {
+			if !exists(filepath.Join(dir, f)) {
+				t.Errorf("%s was not put back", f)
+			}
+		}
+		if got := content(t, filepath.Join(dir, "config.json")); got != "old" {
+			t.Errorf("config.json = %q, want the old run's", got)
+		}
+		if exists(filepath.Join(dir, ".replaced")) {
+			t.Error(".replaced left behind")
+		}
+		if err := aside.Settle(); err != nil {
+			t.Errorf("second Settle: %v", err)
+		}
+	})
+	t.Run("new run has a checkpoint", func(t *testing.T) {
+		dir := setup(t)
+		aside, err := PrepareOut(dir, true, "model.safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFiles(t, dir, "config.json", "checkpoint/state.json")
+		if err := aside.Settle(); err != nil {
+			t.Fatal(err)
+		}
+		if exists(filepath.Join(dir, ".replaced")) || exists(filepath.Join(dir, "summary.json")) || exists(filepath.Join(dir, "model.safetensors")) {
+			t.Error("the old run was not discarded")
+		}
+		if got := content(t, filepath.Join(dir, "config.json")); got == "old" || !exists(filepath.Join(dir, "notes.txt")) {
+			t.Errorf("config.json = %q (notes.txt kept: %v)", got, exists(filepath.Join(dir, "notes.txt")))
+		}
+	})
+	t.Run("killed before a checkpoint", func(t *testing.T) {
+		dir := setup(t)
+		if _, err := PrepareOut(dir, true, "model.safetensors"); err != nil { // never settled
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte("new"), 0o644)
+		_, err := PrepareOut(dir, false, "model.safetensors")
+		if err == nil || !strings.Contains(err.Error(), "already holds a run") {
+			t.Errorf("PrepareOut after a killed replacement: %v, want the old run found again", err)
+		}
+		if got := content(t, filepath.Join(dir, "config.json")); got != "old" {
+			t.Errorf("config.json = %q, want the old run's", got)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/torch"
@@ -26,9 +27,10 @@ type Parallel struct {
 // JoinParallel joins the process group of a launched process (RANK, WORLD_SIZE, ... as
 // [Launch] or torchrun set them); a process that was not launched, or a world of one, joins
 // nothing. The group is NCCL's when dev is a CUDA device and the libtorch has NCCL, else
-// Gloo's. Warnings (a store reachable from other machines) go to warn. Close releases the
-// group.
-func JoinParallel(dev torch.Device, warn io.Writer) (*Parallel, error) {
+// Gloo's. timeout (--dist-timeout; <= 0: SEQTORCH_DIST_TIMEOUT, else 5 minutes) bounds the
+// rendezvous and every collective, however the process was launched. Warnings (a store
+// reachable from other machines) go to warn. Close releases the group.
+func JoinParallel(dev torch.Device, timeout time.Duration, warn io.Writer) (*Parallel, error) {
 	e, ok, err := distributed.ReadEnv(nil)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
@@ -41,7 +43,7 @@ func JoinParallel(dev torch.Device, warn io.Writer) (*Parallel, error) {
 	if dev.IsCUDA() && distributed.NCCLAvailable() {
 		backend = "nccl"
 	}
-	if p.Group, err = distributed.Init(e, distributed.InitOptions{Backend: backend, Warn: warn}); err != nil {
+	if p.Group, err = distributed.Init(e, distributed.InitOptions{Backend: backend, Timeout: timeout, Warn: warn}); err != nil {
 		return nil, fmt.Errorf("rank %d of %d: %w", e.Rank, e.WorldSize, err)
 	}
 	return p, nil

@@ -85,18 +85,24 @@ func (r *RunFlags) WriteJSON(stdout io.Writer, v any) error {
 // PrepareOut makes dir ready for a new run. A folder that holds a run (its config.json,
 // checkpoint, metrics.jsonl or summary.json) is refused with a *UsageError unless force; with
 // force, those entries and the names in files (the command's other run-folder files) are
-// removed, and nothing else. Temporary files a killed run left behind are removed too. dir
-// itself is created by the run, not here.
-func PrepareOut(dir string, force bool, files ...string) error {
+// moved aside, and nothing else: the returned [Aside] keeps the old run until the new one has
+// written its first checkpoint, and puts it back if the new run fails before (call its
+// Settle when the run ends). A replacement that a killed process left unsettled is settled
+// first. Temporary files a killed run left behind are removed too. dir itself is created by
+// the run, not here. Call it holding the folder's lock ([LockOut]) when dir exists.
+func PrepareOut(dir string, force bool, files ...string) (*Aside, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
+		return nil, fmt.Errorf("--out %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return Usagef("--out %s is a file, not a folder", dir)
+		return nil, Usagef("--out %s is a file, not a folder", dir)
+	}
+	if err := settleAside(dir); err != nil {
+		return nil, fmt.Errorf("--out %s: %w", dir, err)
 	}
 	var found []string
 	for _, name := range runMarkers {
@@ -105,17 +111,19 @@ func PrepareOut(dir string, force bool, files ...string) error {
 		}
 	}
 	if len(found) > 0 && !force {
-		return Usagef("--out %s already holds a run (%s); add --force to replace it, or continue it with --resume %s",
+		return nil, Usagef("--out %s already holds a run (%s); add --force to replace it, or continue it with --resume %s",
 			dir, strings.Join(found, ", "), ShellQuote(dir))
 	}
+	var aside *Aside
 	if force {
-		for _, name := range slices.Concat(runMarkers, files) {
-			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-				return fmt.Errorf("--force: %w", err)
-			}
+		if aside, err = setAside(dir, slices.Concat(runMarkers, files)); err != nil {
+			return nil, err
 		}
 	}
-	return runlog.RemoveTemp(dir)
+	if err := runlog.RemoveTemp(dir); err != nil {
+		return nil, errors.Join(err, aside.Settle())
+	}
+	return aside, nil
 }
 
 // ResumeDir checks that dir holds a run to resume, without creating anything, and removes
@@ -129,6 +137,9 @@ func ResumeDir(dir string) (string, error) {
 		return "", fmt.Errorf("--resume %s: %w", dir, err)
 	case !fi.IsDir():
 		return "", fmt.Errorf("--resume %s is a file, not a run folder", dir)
+	}
+	if err := settleAside(dir); err != nil {
+		return "", fmt.Errorf("--resume %s: %w", dir, err)
 	}
 	cfg := filepath.Join(dir, ConfigFile)
 	if _, err := os.Stat(cfg); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/seqtorch/seqtorch/torch/distributed"
+	"github.com/seqtorch/seqtorch/train/loop"
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
@@ -126,6 +127,16 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		return tc.runEnsemble(ctx, preset, p, *tc.Out(&c), rf, args, bind, normalize, stdout, stderr)
 	}
 	resume := rf.Resume != ""
+	locked := false // this process holds the run folder's lock
+	if resume && locksFolder() {
+		// Lock before anything reads or settles the folder: another run may be writing it.
+		unlock, err := LockOut(rf.Resume, "--resume")
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		locked = true
+	}
 	if resume {
 		config, err := ResumeDir(rf.Resume)
 		if err != nil {
@@ -143,15 +154,17 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 	if err := normalize(&c); err != nil {
 		return err
 	}
+	if tc.Dist != nil { // --nproc's range before the checks that depend on it (--batch)
+		if err := tc.Dist(&c).Validate(); err != nil {
+			return err
+		}
+	}
 	if err := tc.Validate(&c); err != nil {
 		return err
 	}
 	worker := distributed.Env{WorldSize: 1, LocalWorldSize: 1} // not launched: a world of one
 	if tc.Dist != nil {
 		d := tc.Dist(&c)
-		if err := d.Validate(); err != nil {
-			return err
-		}
 		w, ok, err := Worker()
 		if err != nil {
 			return &UsageError{Msg: err.Error()}
@@ -163,12 +176,20 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 			return Usagef("--resume %s: the run was trained by --nproc %d processes, but this one runs as rank %d of %d (RANK/WORLD_SIZE are set, e.g. by torchrun); resume it with a world of %d",
 				rf.Resume, d.NProc, w.Rank, w.WorldSize, d.NProc)
 		case !ok && d.NProc > 1:
-			return tc.launch(ctx, &c, d, args, resume, rf.Force, stdout, stderr)
+			return tc.launch(ctx, &c, d, args, resume, rf.Force, locked, stdout, stderr)
 		}
 		worker = w
 	}
+	var aside *Aside
 	if !resume && (worker.Rank == 0) {
-		if err := PrepareOut(*tc.Out(&c), rf.Force, tc.RunFiles...); err != nil {
+		if locksFolder() {
+			unlock, err := LockOut(*tc.Out(&c), "--out")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
+		if aside, err = PrepareOut(*tc.Out(&c), rf.Force, tc.RunFiles...); err != nil {
 			return err
 		}
 	}
@@ -177,6 +198,11 @@ func (tc *TrainCommand[T]) Run(ctx context.Context, args []string, stdout, stder
 		log = stdout
 	}
 	sum, err := tc.Train(ctx, &c, resume, log, stderr)
+	// The run --force replaces is discarded once this one has a checkpoint, and put back
+	// otherwise.
+	if serr := aside.Settle(); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	if err != nil && tc.Interrupted != nil && tc.Interrupted(err) {
 		if worker.Rank != 0 {
 			return &SilentError{Code: 130, Err: err}
@@ -230,7 +256,18 @@ func (tc *TrainCommand[T]) runEnsemble(ctx context.Context, name string, p Prese
 			return fmt.Errorf("--preset %s, member %s: %w", name, m, err)
 		}
 	}
-	if err := PrepareOut(out, rf.Force, slices.Concat([]string{EnsembleFile}, tc.RunFiles, p.Members)...); err != nil {
+	unlock, err := LockOut(out, "--out")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// The members are the old ensemble's folders: they are replaced one by one, each kept
+	// until its new run has a checkpoint.
+	aside, err := PrepareOut(out, rf.Force, slices.Concat([]string{EnsembleFile}, tc.RunFiles)...)
+	if err != nil {
+		return err
+	}
+	if err := aside.Settle(); err != nil { // the ensemble's own files hold no checkpoint
 		return err
 	}
 	if err := WriteEnsemble(out, p.Members); err != nil {
@@ -267,13 +304,13 @@ func (tc *TrainCommand[T]) memberArgs(m, dir string, args []string, force bool, 
 	if err := normalize(&c); err != nil {
 		return nil, err
 	}
-	if err := tc.Validate(&c); err != nil {
-		return nil, err
-	}
 	if tc.Dist != nil {
 		if err := tc.Dist(&c).Validate(); err != nil {
 			return nil, err
 		}
+	}
+	if err := tc.Validate(&c); err != nil {
+		return nil, err
 	}
 	train := slices.Concat(args, []string{"--preset", m, "--out", dir, "--json", ""})
 	if force {
@@ -281,7 +318,8 @@ func (tc *TrainCommand[T]) memberArgs(m, dir string, args []string, force bool, 
 	}
 	config := filepath.Join(dir, ConfigFile)
 	if _, err := os.Stat(config); err != nil {
-		return train, PrepareOut(dir, false) // no run there: refuses only a file
+		_, err := PrepareOut(dir, false) // no run there: refuses only a file
+		return train, err
 	}
 	saved, err := tc.Saved(dir, config)
 	if err != nil {
@@ -407,13 +445,42 @@ func (tc *TrainCommand[T]) registerPreset(fs *flag.FlagSet) *string {
 	return name
 }
 
+// locksFolder reports whether this process locks the run folder it trains into: a process
+// that was not launched, or rank 0 under torchrun; not a worker of [Launch], which holds the
+// lock for its workers, nor the other ranks, which do not write the folder.
+func locksFolder() bool {
+	w, ok, _ := Worker()
+	return !ok || (w.Rank == 0 && w.StoreFile == "")
+}
+
 // launch checks the run folder of a new run and runs d.NProc workers of the command with
-// args (see [TrainCommand.Run]).
-func (tc *TrainCommand[T]) launch(ctx context.Context, c *T, d *DistFlags, args []string, resume, force bool, stdout, stderr io.Writer) error {
-	if !resume {
-		if err := PrepareOut(*tc.Out(c), force, tc.RunFiles...); err != nil {
+// args (see [TrainCommand.Run]), holding the folder's lock for them.
+func (tc *TrainCommand[T]) launch(ctx context.Context, c *T, d *DistFlags, args []string, resume, force, locked bool, stdout, stderr io.Writer) (err error) {
+	dir := *tc.Out(c)
+	if !locked {
+		unlock, err := LockOut(dir, "--out")
+		if err != nil {
 			return err
 		}
+		defer unlock()
+	}
+	if resume {
+		// Refuse here, once, a run without a checkpoint to resume: each worker would say so.
+		if _, err := loop.ReadCheckpoint(dir); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--resume %s: the run stopped before its first checkpoint, so there is nothing to resume; start it anew with --out %s --force",
+				dir, ShellQuote(dir))
+		}
+	}
+	if !resume {
+		aside, err := PrepareOut(dir, force, tc.RunFiles...)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := aside.Settle(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}()
 		if !force {
 			// Rank 0 checks the folder again; it may now exist. --force goes first, where it
 			// cannot follow a "--" that ends the flags.

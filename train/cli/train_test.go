@@ -339,6 +339,13 @@ func distToyCommand(trained *[]distToy) *TrainCommand[distToy] {
 				if err := os.WriteFile(filepath.Join(c.Out, ConfigFile), b, 0o644); err != nil {
 					return nil, err
 				}
+				// A checkpoint, as the training loop writes one (a launched --resume needs it).
+				if err := os.MkdirAll(filepath.Join(c.Out, "checkpoint"), 0o755); err != nil {
+					return nil, err
+				}
+				if err := os.WriteFile(filepath.Join(c.Out, "checkpoint", "state.json"), []byte("{}"), 0o644); err != nil {
+					return nil, err
+				}
 			}
 			fmt.Fprintf(log, "rank %d of %d trained (resume %v)\n", w.Rank, w.WorldSize, resume)
 			if c.Epochs == 99 {
@@ -570,5 +577,65 @@ func TestEnsembleMembers(t *testing.T) {
 		case c.err == "" && (err != nil || !ok || !slices.Equal(got, c.want)):
 			t.Errorf("%s: %q, %v, %v; want %q", c.name, got, ok, err, c.want)
 		}
+	}
+}
+
+// nprocToyConfig is toyConfig with the data-parallel flags and a --batch that CheckBatch checks.
+type nprocToyConfig struct {
+	Batch int       `json:"batch"`
+	Out   string    `json:"out"`
+	Dist  DistFlags `json:"dist"`
+}
+
+// nprocToyCommand trains by writing config.json; it counts its Train calls.
+func nprocToyCommand(calls *int) *TrainCommand[nprocToyConfig] {
+	return &TrainCommand[nprocToyConfig]{
+		Name: "toy", Synopsis: "usage: toy [flags]", Invocation: "go run ./toy",
+		Bind: func(fs *flag.FlagSet, c *nprocToyConfig) {
+			fs.IntVar(&c.Batch, "batch", 64, "batch")
+			fs.StringVar(&c.Out, "out", "runs/toy", "run folder")
+		},
+		Validate: func(c *nprocToyConfig) error { return CheckBatch(c.Batch, c.Dist.NProc) },
+		Saved: func(dir, config string) (nprocToyConfig, error) {
+			var c nprocToyConfig
+			b, err := os.ReadFile(config)
+			if err != nil {
+				return c, err
+			}
+			return c, json.Unmarshal(b, &c)
+		},
+		Out:  func(c *nprocToyConfig) *string { return &c.Out },
+		Dist: func(c *nprocToyConfig) *DistFlags { return &c.Dist },
+		Train: func(ctx context.Context, c *nprocToyConfig, resume bool, log, stderr io.Writer) (any, error) {
+			*calls++
+			return nil, nil
+		},
+	}
+}
+
+// TestNProcChecks: --nproc's range is checked before --batch (which depends on it), and
+// resuming with --nproc a run that has no checkpoint is refused once, before any worker
+// starts (each worker would say so, and the launcher again).
+func TestNProcChecks(t *testing.T) {
+	t.Setenv(distributed.EnvRank, "")
+	t.Setenv(distributed.EnvWorldSize, "")
+	var calls int
+	tc := nprocToyCommand(&calls)
+	dir := t.TempDir()
+	err := tc.Run(context.Background(), []string{"--nproc", "1000", "--out", filepath.Join(dir, "a")}, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "--nproc 1000: want 1 to 64") {
+		t.Errorf("--nproc 1000: %v, want the range of --nproc first", err)
+	}
+	run := filepath.Join(dir, "run")
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(nprocToyConfig{Batch: 64, Out: run, Dist: DistFlags{NProc: 2, MasterAddr: "127.0.0.1", Timeout: DefaultDistTimeout}})
+	if err := os.WriteFile(filepath.Join(run, ConfigFile), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = tc.Run(context.Background(), []string{"--resume", run}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "stopped before its first checkpoint") || calls != 0 {
+		t.Errorf("--resume without a checkpoint: %v (Train called %d times)", err, calls)
 	}
 }

@@ -7,8 +7,8 @@
 //   - all libtorch work happens on the calling goroutine, locked to its OS thread (grad mode is
 //     per thread in libtorch): EpochStart, Step, Validate and the persisters run there. Only the
 //     iteration of the batch sequence runs on another goroutine, a few batches ahead;
-//   - every step runs inside its own torch.Scope and torch.Try, so a step's tensors are freed
-//     and a libtorch failure becomes an error, not a crash;
+//   - every step runs inside torch.Run, so a step's tensors are freed and a *torch.Error panic
+//     (a libtorch failure, a module rejecting its input) becomes an error, not a crash;
 //   - the step's loss is accumulated on the device and read back to the host only every
 //     ReadEvery steps (for the progress display) and once per epoch;
 //   - after each epoch: validation (eval mode, no grad), one metrics.jsonl line, a log line,
@@ -119,10 +119,12 @@ type Config[B any] struct {
 	// NumBatches returns how many batches Batches(epoch) yields (for the progress display).
 	NumBatches func(epoch int) int
 	// Step runs one training step on b: forward, backward, optimizer step. It runs with grad
-	// enabled, in training mode, inside a torch.Scope that is closed after it returns.
+	// enabled, in training mode, inside torch.Run: the tensors it creates are freed when it
+	// returns (torch.Unscope those that must outlive it), and a *torch.Error it panics with
+	// (a shape mismatch, a module rejecting its input) is the step's error, as a returned one.
 	Step func(b B) (StepResult, error)
 	// Validate, if not nil, evaluates the model after each epoch. It runs in eval mode under
-	// NoGrad inside a torch.Scope.
+	// NoGrad inside torch.Run, as Step does.
 	Validate func(epoch int) (Metrics, error)
 	// SetTraining switches the model between training (dropout on) and eval mode.
 	SetTraining func(training bool)
@@ -433,28 +435,21 @@ func (c *Config[B]) stop(ctx context.Context) (bool, error) {
 	return c.Dist.AnyStop(stop)
 }
 
-// runStep seeds libtorch, runs one step in its own scope and adds its loss to acc.
+// runStep seeds libtorch, runs one step through torch.Run (its own scope, a *torch.Error panic
+// returned as an error) and adds its loss to acc.
 func runStep[B any](cfg *Config[B], acc *accumulator, b B, seed uint64) error {
-	var serr error
-	terr := torch.Try(func() {
+	return torch.Run(func() error {
 		torch.ManualSeed(seed)
-		s := torch.NewScope()
-		defer s.Close()
 		r, err := cfg.Step(b)
 		if err != nil {
-			serr = err
-			return
+			return err
 		}
 		if r.Loss == nil {
-			serr = errors.New("step returned no loss")
-			return
+			return errors.New("step returned no loss")
 		}
-		acc.add(s, r)
+		acc.add(r)
+		return nil
 	})
-	if terr != nil {
-		return terr
-	}
-	return serr
 }
 
 // finishEpoch validates, records, saves the best model and writes the checkpoint.
@@ -467,16 +462,12 @@ func finishEpoch[B any](cfg *Config[B], st *state, rec Record, rl *runlog.Run) e
 	start := time.Now()
 	if cfg.Validate != nil {
 		cfg.SetTraining(false)
-		var verr error
-		terr := torch.Try(func() {
-			torch.NoGrad(func() {
-				s := torch.NewScope()
-				defer s.Close()
-				rec.Val, verr = cfg.Validate(rec.Epoch)
-			})
+		err := torch.Run(func() (err error) {
+			torch.NoGrad(func() { rec.Val, err = cfg.Validate(rec.Epoch) })
+			return err
 		})
 		cfg.SetTraining(true)
-		if err := errors.Join(terr, verr); err != nil {
+		if err != nil {
 			return fmt.Errorf("loop: epoch %d: validation: %w", rec.Epoch, err)
 		}
 	}
@@ -586,20 +577,22 @@ func newAccumulator(p *Partial) *accumulator {
 	return a
 }
 
-// add accumulates r inside the step's scope s (the sums are kept out of it).
-func (a *accumulator) add(s *torch.Scope, r StepResult) {
+// add accumulates r inside the step's scope (the sums are taken out of it).
+func (a *accumulator) add(r StepResult) {
 	if a.lossSum == nil {
 		opts := []torch.Option{torch.WithDType(torch.Float64), torch.WithDevice(r.Loss.Device())}
 		a.lossSum = torch.Scalar(a.loss, opts...)
 		a.correctSum = torch.Scalar(a.correct, opts...)
-		s.Keep(a.lossSum, a.correctSum)
+		torch.Unscope(a.lossSum, a.correctSum)
 	}
 	n := max(r.N, 1)
-	a.lossSum.AddInPlace(r.Loss.Reshape(), float64(n)) // in place: never recorded by autograd
-	if r.Correct != nil {
-		a.correctSum.AddInPlace(r.Correct.Reshape().ToDType(torch.Float64), 1)
-		a.hasCorrect = true
-	}
+	torch.NoGrad(func() { // sums of values, not part of any graph
+		a.lossSum.AddInPlace(r.Loss.Reshape(), float64(n))
+		if r.Correct != nil {
+			a.correctSum.AddInPlace(r.Correct.Reshape().ToDType(torch.Float64), 1)
+			a.hasCorrect = true
+		}
+	})
 	a.n += n
 }
 

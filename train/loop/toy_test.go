@@ -99,13 +99,15 @@ func (t *toy) step(b toyBatch) (loop.StepResult, error) {
 	logits := x.Matmul(t.w).Add(t.b)
 	loss := torch.CrossEntropy(logits, y, nil, torch.ReductionMean, -100, 0)
 	loss.Backward()
-	for _, pm := range [][2]*torch.Tensor{{t.w, t.mw}, {t.b, t.mb}} {
-		g := pm[0].Grad()
-		pm[1].MulScalarInPlace(0.9)
-		pm[1].AddInPlace(g, 1)
-		pm[0].AddInPlace(pm[1], -t.lr)
-		pm[0].ZeroGrad()
-	}
+	torch.NoGrad(func() { // parameter updates, as under torch.no_grad()
+		for _, pm := range [][2]*torch.Tensor{{t.w, t.mw}, {t.b, t.mb}} {
+			g := pm[0].Grad()
+			pm[1].MulScalarInPlace(0.9)
+			pm[1].AddInPlace(g, 1)
+			pm[0].AddInPlace(pm[1], -t.lr)
+			pm[0].ZeroGrad()
+		}
+	})
 	correct := logits.Argmax(1, false).Eq(y).Sum()
 	return loop.StepResult{Loss: loss, Correct: correct, N: len(b.rows)}, nil
 }
@@ -152,9 +154,11 @@ func persist(names []string, ts ...*torch.Tensor) loop.Persister {
 			if len(got) != len(ts) {
 				return errors.New("wrong number of tensors")
 			}
-			for i := range ts {
-				ts[i].CopyFrom(got[i])
-			}
+			torch.NoGrad(func() { // loading parameters, as under torch.no_grad()
+				for i := range ts {
+					ts[i].CopyFrom(got[i])
+				}
+			})
 			return nil
 		},
 	}

@@ -15,7 +15,9 @@ import (
 var ErrClosed = &Error{Status: http.StatusServiceUnavailable, Msg: "the server is shutting down"}
 
 // BatchFunc runs the model on a batch of inputs and returns one output per input, in order.
-// It is called on the model goroutine only (see [Batcher.Run]).
+// It is called on the model goroutine only (see [Batcher.Run]), inside torch.Run: the tensors
+// it creates are freed when it returns, and a *torch.Error it panics with fails the batch
+// with that error, as a returned one does.
 type BatchFunc[In, Out any] func(in []In) ([]Out, error)
 
 // job is one Do call: its inputs may be split over several forward passes.
@@ -220,7 +222,9 @@ func (b *Batcher[In, Out]) loop() {
 	}
 }
 
-// call runs the model on batch, turning a panic into an error and checking the outputs.
+// call runs the model on batch through torch.Run, the boundary that frees the pass's tensors and
+// returns a *torch.Error as the batch's error; any other panic (a bug in the model) fails the
+// batch too, never the server. It checks the number of outputs.
 func (b *Batcher[In, Out]) call(batch []In) (out []Out, err error) {
 	t0 := time.Now()
 	defer func() {
@@ -234,9 +238,12 @@ func (b *Batcher[In, Out]) call(batch []In) (out []Out, err error) {
 			b.metrics.BatchDone(len(batch), time.Since(t0), err)
 		}
 	}()
-	var ferr error
-	if terr := torch.Try(func() { out, ferr = b.run(batch) }); terr != nil {
-		return nil, terr
+	err = torch.Run(func() (err error) {
+		out, err = b.run(batch)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, ferr
+	return out, nil
 }

@@ -92,13 +92,20 @@ func readBody(w http.ResponseWriter, r *http.Request, lim Limits) ([]byte, error
 		if errors.As(err, &mb) {
 			return nil, limitError("--max-body-bytes", "request body is larger than %d bytes (--max-body-bytes)", mb.Limit)
 		}
+		var e *Error // a timeout, a drain (see Server.HandleJSON)
+		if errors.As(err, &e) {
+			return nil, e
+		}
 		return nil, Errorf(http.StatusBadRequest, "reading the request body: %v", err)
 	}
 	if !utf8.Valid(b) {
 		return nil, Errorf(http.StatusBadRequest, "request body is not valid UTF-8 (at byte %d)", invalidAt(b))
 	}
-	return b, nil
+	return bytes.TrimPrefix(b, utf8BOM), nil // a byte order mark is accepted, and dropped
 }
+
+// utf8BOM is UTF-8's byte order mark, which some clients put before a JSON body.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 func invalidAt(b []byte) int {
 	for i := 0; i < len(b); {
@@ -111,11 +118,15 @@ func invalidAt(b []byte) int {
 	return len(b)
 }
 
-// decodeStrict decodes exactly one JSON value of b into v, refusing unknown fields and
-// trailing data, with messages a client can act on.
-func decodeStrict(b []byte, v any, want string) error {
+// decodeStrict decodes exactly one JSON object of b into v, whose only key is key, refusing
+// other keys (matched case-sensitively, unlike encoding/json), a repeated key and trailing
+// data, with messages a client can act on.
+func decodeStrict(b []byte, v any, key, want string) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return Errorf(http.StatusBadRequest, "empty request body: want %s", want)
+	}
+	if err := checkKeys(b, key, want); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -140,6 +151,38 @@ func decodeStrict(b []byte, v any, want string) error {
 	}
 	if dec.More() {
 		return Errorf(http.StatusBadRequest, "malformed JSON: data after the object; want %s", want)
+	}
+	return nil
+}
+
+// checkKeys refuses a top-level key of the JSON object b other than key, exactly, and key
+// given twice (encoding/json matches keys case-insensitively and keeps the last of
+// duplicates). Malformed JSON passes: decodeStrict explains it.
+func checkKeys(b []byte, key, want string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		k, _ := tok.(string)
+		switch {
+		case k != key && strings.EqualFold(k, key):
+			return Errorf(http.StatusBadRequest, "unknown field %q (keys are case-sensitive); want %s", k, want)
+		case k != key:
+			return Errorf(http.StatusBadRequest, "unknown field %q; want %s", k, want)
+		case seen:
+			return Errorf(http.StatusBadRequest, "duplicate key %q; want %s", k, want)
+		}
+		seen = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
 	}
 	return nil
 }
@@ -184,7 +227,7 @@ func DecodeMessages(w http.ResponseWriter, r *http.Request, lim Limits) ([]strin
 	var req struct {
 		Messages *[]*string `json:"messages"`
 	}
-	if err := decodeStrict(b, &req, wantMessages); err != nil {
+	if err := decodeStrict(b, &req, "messages", wantMessages); err != nil {
 		return nil, err
 	}
 	if req.Messages == nil {
@@ -224,7 +267,7 @@ func DecodePairs(w http.ResponseWriter, r *http.Request, lim Limits) ([][2]strin
 	var req struct {
 		Pairs *[]json.RawMessage `json:"pairs"`
 	}
-	if err := decodeStrict(b, &req, wantPairs); err != nil {
+	if err := decodeStrict(b, &req, "pairs", wantPairs); err != nil {
 		return nil, err
 	}
 	if req.Pairs == nil {

@@ -59,7 +59,19 @@ type Options struct {
 	Limits Limits
 	// DrainTimeout bounds the wait for requests in flight at shutdown (--drain-timeout).
 	DrainTimeout time.Duration
-	// Log receives one line when the server listens and one when it stops (nil: discarded).
+	// ReadTimeout bounds the reading of a request, headers and body (--read-timeout): a
+	// client that sends its body slower is answered 408 and its connection closed.
+	ReadTimeout time.Duration
+	// RequestTimeout bounds a whole request, from its headers to the end of the response
+	// (--request-timeout): the model's answer included (503 when it is later) and the
+	// writing of the response (the connection is closed when the client reads slower).
+	RequestTimeout time.Duration
+	// MaxConns bounds the connections open at once (--max-conns); further clients wait in
+	// the listen queue until one closes. Serve lowers it to what the process's descriptor
+	// limit (ulimit -n) allows, saying so in Log.
+	MaxConns int
+	// Log receives one line when the server listens and one when it stops, and warnings
+	// (an address reachable from other machines) (nil: discarded).
 	Log io.Writer
 	// Ready, if set, is called with the listening address once connections are accepted
 	// (tests use it with port 0).
@@ -69,15 +81,17 @@ type Options struct {
 // DefaultOptions returns the commands' defaults: 127.0.0.1:8080, batches of up to 64 inputs,
 // no waiting (a batch holds what queued while the previous forward pass ran: under a closed
 // loop of 64 clients this fills batches as well as waiting 2 ms did, and one client alone is
-// not delayed), [DefaultLimits], 10 s to drain.
+// not delayed), [DefaultLimits], 10 s to drain, 30 s to read a request, 60 s for a whole
+// request, 1024 connections at once.
 func DefaultOptions() Options {
 	return Options{Addr: "127.0.0.1:8080", MaxBatch: 64, MaxWait: 0, Limits: DefaultLimits(),
-		DrainTimeout: 10 * time.Second}
+		DrainTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, RequestTimeout: time.Minute, MaxConns: 1024}
 }
 
 // Flags registers o's fields as flags on fs, with o's current values as defaults: --addr,
-// --max-batch, --max-wait (ms), --max-body-bytes, --max-messages, --max-message-bytes and
-// --drain-timeout. Call [Options.Check] after parsing.
+// --max-batch, --max-wait (ms), --max-body-bytes, --max-messages, --max-message-bytes,
+// --drain-timeout, --read-timeout, --request-timeout and --max-conns. Call [Options.Check]
+// after parsing.
 func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address, host:port (port 0: any free port); a bare :port listens on 127.0.0.1 only")
 	fs.IntVar(&o.MaxBatch, "max-batch", o.MaxBatch, "most messages per forward pass")
@@ -96,6 +110,9 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Limits.MaxItems, "max-messages", o.Limits.MaxItems, "most messages (or pairs) per request (413 above)")
 	fs.IntVar(&o.Limits.MaxTextBytes, "max-message-bytes", o.Limits.MaxTextBytes, "longest message or sentence, bytes of UTF-8 (413 above)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "how long Ctrl-C or SIGTERM waits for requests in flight")
+	fs.DurationVar(&o.ReadTimeout, "read-timeout", o.ReadTimeout, "longest time to receive a request, headers and body (408 after)")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "longest time for a whole request, reading, model and response (503 when the model answers later)")
+	fs.IntVar(&o.MaxConns, "max-conns", o.MaxConns, "most client connections open at once (others wait to be accepted); lowered to what ulimit -n allows")
 }
 
 // Check validates the options and fills an address without a host with 127.0.0.1. Its
@@ -120,6 +137,12 @@ func (o *Options) Check() error {
 		return fmt.Errorf("--max-message-bytes must be positive, got %d", o.Limits.MaxTextBytes)
 	case o.DrainTimeout <= 0:
 		return fmt.Errorf("--drain-timeout must be positive, got %v", o.DrainTimeout)
+	case o.ReadTimeout <= 0:
+		return fmt.Errorf("--read-timeout must be positive, got %v", o.ReadTimeout)
+	case o.RequestTimeout < o.ReadTimeout:
+		return fmt.Errorf("--request-timeout %v must be at least --read-timeout %v (it bounds the whole request)", o.RequestTimeout, o.ReadTimeout)
+	case o.MaxConns < 1:
+		return fmt.Errorf("--max-conns must be positive, got %d", o.MaxConns)
 	}
 	return nil
 }
@@ -130,6 +153,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 	health  map[string]any
+	reads   bodyReads // request bodies being read, cut short by a drain
 }
 
 // NewServer returns a server with opts (already checked) whose metrics are named namespace_*
@@ -164,9 +188,18 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // HandleJSON registers a POST route: h decodes the request (w is given for
 // http.MaxBytesReader) and returns the response value, written as JSON with status 200, or an
-// error, written by [WriteError].
+// error, written by [WriteError]. r's context ends after Options.RequestTimeout; a body
+// still arriving when the server drains is cut short (503).
 func (s *Server) HandleJSON(path string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
 	s.mux.Handle(path, s.instrument(path, http.MethodPost, func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.RequestTimeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		body := s.reads.track(r.Body, http.NewResponseController(w), s.opts.ReadTimeout)
+		defer s.reads.done(body)
+		r.Body = body
 		v, err := h(w, r)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -191,6 +224,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap returns the ResponseWriter it wraps (for http.ResponseController).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
@@ -236,24 +272,47 @@ type Loop interface {
 }
 
 // Serve listens on Options.Addr and serves until ctx is cancelled or the process receives
-// SIGTERM, then drains: the listener closes, requests in flight are answered (at most
-// Options.DrainTimeout), the loop is closed. The loop runs on the calling goroutine (the one
+// SIGTERM, then drains: the listener closes, requests whose body is still arriving are
+// answered 503, requests in flight are answered (at most Options.DrainTimeout), the loop is
+// closed. Every request is bounded by Options.ReadTimeout and Options.RequestTimeout, and at
+// most Options.MaxConns connections are open at once. The loop runs on the calling goroutine (the one
 // that loaded the model; [Batcher.Run] locks it to its thread). It returns nil after a clean
 // drain, and an error if the address cannot be listened on or the drain timed out.
 func (s *Server) Serve(ctx context.Context, loop Loop) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
-	ln, err := net.Listen("tcp", s.opts.Addr)
-	if err != nil {
-		loop.Close()
-		return fmt.Errorf("--addr: %w", err)
-	}
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	logf := func(format string, args ...any) {
 		if s.opts.Log != nil {
 			fmt.Fprintf(s.opts.Log, format, args...)
 		}
 	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		loop.Close()
+		return fmt.Errorf("--addr: %w", err)
+	}
+	if host, _, _ := net.SplitHostPort(s.opts.Addr); !isLoopback(host) {
+		logf("warning: --addr %s is reachable from other machines; the server has no authentication\n", s.opts.Addr)
+	}
+	maxConns := s.opts.MaxConns
+	if maxConns <= 0 {
+		maxConns = DefaultOptions().MaxConns
+	}
+	if files := openFileLimit(); files > 0 && maxConns > files-fdReserve {
+		maxConns = max(1, files-fdReserve)
+		logf("--max-conns %d lowered to %d: the process may open %d files (ulimit -n), %d kept for its own use\n",
+			s.opts.MaxConns, maxConns, files, fdReserve)
+	}
+	ln = limitListener(ln, maxConns)
+	readTimeout, requestTimeout := s.opts.ReadTimeout, s.opts.RequestTimeout
+	if readTimeout <= 0 {
+		readTimeout = DefaultOptions().ReadTimeout
+	}
+	if requestTimeout < readTimeout {
+		requestTimeout = readTimeout
+	}
+	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: min(10*time.Second, readTimeout), ReadTimeout: readTimeout,
+		WriteTimeout: requestTimeout + time.Second, IdleTimeout: 2 * time.Minute}
 	var (
 		wg       sync.WaitGroup
 		serveErr error
@@ -279,7 +338,10 @@ func (s *Server) Serve(ctx context.Context, loop Loop) error {
 		logf("stopping: draining requests in flight (at most %v)\n", s.opts.DrainTimeout)
 		dctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
 		defer cancel()
-		if err := hs.Shutdown(dctx); err != nil {
+		shut := make(chan error, 1)
+		go func() { shut <- hs.Shutdown(dctx) }()
+		s.reads.drain() // after Shutdown has closed the listener: no new request starts reading
+		if err := <-shut; err != nil {
 			drainErr = fmt.Errorf("requests still in flight after --drain-timeout %v: %w", s.opts.DrainTimeout, err)
 			hs.Close()
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -73,20 +72,15 @@ func predict(m *siamese.Model, head siamese.Head, ex []data.PairExample, batch i
 	defer m.SetTraining(true)
 	sims = make([]float64, len(ex))
 	dev := m.Device()
-	var lerr error
-	err = torch.Try(func() {
+	err = torch.Run(func() error {
+		var herr error // the head's configuration error
 		torch.NoGrad(func() {
 			for b := range data.PairBatches(ex, data.BatchOptions{Size: batch}, 0) {
 				torch.WithScope(func(*torch.Scope) {
 					a, bb := pairTensors(b, dev)
-					fa, fb, err := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
-					if err != nil {
-						lerr = err
-						return
-					}
-					l, s, err := head.ForwardLabeled(fa, fb, b.Scores, b.Labels)
-					if err != nil {
-						lerr = err
+					fa, fb := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
+					var l, s *torch.Tensor
+					if l, s, herr = head.ForwardLabeled(fa, fb, b.Scores, b.Labels); herr != nil {
 						return
 					}
 					loss += l.Item() * float64(len(b.Index))
@@ -94,13 +88,14 @@ func predict(m *siamese.Model, head siamese.Head, ex []data.PairExample, batch i
 						sims[b.Index[k]] = v
 					}
 				})
-				if lerr != nil {
+				if herr != nil {
 					return
 				}
 			}
 		})
+		return herr
 	})
-	if err = errors.Join(err, lerr); err != nil {
+	if err != nil {
 		return nil, 0, fmt.Errorf("predict: %w", err)
 	}
 	return sims, loss / float64(len(ex)), nil

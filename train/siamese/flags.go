@@ -61,7 +61,10 @@ type options struct {
 const trainSynopsis = `usage: go run ./train/siamese [flags]
        go run ./train/siamese --resume DIR [--epochs N] [--device D] [--threads N] [--json PATH]
        go run ./train/siamese similarity --model DIR "sentence 1" "sentence 2"
-       go run ./train/siamese report --out DIR`
+       go run ./train/siamese evaluate --model DIR[,DIR...]
+       go run ./train/siamese serve --model DIR [--addr HOST:PORT]
+       go run ./train/siamese report --out DIR
+       (each subcommand's -h lists its flags)`
 
 // trainFlags registers the training flags on fs, writing into o.
 func trainFlags(fs *flag.FlagSet, o *options) {

@@ -37,13 +37,12 @@ const invocation = "go run ./train/siamese"
 func main() { cli.Main("siamese", run) }
 
 // run is the whole command: args without the program name; the default subcommand is
-// training. A libtorch failure that escapes the training loop's own boundary still ends here
-// as an error, never as a panic.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	if terr := torch.Try(func() { err = dispatch(ctx, args, stdout, stderr) }); terr != nil {
-		return terr
-	}
-	return err
+// training. It runs through torch.Run, the command's boundary: a *torch.Error that escapes
+// the inner boundaries (the training loop's step, the server's batch) still ends here as an
+// error, never as a panic, and tensors the command created outside inner scopes are freed
+// when it ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return torch.Run(func() error { return dispatch(ctx, args, stdout, stderr) })
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -178,6 +178,8 @@ type summary struct {
 	CalibA        float64 `json:"calibration_a"`
 	CalibB        float64 `json:"calibration_b"`
 	Dir           string  `json:"dir"`
+	// WeightsSHA256 is the SHA-256 of model.safetensors, checked when the model is loaded.
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
 }
 
 // writeCurves draws the loss and TRIAL correlation curves.

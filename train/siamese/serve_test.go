@@ -170,7 +170,27 @@ func TestNaNModel(t *testing.T) {
 	}
 	weights := filepath.Join(dir, modelFile)
 	poisonAll(t, weights)
-	_, _, err := runCmd("similarity", "--model", dir, "--device", "cpu", "A man is playing", "A dog")
+	// A model trained into NaN: its summary records its own checksum.
+	var sum map[string]any
+	sb, err := os.ReadFile(filepath.Join(dir, cli.SummaryFile))
+	if err != nil || json.Unmarshal(sb, &sum) != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	if sum[cli.WeightsSHA256Key], err = cli.FileSHA256(weights); err != nil {
+		t.Fatal(err)
+	}
+	sb, _ = json.Marshal(sum)
+	if err := os.WriteFile(filepath.Join(dir, cli.SummaryFile), sb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A flipped byte without that is refused, naming the file.
+	good, _ := os.ReadFile(weights)
+	os.WriteFile(weights, append(good[:len(good)-1:len(good)-1], good[len(good)-1]^1), 0o644)
+	if _, _, err := runCmd("similarity", "--model", dir, "--device", "cpu", "A", "B"); err == nil || !strings.HasPrefix(err.Error(), weights+": SHA-256 ") {
+		t.Errorf("similarity with a flipped byte: %v", err)
+	}
+	os.WriteFile(weights, good, 0o644)
+	_, _, err = runCmd("similarity", "--model", dir, "--device", "cpu", "A man is playing", "A dog")
 	if err == nil || !strings.Contains(err.Error(), "model "+weights+" gives similarity NaN") {
 		t.Errorf("similarity: %v", err)
 	}

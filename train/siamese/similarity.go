@@ -154,6 +154,10 @@ func loadMember(dir, vectors string, dev torch.Device) (member, *data.Vocab, flo
 	if err != nil {
 		return fail(err)
 	}
+	if err := cli.VerifyWeights(dir, weights); err != nil {
+		m.Close()
+		return fail(err)
+	}
 	if err := loadParams(m, weights); err != nil {
 		m.Close()
 		return fail(err)

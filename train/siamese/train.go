@@ -44,7 +44,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	if err := torch.SetNumThreads(o.Threads); err != nil {
 		return nil, err
 	}
-	par, err := cli.JoinParallel(dev, stderr)
+	par, err := cli.JoinParallel(dev, o.Dist.Timeout, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -171,10 +171,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		NumBatches: func(int) int { return bopt.NumBatches(len(trainEx)) },
 		Step: func(b data.PairBatch) (loop.StepResult, error) {
 			a, bb := pairTensors(b, dev)
-			fa, fb, err := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
-			if err != nil {
-				return loop.StepResult{}, err
-			}
+			fa, fb := m.EncodePair(a, b.A.Lengths, bb, b.B.Lengths)
 			l, _, err := head.ForwardLabeled(fa, fb, b.Scores, b.Labels)
 			if err != nil {
 				return loop.StepResult{}, err
@@ -249,6 +246,9 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	// Model, vocabulary, configuration.
 	if err := copyFile(filepath.Join(o.Out, modelFile), lres.BestPath); err != nil {
 		return nil, fmt.Errorf("save model: %w", err)
+	}
+	if sum.WeightsSHA256, err = cli.FileSHA256(filepath.Join(o.Out, modelFile)); err != nil {
+		return nil, fmt.Errorf("the model's checksum: %w", err)
 	}
 	if err := c.vocab.Save(filepath.Join(o.Out, vocabFile)); err != nil {
 		return nil, err

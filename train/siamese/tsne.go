@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -167,21 +166,12 @@ func sentenceFeatures(m *siamese.Model, c *corpus, sents []string) ([][]float64,
 	m.SetTraining(false)
 	defer m.SetTraining(true)
 	dev := m.Device()
-	var eerr error
-	err := torch.Try(func() {
+	err := torch.Run(func() error {
 		torch.NoGrad(func() {
 			for b := range data.Batches(ex, data.BatchOptions{Size: 256}, 0) {
-				if eerr != nil {
-					return
-				}
 				torch.WithScope(func(*torch.Scope) {
 					ids := torch.FromSlice(b.IDs, int64(b.B), int64(b.T)).To(dev)
-					o, err := m.Encode(ids, b.Lengths)
-					if err != nil {
-						eerr = err
-						return
-					}
-					f := o.Features
+					f := m.Encode(ids, b.Lengths).Features
 					d := int(f.Size(1))
 					v := f.ToDType(torch.Float64).Float64s()
 					for k, i := range b.Index {
@@ -190,8 +180,9 @@ func sentenceFeatures(m *siamese.Model, c *corpus, sents []string) ([][]float64,
 				})
 			}
 		})
+		return nil
 	})
-	if err = errors.Join(err, eerr); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("sentence features: %w", err)
 	}
 	return out, nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/seqtorch/seqtorch/data"
@@ -25,18 +24,12 @@ func evaluate(model *smsrnn.Model, ex []data.Example, dev torch.Device, batch in
 	defer model.SetTraining(wasTraining)
 	r := &evalResult{probs: make([]float64, len(ex))}
 	var lossSum, weightSum float64
-	var ferr error
-	terr := torch.Try(func() {
+	err := torch.Run(func() error {
 		torch.NoGrad(func() {
 			for b := range data.Batches(ex, data.BatchOptions{Size: batch, Bucket: len(ex)/batch + 1}, 0) {
-				s := torch.NewScope()
+				s := torch.NewScope() // a panic leaves it open: Run closes it
 				ids, labels := batchTensors(b, dev)
-				logits, err := model.Forward(ids, b.Lengths)
-				if err != nil {
-					ferr = err
-					s.Close()
-					return
-				}
+				logits := model.Forward(ids, b.Lengths)
 				loss := smsrnn.Loss(logits, labels, classWeights).Item()
 				w := float64(b.B)
 				if classWeights != nil { // the weighted mean divides by the summed weights
@@ -51,8 +44,9 @@ func evaluate(model *smsrnn.Model, ex []data.Example, dev torch.Device, batch in
 				s.Close()
 			}
 		})
+		return nil
 	})
-	if err := errors.Join(terr, ferr); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	r.loss = lossSum / weightSum

@@ -198,7 +198,10 @@ const trainSynopsis = `usage: go run ./train/sms [flags]
        go run ./train/sms --resume DIR [--epochs N] [--device D] [--threads N] [--json PATH]
        go run ./train/sms predict --model DIR[,DIR...] [message ...]
        go run ./train/sms evaluate --model DIR[,DIR...]
-       go run ./train/sms report --out DIR`
+       go run ./train/sms serve --model DIR [--addr HOST:PORT]
+       go run ./train/sms report --out DIR
+       go run ./train/sms bench inputs|export|latency
+       (each subcommand's -h lists its flags)`
 
 // runFiles are the files of a run folder besides those cli.PrepareOut knows (config.json,
 // checkpoint/, metrics.jsonl, summary.json); --force removes them too.

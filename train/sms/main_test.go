@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -205,6 +206,77 @@ func TestForce(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, name)); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
 		}
+	}
+}
+
+// folderContents returns the files under dir (their content by relative path), skipping the
+// lock file.
+func folderContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == cli.LockFile {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		b, err := os.ReadFile(path)
+		m[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestForceFailedRunKeepsOld: a --force run that fails before its first checkpoint (a missing
+// --data file, an unreadable one) leaves the run it was to replace as it was.
+func TestForceFailedRunKeepsOld(t *testing.T) {
+	torchtest.CheckLive(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	interrupted, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code, _, stderr := runCmd(interrupted, tiny(out)...); code != 130 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	before := folderContents(t, out)
+	if len(before) < 3 {
+		t.Fatalf("the first run wrote only %v", before)
+	}
+	bad := filepath.Join(dir, "bad.txt")
+	if err := os.WriteFile(bad, []byte("ham\tcaf\xe9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range []string{filepath.Join(dir, "missing.txt"), bad} {
+		code, _, stderr := runCmd(context.Background(), append(tiny(out, "--force"), "--data", data)...)
+		if code == 0 || code == 130 {
+			t.Fatalf("--force --data %s: exit %d: %s", data, code, stderr)
+		}
+		after := folderContents(t, out)
+		if len(after) != len(before) {
+			t.Errorf("--force --data %s: the folder holds %d files, had %d", data, len(after), len(before))
+		}
+		for name, b := range before {
+			if after[name] != b {
+				t.Errorf("--force --data %s: %s changed or is gone", data, name)
+			}
+		}
+	}
+}
+
+// TestOutLocked: a run on a folder another run is writing is refused, naming the process.
+func TestOutLocked(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	unlock, err := cli.LockOut(out, "--out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, _, stderr := runCmd(context.Background(), tiny(out)...)
+	want := fmt.Sprintf("--out %s is being written by another run (process %d)", out, os.Getpid())
+	if code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
 	}
 }
 

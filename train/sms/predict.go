@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -54,14 +53,22 @@ func loadClassifier(dir, device string) (*classifier, error) {
 		m.Close()
 		return nil, fmt.Errorf("model folder %s: %w", dir, err)
 	}
-	if err := nn.LoadSafetensors(filepath.Join(dir, c.Weights), m); err != nil {
+	weights, err := cli.RunFile(dir, c.Weights, "weights")
+	if err == nil {
+		err = cli.VerifyWeights(dir, weights)
+	}
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := nn.LoadSafetensors(weights, m); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("model folder %s: %w", dir, err)
 	}
 	nn.To(m, dev)
 	m.SetTraining(false)
 	return &classifier{model: m, vocab: vocab, tok: tokenizer(&c.Options), dev: dev, opts: c.Options,
-		weights: filepath.Join(dir, c.Weights)}, nil
+		weights: weights}, nil
 }
 
 func (c *classifier) close() { c.model.Close() }
@@ -145,28 +152,18 @@ func (p *predictor) spamProbability(msg string) (prob float64, err error) {
 func (p *predictor) probabilityOfIDs() (prob float64, err error) {
 	n := int64(len(p.ids))
 	p.lengths[0] = n
-	var ferr error
-	terr := torch.Try(func() {
+	err = torch.Run(func() error { // frees the tensors below
 		torch.NoGrad(func() {
 			ids := torch.FromSlice(p.ids, 1, n)
-			defer ids.Close()
 			if p.c.dev != torch.CPU {
-				d := ids.To(p.c.dev)
-				defer d.Close()
-				ids = d
+				ids = ids.To(p.c.dev)
 			}
-			logits, err := p.c.model.Forward(ids, p.lengths[:])
-			if err != nil {
-				ferr = err
-				return
-			}
-			defer logits.Close()
-			probs := logits.Softmax(1)
-			defer probs.Close()
+			probs := p.c.model.Forward(ids, p.lengths[:]).Softmax(1)
 			prob = float64(probs.Float32s()[data.Spam])
 		})
+		return nil
 	})
-	if err := errors.Join(terr, ferr); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("predict: %w", err)
 	}
 	return prob, nil

@@ -91,6 +91,8 @@ type Summary struct {
 	Model           smsrnn.Config `json:"model"`
 	Libtorch        string        `json:"libtorch"`
 	Interrupted     bool          `json:"interrupted,omitempty"`
+	// WeightsSHA256 is the SHA-256 of model.safetensors, checked when the model is loaded.
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
 }
 
 // TestMetrics are a classifier's metrics on the test part: summary.json's test_* keys, of one

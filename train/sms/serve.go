@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,22 +93,16 @@ func (c *classifier) probabilities(ids [][]int64) ([]float64, error) {
 		lengths[i] = int64(len(row))
 	}
 	var probs []float64
-	var ferr error
-	err := torch.Try(func() {
-		torch.WithScope(func(*torch.Scope) {
-			x := torch.FromSlice(flat, int64(len(ids)), int64(t))
-			if c.dev != torch.CPU {
-				x = x.To(c.dev)
-			}
-			logits, err := c.model.Forward(x, lengths)
-			if err != nil {
-				ferr = err
-				return
-			}
-			probs = logits.Softmax(1).Narrow(1, 1, 1).Reshape(int64(len(ids))).ToDType(torch.Float64).Float64s()
-		})
+	err := torch.Run(func() error {
+		x := torch.FromSlice(flat, int64(len(ids)), int64(t))
+		if c.dev != torch.CPU {
+			x = x.To(c.dev)
+		}
+		logits := c.model.Forward(x, lengths)
+		probs = logits.Softmax(1).Narrow(1, 1, 1).Reshape(int64(len(ids))).ToDType(torch.Float64).Float64s()
+		return nil
 	})
-	if err := errors.Join(err, ferr); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", c.weights, err)
 	}
 	return probs, c.checkFinite(probs)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -358,6 +359,68 @@ func poison(t *testing.T, path, name string) {
 	}
 }
 
+// resum records the SHA-256 of the model folder's weights, as they are now, in its
+// summary.json.
+func resum(t *testing.T, model string) {
+	t.Helper()
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(model, summaryName))), &sum); err != nil {
+		t.Fatal(err)
+	}
+	h, err := cli.FileSHA256(filepath.Join(model, weightsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum[cli.WeightsSHA256Key] = h
+	b, _ := json.Marshal(sum)
+	if err := os.WriteFile(filepath.Join(model, summaryName), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCorruptModelFolder: a flipped byte in the weights is one line naming the file (the
+// summary's SHA-256 does not match), and config.json's weights may not lead outside the
+// folder.
+func TestCorruptModelFolder(t *testing.T) {
+	torchtest.CheckLive(t)
+	model := trainTiny(t)
+	weights := filepath.Join(model, weightsName)
+	b, err := os.ReadFile(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := slices.Clone(b)
+	b[len(b)-3] ^= 0x10 // a bit of the last tensor's data: loads fine without a checksum
+	if err := os.WriteFile(weights, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(context.Background(), "predict", "--model", model, "--device", "cpu", "hello")
+	if code != 1 || !strings.HasPrefix(stderr, "sms: "+weights+": SHA-256 ") || !strings.Contains(stderr, "changed or is corrupt") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("flipped byte: exit %d, stderr %q", code, stderr)
+	}
+	if err := os.WriteFile(weights, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(filepath.Dir(model), "elsewhere.safetensors")
+	if err := os.WriteFile(outside, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(model, configName)
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, cfgPath)), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["weights"] = "../elsewhere.safetensors"
+	cb, _ := json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, cb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd(context.Background(), "predict", "--model", model, "--device", "cpu", "hello")
+	if code != 1 || !strings.Contains(stderr, cfgPath+": weights \"../elsewhere.safetensors\": want a file name inside the model folder") {
+		t.Errorf("weights outside the folder: exit %d, stderr %q", code, stderr)
+	}
+}
+
 // TestNaNModel: a model whose output is NaN is an error naming its file, in predict (exit 1)
 // and in serve (500), never a label.
 func TestNaNModel(t *testing.T) {
@@ -365,6 +428,7 @@ func TestNaNModel(t *testing.T) {
 	model := trainTiny(t)
 	weights := filepath.Join(model, weightsName)
 	poison(t, weights, "out.bias")
+	resum(t, model) // a model trained into NaN: its checksum is its own
 	code, stdout, stderr := runCmd(context.Background(), "predict", "--model", model, "--device", "cpu", "hello")
 	if code != 1 || !strings.Contains(stderr, "model "+weights+" gives P(spam) = NaN") || stdout != "" {
 		t.Errorf("predict: exit %d, stdout %q, stderr %q", code, stdout, stderr)

@@ -47,7 +47,7 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 	if err := torch.SetNumThreads(o.Threads); err != nil {
 		return nil, err
 	}
-	par, err := cli.JoinParallel(dev, stderr)
+	par, err := cli.JoinParallel(dev, o.Dist.Timeout, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +148,7 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 			if o.WordDropout > 0 {
 				ids = wordDropout(ids, o.WordDropout)
 			}
-			logits, err := model.Forward(ids, b.Lengths)
-			if err != nil {
-				return loop.StepResult{}, err
-			}
+			logits := model.Forward(ids, b.Lengths)
 			loss := smsrnn.Loss(logits, labels, classWeights)
 			opt.ZeroGrad()
 			par.Backward(loss)
@@ -205,6 +202,9 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 		SecondsPerEpoch: meanTrainSeconds(res.History), Device: dev.String(), Threads: o.Threads, WorldSize: par.World(), Seed: o.Seed,
 		VocabSize: ds.vocab.Len(), TrainSize: len(ds.train), ValSize: len(ds.val), TestSize: len(ds.test),
 		Model: o.Model, Libtorch: torch.Version(), TestMetrics: testMetrics(ev.conf, ev.loss),
+	}
+	if sum.WeightsSHA256, err = cli.FileSHA256(res.BestPath); err != nil {
+		return nil, fmt.Errorf("the best model's checksum: %w", err)
 	}
 	if err := writeResults(rl, o, &sum, res.History); err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func loadVectors(model *smsrnn.Model, vocab *data.Vocab, o *Options, stdout io.W
 	return torch.Try(func() {
 		w := torch.FromSlice(matrix, int64(vocab.Len()), int64(vec.Dim))
 		defer w.Close()
-		model.Embedding.Weight.CopyFrom(w)
+		torch.NoGrad(func() { model.Embedding.Weight.CopyFrom(w) })
 		if o.FreezeEmbeddings {
 			model.Embedding.Weight.SetRequiresGrad(false)
 		}

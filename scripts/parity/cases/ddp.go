@@ -119,28 +119,16 @@ func newDDPModel(a ddpArgs) (m *ddpModel, err error) {
 }
 
 // Forward maps padded token ids (batch, seq) with their lengths to class logits (batch,
-// classes). Its intermediate tensors belong to the caller's scope.
-func (m *ddpModel) Forward(tokens *torch.Tensor, lengths []int64) (*torch.Tensor, error) {
+// classes). Its intermediate tensors belong to the caller's scope. Bad input panics with
+// *torch.Error.
+func (m *ddpModel) Forward(tokens *torch.Tensor, lengths []int64) *torch.Tensor {
 	x := m.Embedding.Forward(tokens)
-	packed, err := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
-	if err != nil {
-		return nil, fmt.Errorf("ddp classifier: %w", err)
-	}
-	_, hn, err := m.LSTM.ForwardPacked(packed, nil)
-	if err != nil {
-		return nil, fmt.Errorf("ddp classifier: %w", err)
-	}
-	var logits *torch.Tensor
-	err = torch.Try(func() {
-		n := hn.H.Size(0)
-		fwd := hn.H.Narrow(0, n-2, 1).SqueezeDim(0) // hn[-2]: the last layer's forward direction
-		bwd := hn.H.Narrow(0, n-1, 1).SqueezeDim(0) // hn[-1]: its backward direction
-		logits = m.Linear.Forward(torch.Cat([]*torch.Tensor{fwd, bwd}, 1))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ddp classifier: %w", err)
-	}
-	return logits, nil
+	packed := nn.PackPaddedSequence(x, lengths, nn.PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true})
+	_, hn := m.LSTM.ForwardPacked(packed, nil)
+	n := hn.H.Size(0)
+	fwd := hn.H.Narrow(0, n-2, 1).SqueezeDim(0) // hn[-2]: the last layer's forward direction
+	bwd := hn.H.Narrow(0, n-1, 1).SqueezeDim(0) // hn[-1]: its backward direction
+	return m.Linear.Forward(torch.Cat([]*torch.Tensor{fwd, bwd}, 1))
 }
 
 // ddpBatches returns the steps' global batches: token ids (steps, batch, seq_len), padded with
@@ -418,10 +406,7 @@ func runDDPRank(dir string) (err error) {
 	out := &Dict{}
 	for k := range a.Steps {
 		opt.ZeroGrad()
-		logits, err := m.Forward(shard(tokens, k), shard(lengths, k).Int64s())
-		if err != nil {
-			return fmt.Errorf("step %d: %w", k, err)
-		}
+		logits := m.Forward(shard(tokens, k), shard(lengths, k).Int64s())
 		loss := nn.CrossEntropyLoss(logits, shard(labels, k), nn.CrossEntropyOptions{})
 		if err := d.Backward(loss); err != nil {
 			return fmt.Errorf("step %d: %w", k, err)

@@ -46,24 +46,22 @@ func NewRefRNN(inputDim, hiddenDim, numLayers int64) (*RefRNN, error) {
 	return m, nil
 }
 
-// Forward maps x (batch, seq, input_dim) to one logit per sequence, (batch, 1).
-func (m *RefRNN) Forward(x *torch.Tensor) (*torch.Tensor, error) {
+// Forward maps x (batch, seq, input_dim) to one logit per sequence, (batch, 1). Bad input
+// panics with *torch.Error.
+func (m *RefRNN) Forward(x *torch.Tensor) *torch.Tensor {
 	if x.Dim() != 3 {
-		return nil, fmt.Errorf("RefRNN: want input (batch, seq, feature), got %v", x.Shape())
+		panic(&torch.Error{Op: "RefRNN.Forward", Msg: fmt.Sprintf("want input (batch, seq, feature), got %v", x.Shape())})
 	}
 	h0 := torch.Zeros([]int64{m.NumLayers, x.Size(0), m.HiddenDim})
 	defer h0.Close()
-	out, hn, err := m.RNN.Forward(x, &nn.State{H: h0})
-	if err != nil {
-		return nil, fmt.Errorf("RefRNN: %w", err)
-	}
+	out, hn := m.RNN.Forward(x, &nn.State{H: h0})
 	defer out.Close()
 	defer hn.Close()
 	last := out.Narrow(1, out.Size(1)-1, 1) // out[:, -1:, :]
 	defer last.Close()
 	lastStep := last.SqueezeDim(1) // out[:, -1, :]
 	defer lastStep.Close()
-	return m.LinearOut.Forward(lastStep), nil
+	return m.LinearOut.Forward(lastStep)
 }
 
 type refArgs struct {
@@ -113,10 +111,7 @@ func init() {
 			c := NewCmp(want)
 			for k := range a.Steps {
 				opt.ZeroGrad()
-				out, err := m.Forward(x)
-				if err != nil {
-					return 0, err
-				}
+				out := m.Forward(x)
 				loss := nn.BCEWithLogitsLoss(out, in.MustGet("y"), nn.BCEWithLogitsOptions{})
 				loss.Backward()
 				if k == 0 {

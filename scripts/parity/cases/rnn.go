@@ -148,20 +148,12 @@ func registerRNN(seed uint64, a rnnArgs) {
 			var out *torch.Tensor
 			var hn nn.State
 			if a.Packed {
-				p, err := nn.PackPaddedSequence(x, in.MustGet("lengths").Int64s(), nn.PackPaddedOptions{BatchFirst: a.BatchFirst, NoEnforceSorted: true})
-				if err != nil {
-					return 0, err
-				}
-				po, h, err := r.ForwardPacked(p, state)
-				if err != nil {
-					return 0, err
-				}
+				p := nn.PackPaddedSequence(x, in.MustGet("lengths").Int64s(), nn.PackPaddedOptions{BatchFirst: a.BatchFirst, NoEnforceSorted: true})
+				po, h := r.ForwardPacked(p, state)
 				hn = h
-				if out, _, err = nn.PadPackedSequence(po, nn.PadPackedOptions{BatchFirst: a.BatchFirst}); err != nil {
-					return 0, err
-				}
-			} else if out, hn, err = r.Forward(x, state); err != nil {
-				return 0, err
+				out, _ = nn.PadPackedSequence(po, nn.PadPackedOptions{BatchFirst: a.BatchFirst})
+			} else {
+				out, hn = r.Forward(x, state)
 			}
 			loss := out.Mul(onDevice(in.MustGet("W"))).Sum().Add(hn.H.Mul(onDevice(in.MustGet("V"))).Sum())
 			if lstm {

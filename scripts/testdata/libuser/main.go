@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"log"
 
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
@@ -17,9 +16,7 @@ func main() {
 	s := torch.NewScope()
 	defer s.Close()
 	x := torch.Randn([]int64{3, 5, 10}) // (batch, seq, feature)
-	out, hn, err := lstm.Forward(x, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	// Bad input panics with *torch.Error, as PyTorch raises (torch.Run recovers it).
+	out, hn := lstm.Forward(x, nil)
 	fmt.Println("output", out.Shape(), "h_n", hn.H.Shape(), "libtorch", torch.Version())
 }

@@ -43,10 +43,7 @@ func newTagger(seed uint64) *tagger {
 }
 
 func (m *tagger) loss(x, y *torch.Tensor) *torch.Tensor {
-	out, _, err := m.LSTM.Forward(x, nil)
-	if err != nil {
-		panic(err)
-	}
+	out, _ := m.LSTM.Forward(x, nil)
 	last := out.Narrow(1, out.Size(1)-1, 1).SqueezeDim(1)
 	return nn.CrossEntropyLoss(m.Out.Forward(last), y, nn.CrossEntropyOptions{})
 }

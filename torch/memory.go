@@ -1,0 +1,182 @@
+package torch
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Native memory and the garbage collector.
+//
+// Python frees a tensor the moment its last reference goes; Go's collector frees a Tensor
+// handle some time after it becomes unreachable, and it paces itself by the Go heap, where a
+// handle weighs a few dozen bytes whatever native memory it holds. A loop that never closes
+// its tensors would therefore let libtorch's memory grow by gigabytes between collections.
+// So the package keeps its own account: every tensor outside a scope (made outside one, or
+// taken out by Keep, Escape from an outermost scope, or Unscope) is counted with the bytes of
+// the storage behind it, and when the counted bytes exceed a goal the creating goroutine runs
+// runtime.GC, whose cleanups free the unreachable tensors. The goal follows what survives,
+// as GOGC does for the Go heap: what was still held at the low point since the previous
+// collection (parameters, optimizer state, tensors in use), plus the budget
+// (SetMemoryBudget, or the SEQTORCH_MEMORY_BUDGET environment variable). Tensors in scopes
+// are never counted: a scope frees them when it closes, with no collector involved.
+//
+// The count sees the storage of the tensors the program holds, not what libtorch keeps
+// behind them (the autograd graph's saved activations, a kernel's workspace), which is
+// typically as much again: the budget is small so that the garbage of about one training step
+// of a mid-sized model triggers a collection. A collection of a small Go heap takes about a
+// millisecond.
+
+// defaultMemoryBudget is the default growth of unscoped native memory between collections.
+const defaultMemoryBudget = 64 << 20
+
+var (
+	nativeBytes atomic.Int64 // storage bytes counted for live unscoped tensors
+	lowBytes    atomic.Int64 // the least nativeBytes since the last collection
+	gcGoal      atomic.Int64 // collect when nativeBytes exceeds it
+	gcBudget    atomic.Int64 // SetMemoryBudget
+	gcRunning   atomic.Bool
+	gcForced    atomic.Int64 // collections run for native memory
+	gcTime      atomic.Int64 // nanoseconds spent in them
+)
+
+func init() {
+	budget := int64(defaultMemoryBudget)
+	if v := os.Getenv("SEQTORCH_MEMORY_BUDGET"); v != "" {
+		if b, ok := parseBytes(v); ok {
+			budget = max(b, 1<<20)
+		} else {
+			fmt.Fprintf(os.Stderr, "seqtorch: ignoring SEQTORCH_MEMORY_BUDGET=%q: want bytes, e.g. 67108864 or 64MiB\n", v)
+		}
+	}
+	gcBudget.Store(budget)
+	gcGoal.Store(budget)
+}
+
+// parseBytes reads "123", "64KiB", "64MiB" or "2GiB".
+func parseBytes(v string) (int64, bool) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, false
+	}
+	return n * mult, true
+}
+
+// MemStats describes the native memory of tensors outside scopes, as the package accounts it.
+type MemStats struct {
+	// UnscopedBytes is the storage of live tensors outside every scope: created outside one
+	// or taken out by Keep, Escape or Unscope (parameters, optimizer state, and tensors that
+	// scope-less code has not closed). Views count their whole storage, so tensors sharing
+	// one are counted once each.
+	UnscopedBytes int64
+	// GoalBytes is the UnscopedBytes at which the next collection runs.
+	GoalBytes int64
+	// Collections counts the garbage collections the package ran for native memory, and
+	// CollectionTime is the time the goroutines that ran them waited for them.
+	Collections    int64
+	CollectionTime time.Duration
+	// Collected counts the tensors the garbage collector freed because they became
+	// unreachable while open (see Leaked).
+	Collected int64
+}
+
+// ReadMemStats returns the package's native-memory accounting.
+func ReadMemStats() MemStats {
+	return MemStats{
+		UnscopedBytes:  nativeBytes.Load(),
+		GoalBytes:      gcGoal.Load(),
+		Collections:    gcForced.Load(),
+		CollectionTime: time.Duration(gcTime.Load()),
+		Collected:      leaked.Load(),
+	}
+}
+
+// SetMemoryBudget sets how far the native memory of unscoped tensors may grow beyond what
+// survived the previous collection before the package runs the garbage collector, and returns
+// the previous budget. The default is 64 MiB, or the SEQTORCH_MEMORY_BUDGET environment
+// variable's value (bytes, or with a KiB, MiB or GiB suffix). A smaller budget bounds memory
+// more tightly at the cost of more collections; a budget below 1 MiB is taken as 1 MiB. Code
+// that closes its tensors, or runs its steps in scopes, never reaches the goal.
+func SetMemoryBudget(bytes int64) int64 {
+	bytes = max(bytes, 1<<20)
+	prev := gcBudget.Swap(bytes)
+	gcGoal.Store(nextGoal(lowBytes.Load()))
+	return prev
+}
+
+// nextGoal is the collection goal when survivors bytes survived a collection.
+func nextGoal(survivors int64) int64 {
+	return survivors + gcBudget.Load()
+}
+
+// storageBytes asks the shim how many bytes h's storage holds.
+func storageBytes(h C.st_tensor) int64 {
+	var n C.int64_t
+	if e := C.st_tensor_nbytes(h, &n); e != nil {
+		C.st_free_err(e)
+		return 0
+	}
+	return int64(n)
+}
+
+// account counts n more unscoped bytes and collects when the goal is passed.
+func account(n int64) {
+	if n == 0 {
+		return
+	}
+	if nativeBytes.Add(n) > gcGoal.Load() {
+		collect()
+	}
+}
+
+// unaccount counts n unscoped bytes freed.
+func unaccount(n int64) {
+	if n == 0 {
+		return
+	}
+	v := nativeBytes.Add(-n)
+	for {
+		low := lowBytes.Load()
+		if v >= low || lowBytes.CompareAndSwap(low, v) {
+			return
+		}
+	}
+}
+
+// collect runs the garbage collector for native memory, one goroutine at a time (others go
+// on: the running collection frees their garbage too). The tensors it finds unreachable are
+// freed by their cleanups, which run on the runtime's cleanup goroutine right after.
+func collect() {
+	if !gcRunning.CompareAndSwap(false, true) {
+		return
+	}
+	defer gcRunning.Store(false)
+	// The low point since the previous collection is what that collection left alive: the
+	// survivors that set the next goal.
+	survivors := lowBytes.Swap(nativeBytes.Load())
+	start := time.Now()
+	runtime.GC()
+	gcTime.Add(int64(time.Since(start)))
+	gcForced.Add(1)
+	gcGoal.Store(nextGoal(survivors))
+}
