@@ -26,6 +26,7 @@ def main():
     a, b = torch.randn(64, 80), torch.randn(80, 80)
     print("Add1 %.0f" % bench(lambda: x1 + y1, 200000))
     print("Matmul64x80 %.0f" % bench(lambda: torch.matmul(a, b), 20000))
+    print("LogSoftmax %.0f" % bench(lambda: torch.log_softmax(a, 1), 20000))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@
 #   2. fail before setup with one line that names the setup command (exit 1),
 #   3. run after `go run github.com/seqtorch/seqtorch/torch/cmd/seqtorch setup`,
 #   4. run when copied to another folder with the shim beside it (the executable's folder),
-#   5. pass `go mod verify`.
+#   5. pass `go mod verify`,
+#   6. reach ATen from its own code (scripts/testdata/atenuser: torch.Call and a generated
+#      wrapper, an in-place chain through autograd, an in-place op refused on a leaf, printing)
+#      and print exactly what the same steps print in PyTorch (atenuser/ref.py).
 # The dependencies of seqtorch come from the usual module proxy behind the file one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +42,8 @@ unset SEQTORCH_LIB LD_LIBRARY_PATH
 app=$tmp/app
 mkdir -p "$app"
 cp scripts/testdata/libuser/main.go "$app/"
+mkdir -p "$app/atenuser"
+cp scripts/testdata/atenuser/main.go "$app/atenuser/"
 cd "$app"
 go mod init example.com/libuser >/dev/null 2>&1
 go get "$mod@$ver" >/dev/null 2>&1 || fail "go get $mod@$ver"
@@ -71,4 +76,11 @@ echo "   loads $where"
 [[ $where == "$tmp/carried/libseqtorch.so" ]] || fail "want the shim beside the binary"
 say "5. go mod verify"
 go mod verify | sed 's/^/   /' || fail "go mod verify"
+say "6. ATen from a module of its own, against PyTorch"
+go build -o aten-check ./atenuser || fail "go build ./atenuser"
+./aten-check >"$tmp/aten-go.txt" || fail "atenuser"
+"${SEQTORCH_PYTHON:-/usr/bin/python3}" "$root/scripts/testdata/atenuser/ref.py" >"$tmp/aten-py.txt" 2>/dev/null ||
+  fail "scripts/testdata/atenuser/ref.py (needs Python with torch: SEQTORCH_PYTHON)"
+diff -u "$tmp/aten-py.txt" "$tmp/aten-go.txt" || fail "atenuser's output differs from PyTorch's (above: - PyTorch, + Go)"
+sed 's/^/   /' "$tmp/aten-go.txt"
 say "passed"

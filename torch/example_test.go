@@ -109,3 +109,34 @@ func ExampleScope_Escape() {
 	fmt.Println(y.Item(), torch.Live()-before) // the input and y: both belong to outer
 	// Output: 14 2
 }
+
+// Any ATen operator by its schema name, with Go values for arguments and results; trailing
+// arguments left out take the schema's defaults.
+func ExampleCall() {
+	x := torch.FromSlice([]float32{0.5, -1.25, 3, 2.75})
+	defer x.Close()
+	r := torch.Call("aten::topk", x, int64(2)) // (Tensor values, Tensor indices)
+	values, indices := r[0].(*torch.Tensor), r[1].(*torch.Tensor)
+	defer values.Close()
+	defer indices.Close()
+	fmt.Println(values, indices)
+	fmt.Println(torch.Call("aten::size.int", x, int64(0))[0])
+	// Output:
+	// tensor([3.0000, 2.7500]) tensor([2, 3])
+	// 4
+}
+
+// The generated wrapper of aten::topk takes every schema argument; an in-place wrapper
+// returns its receiver.
+func ExampleTensor_Topk() {
+	x := torch.FromSlice([]float32{0.5, -1.25, 3, 2.75})
+	defer x.Close()
+	values, indices := x.Topk(2, -1, true, true)
+	defer values.Close()
+	defer indices.Close()
+	fmt.Println(values, indices)
+	fmt.Println(x.AbsInPlace() == x, x)
+	// Output:
+	// tensor([3.0000, 2.7500]) tensor([2, 3])
+	// true tensor([0.5000, 1.2500, 3.0000, 2.7500])
+}

@@ -15,6 +15,36 @@
 // it is that goroutine's innermost open scope, except those passed to Keep or Escape. Live
 // reports how many tensors are open.
 //
+// Memory without scopes: code may also drop its tensors as Python code does, and the garbage
+// collector frees them. Go's collector sees a few dozen bytes per handle, not the native
+// memory behind it, so the package counts the storage bytes of every tensor outside a scope
+// and runs the collector itself when they grow by a budget (64 MiB by default: SetMemoryBudget,
+// SEQTORCH_MEMORY_BUDGET) beyond what survived the last collection; ReadMemStats reports the
+// account. Scopes stay the fast path: they free a step's tensors at once, with no collection.
+//
+// From PyTorch to Go, a training loop (Example_trainingLoop in package nn, without scopes,
+// and Example_trainingLoopScoped, with one per step):
+//
+//	PyTorch                                      Go
+//	torch.set_num_threads(n)                     torch.SetNumThreads(n) (OpenBLAS follows)
+//	self.decoder.weight = self.encoder.weight    nn.TieWeights(&m.Decoder.Weight, m.Encoder.Weight)
+//	optimizer = torch.optim.Adam(params, lr=lr)  opt, err := optim.NewAdam(nn.Parameters(m), optim.AdamOptions{LR: &lr})
+//	model.zero_grad()                            nn.ZeroGrad(m)
+//	output, hidden = model(data, hidden)         output, hn := m.Forward(data, hidden)
+//	hidden = repackage_hidden(hidden)            hidden = hn.Detach()
+//	loss = criterion(output, targets)            loss := nn.CrossEntropyLoss(output, targets, nn.CrossEntropyOptions{})
+//	loss.backward()                              loss.Backward()
+//	clip_grad_norm_(params, clip)                nn.ClipGradNorm(params, clip) (nn.ClipGradValue: clip_grad_value_)
+//	optimizer.step()                             opt.Step()
+//	total_loss += loss.item()                    total += loss.Item()
+//	with torch.no_grad(): ...                    torch.NoGrad(func() { ... })
+//	torch.save(model.state_dict(), path)         nn.SaveTorch(path, m) (whole-model pickles are refused)
+//
+// No runtime.LockOSThread is needed: NewScope and NoGrad lock the goroutine to its thread
+// while they need it. For the fast path, open a scope at the top of the step and close it at
+// the end (`s := torch.NewScope(); ...; s.Close()`): what the step made is freed at once,
+// hn.Detach carries the recurrent state out of it, and the model and optimizer own theirs.
+//
 // Errors: one contract, PyTorch's. Tensor and module code panics with a *Error, as PyTorch
 // raises: an op that libtorch rejects (a shape mismatch, say) panics with libtorch's message,
 // and so do the modules' forwards and the torch/nn utilities (RNN, LSTM and GRU forwards,
@@ -27,6 +57,44 @@
 // forward pass or a command's run goes through it, which runs the function in a Scope (so a
 // failure half-way leaks no tensors) and returns a *Error panic as an error; other panics are
 // bugs and propagate. Try does the same without the scope.
+//
+// # The ATen surface
+//
+// Beyond the hand-written ops (the ones the two studies use, tuned: Add, Matmul, LogSoftmax,
+// the in-place updates, ...), every ATen operator of the loaded libtorch is callable:
+//
+//   - Call(op, args...) calls any operator by schema name, "aten::topk" or
+//     "aten::add.Tensor", through libtorch's dispatcher (autograd, in-place semantics and device
+//     dispatch are libtorch's), with Go values for arguments and results; an operator added
+//     to libtorch after this package was written works the same way.
+//   - Typed wrappers, generated from the operator schemas of libtorch 1.13 and 2.6
+//     (aten_gen.go, `go generate ./torch`; package atenops indexes them), call the same path:
+//     methods of *Tensor for operators whose first argument is `Tensor self`
+//     (x.Topk(k, dim, largest, sorted)), functions otherwise (Hstack(tensors)). Each
+//     takes every schema argument in order (Go has no defaults: pass the schema's, shown in
+//     the wrapper's doc, or use Call, which fills trailing ones). Types: Tensor and Tensor? are
+//     *Tensor (nil is None); int, SymInt int64; int?, float?, bool?, ScalarType?, Layout?,
+//     Device?, MemoryFormat?, str? pointers (nil is None); int[] and SymInt[] []int64 (nil is
+//     None where optional); Scalar any (an int64, int, float64, float32 or bool: an int keeps
+//     an integer tensor integer, as in Python); Generator? arguments are left out (libtorch's
+//     default generator). Results are new tensors owned by the caller, except that an
+//     in-place op (x.AbsInPlace()) and an out= variant return the tensor they wrote.
+//   - Names: the CamelCase of the ATen name (log_softmax → LogSoftmax); a trailing underscore,
+//     PyTorch's in-place mark, becomes the suffix InPlace; an out= variant adds its overload
+//     name (aten::topk.values → TopkValues, aten::add.out → AddOut); when a name has several
+//     other overloads, each but the default adds its own (aten::add.Tensor → AddTensor,
+//     aten::add_.Scalar → AddScalarInPlace). Left out, and reachable only through Call:
+//     operators whose name starts with "_" (libtorch internals), named-tensor (Dimname)
+//     overloads, operators with argument types Go has no value for (Storage, Stream, str[]),
+//     and names the hand-written API already has (Add, Matmul, LogSoftmax, ...: their
+//     hand-written versions stay, being as fast or faster); torch/internal/atengen/skipped.txt
+//     lists each with its reason.
+//   - An operator the loaded libtorch lacks (a wrapper generated from 2.6's schemas, run on
+//     1.13), an unknown overload, a wrong argument count or type panics with *Error naming
+//     the operator and its schema.
+//
+// The C shim's own functions are not public API: from another module, libtorch is reached
+// through this package's methods and functions, and anything they do not cover through Call.
 //
 // Threads: any number of goroutines may use the package at once: each opens its own scopes,
 // creates and frees tensors and runs models (inference on a shared model, or training of

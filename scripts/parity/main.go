@@ -125,6 +125,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cases.Device.IsCUDA() && strings.HasPrefix(c.Name, "rnn/") {
 			results[i].tol = max(results[i].tol, cases.CUDATol)
 		}
+		if cases.Device.IsCUDA() && strings.HasPrefix(c.Name, "aten/") {
+			results[i].tol = max(results[i].tol, cases.AtenCUDATol)
+		}
 		dir := cases.Dir(root, c.Name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

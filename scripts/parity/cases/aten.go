@@ -22,6 +22,9 @@ import (
 // require take their schema defaults; required ones take fixed values by type and name
 // (atenPlan).
 //
+// With the runner's -device cuda the Go side computes on the GPU (AtenCUDATol) against
+// PyTorch's CPU results; scripts/gpu-check.sh runs the suite that way.
+//
 // testdata/aten_sweep.txt is what the discovery run keeps: every candidate (a generated method
 // whose arguments atenPlan can fill, minus random and uninitialised ops) for which PyTorch and
 // Go both computed and agreed, on libtorch 1.13 and on 2.6: the PASS rows of
@@ -39,6 +42,10 @@ const atenSweepList = "scripts/parity/cases/testdata/aten_sweep.txt"
 // atenTol: Go and PyTorch run the same kernels on the same float64 inputs; only the order of
 // parallel reductions may differ.
 const atenTol = 1e-9
+
+// AtenCUDATol is the sweep's tolerance when Go computes on a CUDA device (the -device flag)
+// against PyTorch on the CPU: other kernels, float64 still.
+const AtenCUDATol = 1e-7
 
 func init() {
 	discover := os.Getenv("SEQTORCH_ATEN_DISCOVER") != ""
@@ -254,7 +261,7 @@ func (c *atenCall) check(dir string) (d float64, err error) {
 	// leaf), so that in-place ops are allowed and differentiable, as on the PyTorch side.
 	leaves := map[string]*torch.Tensor{}
 	for _, n := range c.inputs {
-		leaves[n] = in.MustGet(n).Clone().SetRequiresGrad(true)
+		leaves[n] = onDevice(in.MustGet(n)).Clone().SetRequiresGrad(true)
 	}
 	self := leaves[c.args[0].T].Clone()
 	m := reflect.ValueOf(self).MethodByName(c.op.GoName)

@@ -345,9 +345,6 @@ func signature(s *atenops.Schema) (params []string, rets []string, ok bool) {
 		params = append(params, g.typ+" "+a.Name)
 	}
 	for _, r := range s.Returns {
-		if r.Type == "()" {
-			continue
-		}
 		t, _, ok := retType(r.Type)
 		if !ok {
 			return nil, nil, false
@@ -378,9 +375,6 @@ func skipReason(s *atenops.Schema) string {
 		}
 	}
 	for _, r := range s.Returns {
-		if r.Type == "()" {
-			continue
-		}
 		if _, _, ok := retType(r.Type); !ok {
 			return "return type " + r.Type + " has no Go counterpart"
 		}
@@ -600,9 +594,6 @@ func writeOp(b *bytes.Buffer, o *op, nversions int) error {
 	}
 	var rets, reads []string
 	for i, r := range s.Returns {
-		if r.Type == "()" {
-			continue
-		}
 		t, read, _ := retType(r.Type)
 		rets = append(rets, t)
 		reads = append(reads, fmt.Sprintf(read, i))

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -36,68 +35,6 @@ func TestGeneratedUpToDate(t *testing.T) {
 	}
 	if n := bytes.Count(code, []byte("\nfunc ")); n < 1500 {
 		t.Errorf("%d generated functions and methods, want at least 1,500", n)
-	}
-}
-
-func TestParseSchema(t *testing.T) {
-	tests := []struct {
-		line string
-		want atenops.Schema
-	}{
-		{
-			line: "aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)",
-			want: atenops.Schema{Name: "topk", Args: []atenops.Arg{
-				{Type: "Tensor", Name: "self"}, {Type: "int", Name: "k"},
-				{Type: "int", Name: "dim", Default: "-1", HasDef: true},
-				{Type: "bool", Name: "largest", Default: "True", HasDef: true},
-				{Type: "bool", Name: "sorted", Default: "True", HasDef: true},
-			}, Returns: []atenops.Arg{{Type: "Tensor", Name: "values"}, {Type: "Tensor", Name: "indices"}}},
-		},
-		{
-			line: "aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)",
-			want: atenops.Schema{Name: "add_", Overload: "Tensor", Args: []atenops.Arg{
-				{Type: "Tensor", Name: "self", Write: true, Alias: true}, {Type: "Tensor", Name: "other"},
-				{Type: "Scalar", Name: "alpha", Default: "1", HasDef: true, KwOnly: true},
-			}, Returns: []atenops.Arg{{Type: "Tensor", Write: true, Alias: true}}},
-		},
-		{
-			line: `aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1, 2]) -> Tensor`,
-			want: atenops.Schema{Name: "conv1d", Overload: "padding", Args: []atenops.Arg{
-				{Type: "Tensor", Name: "input"}, {Type: "Tensor", Name: "weight"},
-				{Type: "Tensor?", Name: "bias", Default: "None", HasDef: true},
-				{Type: "int[1]", Name: "stride", Default: "[1]", HasDef: true},
-				{Type: "str", Name: "padding", Default: `"valid"`, HasDef: true},
-				{Type: "int[1]", Name: "dilation", Default: "[1, 2]", HasDef: true},
-			}, Returns: []atenops.Arg{{Type: "Tensor"}}},
-		},
-		{
-			line: "aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]",
-			want: atenops.Schema{Name: "unbind", Overload: "int", Args: []atenops.Arg{
-				{Type: "Tensor", Name: "self", Alias: true}, {Type: "int", Name: "dim", Default: "0", HasDef: true},
-			}, Returns: []atenops.Arg{{Type: "Tensor[]", Alias: true}}},
-		},
-		{
-			line: "aten::set_data(Tensor(a!) self, Tensor new_data) -> ()",
-			want: atenops.Schema{Name: "set_data", Args: []atenops.Arg{
-				{Type: "Tensor", Name: "self", Write: true, Alias: true}, {Type: "Tensor", Name: "new_data"},
-			}},
-		},
-	}
-	for _, tc := range tests {
-		got, err := atenops.ParseSchema(tc.line)
-		if err != nil {
-			t.Errorf("%s: %v", tc.line, err)
-			continue
-		}
-		tc.want.Text = tc.line
-		if !reflect.DeepEqual(*got, tc.want) {
-			t.Errorf("atenops.ParseSchema(%s)\n got %+v\nwant %+v", tc.line, *got, tc.want)
-		}
-	}
-	for _, bad := range []string{"prim::foo(int a) -> int", "aten::foo(int a", "aten::foo(int a)"} {
-		if _, err := atenops.ParseSchema(bad); err == nil {
-			t.Errorf("atenops.ParseSchema(%q) succeeded, want an error", bad)
-		}
 	}
 }
 
