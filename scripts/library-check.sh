@@ -9,7 +9,9 @@
 #   5. pass `go mod verify`,
 #   6. reach ATen from its own code (scripts/testdata/atenuser: torch.Call and a generated
 #      wrapper, an in-place chain through autograd, an in-place op refused on a leaf, printing)
-#      and print exactly what the same steps print in PyTorch (atenuser/ref.py).
+#      and print exactly what the same steps print in PyTorch (atenuser/ref.py),
+#   7. run a TorchScript module that PyTorch scripted (scripts/testdata/jituser: an LSTM
+#      classifier's logits against PyTorch's to 1e-5; a torch.save state dict refused in one line).
 # The dependencies of seqtorch come from the usual module proxy behind the file one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +44,9 @@ unset SEQTORCH_LIB LD_LIBRARY_PATH
 app=$tmp/app
 mkdir -p "$app"
 cp scripts/testdata/libuser/main.go "$app/"
-mkdir -p "$app/atenuser"
+mkdir -p "$app/atenuser" "$app/jituser"
 cp scripts/testdata/atenuser/main.go "$app/atenuser/"
+cp scripts/testdata/jituser/main.go "$app/jituser/"
 cd "$app"
 go mod init example.com/libuser >/dev/null 2>&1
 go get "$mod@$ver" >/dev/null 2>&1 || fail "go get $mod@$ver"
@@ -83,4 +86,11 @@ go build -o aten-check ./atenuser || fail "go build ./atenuser"
   fail "scripts/testdata/atenuser/ref.py (needs Python with torch: SEQTORCH_PYTHON)"
 diff -u "$tmp/aten-py.txt" "$tmp/aten-go.txt" || fail "atenuser's output differs from PyTorch's (above: - PyTorch, + Go)"
 sed 's/^/   /' "$tmp/aten-go.txt"
+say "7. a TorchScript module scripted by PyTorch, from a module of its own"
+mkdir -p "$tmp/jit"
+"${SEQTORCH_PYTHON:-/usr/bin/python3}" "$root/scripts/jit_ref.py" "$tmp/jit" >/dev/null 2>&1 ||
+  fail "scripts/jit_ref.py (needs Python with torch: SEQTORCH_PYTHON)"
+go build -o jit-check ./jituser || fail "go build ./jituser"
+./jit-check "$tmp/jit" | sed 's/^/   /'
+[[ ${PIPESTATUS[0]} == 0 ]] || fail "jituser"
 say "passed"

@@ -65,7 +65,28 @@ def make_optimizer(name, params, o):
     if name == "adadelta":
         return torch.optim.Adadelta(params, lr=o.get("lr", 1.0), rho=o.get("rho", 0.9), eps=o.get("eps", 1e-6),
                                     weight_decay=o.get("weight_decay", 0), foreach=False)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=o.get("lr", 1e-2), alpha=o.get("alpha", 0.99), eps=o.get("eps", 1e-8),
+                                   weight_decay=o.get("weight_decay", 0), momentum=o.get("momentum", 0),
+                                   centered=o.get("centered", False), foreach=False)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=o.get("lr", 1e-2), lr_decay=o.get("lr_decay", 0),
+                                   weight_decay=o.get("weight_decay", 0),
+                                   initial_accumulator_value=o.get("initial_accumulator_value", 0),
+                                   eps=o.get("eps", 1e-10), foreach=False)
     raise ValueError("unknown optimizer %r" % name)
+
+
+def group_options(o):
+    """A case's per-group options (JSON names) as PyTorch's param-group keys."""
+    g = {k: v for k, v in o.items() if k not in ("params", "beta1", "beta2")}
+    if "beta1" in o or "beta2" in o:
+        g["betas"] = (float(o.get("beta1", 0.9)), float(o.get("beta2", 0.999)))
+    return g
+
+
+# Param-group keys seqtorch's optimizers do not have (PyTorch implementation switches).
+GROUP_KEYS_SKIPPED = {"maximize", "foreach", "capturable", "differentiable", "fused"}
 
 
 def flat_optimizer_state(opt):
@@ -77,7 +98,17 @@ def flat_optimizer_state(opt):
             if v is None:  # SGD without momentum keeps momentum_buffer = None
                 continue
             out["state.%d.%s" % (idx, k)] = v.clone() if torch.is_tensor(v) else torch.tensor(v)
-    out["param_groups.0.lr"] = torch.tensor(sd["param_groups"][0]["lr"], dtype=torch.float64)
+    for g, group in enumerate(sd["param_groups"]):
+        for k, v in group.items():
+            if k in GROUP_KEYS_SKIPPED:
+                continue
+            name = "param_groups.%d.%s" % (g, k)
+            if k == "params":
+                out[name] = torch.tensor(v, dtype=torch.int64)
+            elif isinstance(v, bool):
+                out[name] = torch.tensor(v)
+            else:
+                out[name] = torch.tensor(v, dtype=torch.float64)
     return out
 
 
@@ -87,7 +118,12 @@ def optim_case(args, inp):
     b = inp["b"].clone().requires_grad_()
     unused = inp["u"].clone().requires_grad_()  # never gets a gradient: skipped
     params = [W, b, unused]
-    opt = make_optimizer(args["opt"], params, args["options"])
+    if args.get("groups"):  # parameter groups with their own options
+        named = {"W": W, "b": b, "u": unused}
+        groups = [dict(group_options(g), params=[named[n] for n in g["params"]]) for g in args["groups"]]
+        opt = make_optimizer(args["opt"], groups, args["options"])
+    else:
+        opt = make_optimizer(args["opt"], params, args["options"])
     sched = None
     if args.get("step_lr"):
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args["step_lr"]["step_size"],
@@ -118,6 +154,85 @@ def clip_case(args, inp):
     linear_loss(inp, W, b).backward()
     total = torch.nn.utils.clip_grad_norm_([W, b, unused], args["max_norm"])
     return {"total_norm": total, "grad.W": W.grad, "grad.b": b.grad}
+
+
+# ---- learning-rate schedulers -------------------------------------------------------------
+
+LR_LAMBDAS = {
+    "pow": lambda a: (lambda epoch: a ** epoch),
+    "inv": lambda a: (lambda epoch: 1.0 / (1.0 + a * epoch)),
+    "warmup": lambda a: (lambda epoch: min(1.0, (epoch + 1) / a)),
+}
+
+
+def make_scheduler(spec, opt):
+    S = torch.optim.lr_scheduler
+    name, kw = spec["sched"], spec.get("kw", {})
+    if name == "lambdalr":
+        fns = [LR_LAMBDAS[l["kind"]](l["a"]) for l in spec["lambdas"]]
+        return S.LambdaLR(opt, fns[0] if len(fns) == 1 else fns)
+    if name == "sequentiallr":
+        return S.SequentialLR(opt, [make_scheduler(s, opt) for s in spec["seq"]], milestones=spec["milestones"])
+    cls = {"steplr": S.StepLR, "multisteplr": S.MultiStepLR, "exponentiallr": S.ExponentialLR,
+           "cosineannealinglr": S.CosineAnnealingLR, "linearlr": S.LinearLR, "onecyclelr": S.OneCycleLR,
+           "reducelronplateau": S.ReduceLROnPlateau}[name]
+    kw = {k: (v[0] if isinstance(v, list) and len(v) == 1 and k != "milestones" else v) for k, v in kw.items()}
+    return cls(opt, **kw)
+
+
+# The scheduler state-dict entries the cases compare (seqtorch names its entries as these).
+SCHED_KEYS = ("last_epoch", "_step_count", "base_lrs", "_last_lr", "_milestones", "total_steps",
+              "best", "num_bad_epochs", "cooldown_counter")
+
+
+def flat_scheduler_state(sd, prefix="sd."):
+    out = {}
+    for k in SCHED_KEYS:
+        if k in sd:
+            v = sd[k]
+            out[prefix + k] = torch.tensor(v, dtype=torch.int64 if isinstance(v, int) or (
+                isinstance(v, list) and all(isinstance(x, int) for x in v)) else torch.float64)
+    for i, sub in enumerate(sd.get("_schedulers", [])):
+        out.update(flat_scheduler_state(sub, "%s_schedulers.%d." % (prefix, i)))
+    return out
+
+
+@handler("lr_scheduler")
+def lr_scheduler_case(args, inp):
+    """Steps a scheduler over two parameter groups, saving and loading optimizer and scheduler
+    state dicts into fresh ones at step save_at, and records every group's lr after each step
+    (and momentum or beta1 where the case asks)."""
+    def build():
+        ps = [inp["p0"].clone().requires_grad_(), inp["p1"].clone().requires_grad_()]
+        groups = [{"params": [p], "lr": lr} for p, lr in zip(ps, args["lrs"])]
+        opt = make_optimizer(args["opt"], groups, args["options"])
+        return opt, make_scheduler(args, opt)
+
+    opt, sched = build()
+    out = {}
+
+    def record(k):
+        out["lr%d" % k] = torch.tensor([g["lr"] for g in opt.param_groups], dtype=torch.float64)
+        if args.get("momentum"):
+            out["momentum%d" % k] = torch.tensor([g["betas"][0] if "betas" in g else g["momentum"]
+                                                  for g in opt.param_groups], dtype=torch.float64)
+
+    record(0)
+    metrics = args.get("metrics")
+    for k in range(args["steps"]):
+        if k == args.get("save_at"):
+            osd, ssd = opt.state_dict(), sched.state_dict()
+            opt, sched = build()
+            opt.load_state_dict(osd)
+            sched.load_state_dict(ssd)
+        opt.step()
+        if metrics:
+            sched.step(metrics[k])
+        else:
+            sched.step()
+        record(k + 1)
+    out.update(flat_scheduler_state(sched.state_dict()))
+    return out
 
 
 # ---- losses -------------------------------------------------------------------------------
@@ -521,6 +636,162 @@ def ddp_rank(d, rank, parent):
     finally:
         dist.destroy_process_group()
     return 0
+
+
+# ---- issue 26: cells, LayerNorm, Conv1d, attention, Transformer encoder, nn.init -----------
+# (Go side: scripts/parity/cases/nnlayers.go)
+
+def build_module26(s):
+    t = s["type"]
+    if t in ("RNNCell", "LSTMCell", "GRUCell"):
+        kw = {"bias": s["bias"]}
+        if t == "RNNCell":
+            kw["nonlinearity"] = s["nonlinearity"]
+        return getattr(nn, t)(s["in"], s["hidden"], **kw)
+    if t == "LayerNorm":
+        kw = {"eps": s["eps"], "elementwise_affine": s["elementwise_affine"]}
+        if not s["bias"]:
+            if "bias" not in nn.LayerNorm.__init__.__code__.co_varnames:  # PyTorch < 2.1
+                return LayerNormNoBias(s["shape"], s["eps"])
+            kw["bias"] = False
+        return nn.LayerNorm(s["shape"], **kw)
+    if t == "Conv1d":
+        return nn.Conv1d(s["in"], s["out"], s["kernel_size"], stride=s["stride"], padding=s["padding"],
+                         dilation=s["dilation"], groups=s["groups"], bias=s["bias"], padding_mode=s["padding_mode"])
+    if t == "MultiheadAttention":
+        return nn.MultiheadAttention(s["embed_dim"], s["num_heads"], **s["kw"])
+    if t == "TransformerEncoderLayer":
+        return nn.TransformerEncoderLayer(s["d_model"], s["nhead"], **s["kw"])
+    if t == "TransformerEncoder":
+        layer = build_module26(s["layer"])
+        norm = nn.LayerNorm(s["d_model"]) if s["norm"] else None
+        return nn.TransformerEncoder(layer, s["num_layers"], norm=norm)
+    if t == "Sequential":
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    raise ValueError("unknown module type %r" % t)
+
+
+class LayerNormNoBias(nn.Module):
+    """nn.LayerNorm(shape, eps, bias=False) for PyTorch < 2.1, which lacks the keyword."""
+
+    def __init__(self, shape, eps):
+        super().__init__()
+        self.shape, self.eps = tuple(shape), eps
+        self.weight = nn.Parameter(torch.ones(self.shape))
+
+    def forward(self, x):
+        return F.layer_norm(x, self.shape, self.weight, None, self.eps)
+
+
+def forward26(m, call, kw, x):
+    """The module call of an nnmod case; x holds the inputs by name (see forward26 in Go)."""
+    if call == "layer":
+        return {"out": m(x["x"])}
+    if call == "rnncell":
+        return {"h": m(x["x"], x.get("h"))}
+    if call == "lstmcell":
+        h, c = m(x["x"], (x["h"], x["c"]) if "h" in x else None)
+        return {"h": h, "c": c}
+    if call == "mha":
+        q = x["query"]
+        if kw.get("self"):
+            k = v = q
+        elif kw.get("kv_same"):
+            k = v = x["key"]
+        else:
+            k, v = x["key"], x["value"]
+        out, w = m(q, k, v, key_padding_mask=x.get("key_padding_mask"), need_weights=kw.get("need_weights", True),
+                   attn_mask=x.get("attn_mask"), average_attn_weights=kw.get("average_attn_weights", True))
+        r = {"out": out}
+        if w is not None:
+            r["weights"] = w
+        return r
+    if call == "encoder_layer":
+        return {"out": m(x["x"], src_mask=x.get("mask"), src_key_padding_mask=x.get("src_key_padding_mask"))}
+    if call == "encoder":
+        return {"out": m(x["x"], mask=x.get("mask"), src_key_padding_mask=x.get("src_key_padding_mask"))}
+    raise ValueError("unknown call %r" % call)
+
+
+@handler("nnmod")
+def nnmod_case(args, inp):
+    if args["seeded"]:
+        torch.manual_seed(args["seed"])
+    m = build_module26(args["module"])
+    if not args["seeded"]:
+        m.load_state_dict({k[6:]: v for k, v in inp.items() if k.startswith("param.")}, strict=True)
+    m.train(not args["eval"])
+    x = {k[6:]: v.clone().requires_grad_(k[6:] in args["grad_inputs"])
+         for k, v in inp.items() if k.startswith("input.")}
+    if args["no_grad"]:
+        with torch.no_grad():
+            outs = forward26(m, args["call"], args["kw"], x)
+        return {"out." + k: v for k, v in outs.items()}
+    outs = forward26(m, args["call"], args["kw"], x)
+    loss = sum((v * inp["g." + k]).sum() for k, v in sorted(outs.items()))
+    loss.backward()
+    res = {"out." + k: v.detach() for k, v in outs.items()}
+    for k, p in m.named_parameters():
+        res["grad." + k] = grad_of(p)
+    for k in args["grad_inputs"]:
+        res["grad.input." + k] = grad_of(x[k])
+    return res
+
+
+@handler("cellseq")
+def cellseq_case(args, inp):
+    """The full-sequence layer (nn.LSTM, nn.GRU, nn.RNN) holding a cell's weights."""
+    mode = args["mode"]
+    if mode.startswith("RNN"):
+        m = nn.RNN(args["in"], args["hidden"], bias=args["bias"], nonlinearity="relu" if mode == "RNN_RELU" else "tanh")
+    else:
+        m = getattr(nn, mode)(args["in"], args["hidden"], bias=args["bias"])
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if args["bias"] else [])
+    m.load_state_dict({n + "_l0": inp[n] for n in names}, strict=True)
+    x = inp["x"].clone().requires_grad_(True)
+    h0 = inp["h0"].unsqueeze(0)
+    if mode == "LSTM":
+        out, (h, c) = m(x, (h0, inp["c0"].unsqueeze(0)))
+    else:
+        out, h = m(x, h0)
+    loss = (out * inp["g.out"]).sum() + (h[0] * inp["g.h"]).sum()
+    res = {"out": out.detach(), "h": h[0].detach()}
+    if mode == "LSTM":
+        loss = loss + (c[0] * inp["g.c"]).sum()
+        res["c"] = c[0].detach()
+    loss.backward()
+    res["grad.x"] = grad_of(x)
+    for n in names:
+        res["grad." + n] = grad_of(getattr(m, n + "_l0"))
+    return res
+
+
+@handler("initfn")
+def initfn_case(args, inp):
+    torch.manual_seed(args["seed"])
+    out = {}
+    for i, c in enumerate(args["calls"]):
+        t = nn.Parameter(torch.empty(c["shape"]))
+        getattr(nn.init, c["fn"])(t, **(c["kw"] or {}))
+        out["%d.%s" % (i, c["fn"])] = t.detach().clone()
+        if t.dim() >= 2:
+            fi, fo = nn.init._calculate_fan_in_and_fan_out(t)
+            out["%d.fan_in" % i] = torch.tensor(float(fi), dtype=torch.float64)
+            out["%d.fan_out" % i] = torch.tensor(float(fo), dtype=torch.float64)
+    for i, g in enumerate(args["gains"]):
+        out["gain.%d.%s" % (i, g["nonlinearity"])] = torch.tensor(
+            float(nn.init.calculate_gain(g["nonlinearity"], g["param"])), dtype=torch.float64)
+    return out
+
+
+@handler("initmod26")
+def initmod26_case(args, inp):
+    torch.manual_seed(args["seed"])
+    out = {}
+    for i, spec in enumerate(args["modules"]):
+        for k, v in build_module26(spec).state_dict().items():
+            out["%d.%s" % (i, k)] = v.clone()
+    return out
 
 
 # ---- driver -------------------------------------------------------------------------------

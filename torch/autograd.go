@@ -31,7 +31,11 @@ func (t *Tensor) BackwardWith(grad *Tensor, retainGraph bool) {
 	t.do1("Backward", func(h C.st_tensor) C.st_err { return C.st_backward(h, hg, cbool(retainGraph)) })
 }
 
-// Grad returns a new handle to t's accumulated gradient, or nil if it has none.
+// Grad returns a new handle to t's accumulated gradient, or nil if it has none. Like
+// `g = p.grad` in Python, the handle keeps that gradient's memory alive, even after ZeroGrad
+// drops it from t, until the handle is closed, its scope closes, or (outside scopes) the
+// garbage collector frees it: its storage counts in the unscoped account (ReadMemStats), so
+// handles dropped in a loop are collected within the memory budget.
 func (t *Tensor) Grad() *Tensor {
 	var out C.st_tensor
 	t.do1("Grad", func(h C.st_tensor) C.st_err { return C.st_grad(h, &out) })

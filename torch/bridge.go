@@ -39,3 +39,14 @@ func ShimError(op string, e unsafe.Pointer) error {
 	}
 	return newError(op, C.st_err(e))
 }
+
+// AdoptHandle returns a new *Tensor that owns h, a new st_tensor handle (as unsafe.Pointer)
+// that a shim function of another package returned (torch/jit's results and module
+// parameters): it is registered as every new tensor is, with the open Scope or the leak net.
+// nil gives nil.
+func AdoptHandle(h unsafe.Pointer) *Tensor {
+	if h == nil {
+		return nil
+	}
+	return newTensor(C.st_tensor(h))
+}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -36,6 +37,12 @@ import (
 // typically as much again: the budget is small so that the garbage of about one training step
 // of a mid-sized model triggers a collection. A collection of a small Go heap takes about a
 // millisecond.
+//
+// Tensors freed by the collector are freed a step or so late and in no particular order,
+// interleaved with new allocations, which fragments glibc's heap; so the first collection
+// also switches glibc malloc to serving large blocks (4 MiB and more) with mappings of their
+// own, returned to the system when freed (st_malloc_release_large). Programs that close their
+// tensors or use scopes never collect and keep glibc's defaults.
 
 // defaultMemoryBudget is the default growth of unscoped native memory between collections.
 const defaultMemoryBudget = 64 << 20
@@ -48,6 +55,7 @@ var (
 	gcRunning   atomic.Bool
 	gcForced    atomic.Int64 // collections run for native memory
 	gcTime      atomic.Int64 // nanoseconds spent in them
+	gcMalloc    sync.Once    // st_malloc_release_large, at the first collection
 )
 
 func init() {
@@ -173,6 +181,11 @@ func collect() {
 	defer gcRunning.Store(false)
 	// The low point since the previous collection is what that collection left alive: the
 	// survivors that set the next goal.
+	gcMalloc.Do(func() {
+		if e := C.st_malloc_release_large(); e != nil {
+			C.st_free_err(e)
+		}
+	})
 	survivors := lowBytes.Swap(nativeBytes.Load())
 	start := time.Now()
 	runtime.GC()

@@ -24,6 +24,12 @@ import (
 // Scope frees, on Close, every tensor created while it was the innermost open scope of its
 // goroutine, except the tensors handed out of it with Keep or Escape.
 //
+// Scopes are an optimization, not a requirement: tensors created outside every scope are
+// freed by Close or, once unreachable, by the garbage collector, which the package runs when
+// their native memory passes a budget (see ReadMemStats). A scope frees a step's tensors at
+// once instead, and a use of a tensor after its scope closed panics with a message naming
+// where the scope was opened.
+//
 // A scope belongs to the goroutine that opened it. NewScope locks that goroutine to its OS
 // thread (runtime.LockOSThread) and Close unlocks it, so each goroutine has a stack of scopes
 // of its own: any number of goroutines may open scopes, create and free tensors and run models

@@ -24,6 +24,7 @@ static struct {
 	st_err (*st_get_num_threads)(int *n);
 	st_err (*st_blas_num_threads)(int *n);
 	st_err (*st_tensor_nbytes)(st_tensor t, int64_t *nbytes);
+	st_err (*st_malloc_release_large)(void);
 	st_err (*st_cuda_device_count)(int *n);
 	st_err (*st_set_grad_enabled)(int enabled);
 	st_err (*st_is_grad_enabled)(int *enabled);
@@ -117,6 +118,13 @@ static struct {
 	void (*st_free_array)(void *p);
 	st_err (*st_op_find)(const char *name, const char *overload, st_op *out, char **schema);
 	st_err (*st_op_call)(st_op op, const st_value *args, int nargs, const int64_t *ints, const double *dbls, const st_tensor *tensors, const char *bytes, st_value *results, int cap, int *nresults);
+	st_err (*st_jit_load)(const char *path, int dev_type, int dev_index, st_jit *out, char **methods);
+	st_err (*st_jit_call)(st_jit m, const char *method, const st_value *args, int ncells, const char *bytes, st_value **out, int *nout);
+	st_err (*st_jit_set_training)(st_jit m, int train);
+	st_err (*st_jit_is_training)(st_jit m, int *train);
+	st_err (*st_jit_named)(st_jit m, int buffers, char ***names, st_tensor **ts, int *n);
+	st_err (*st_jit_save)(st_jit m, const char *path);
+	void (*st_jit_free)(st_jit m);
 	st_err (*st_dist_features)(int *features);
 	st_err (*st_store_tcp)(const char *host, int port, int is_server, int world_size, int64_t timeout_ms, int listen_fd, st_store *out);
 	st_err (*st_store_file)(const char *path, int num_workers, int64_t timeout_ms, st_store *out);
@@ -154,6 +162,7 @@ const char *st__bind(void *lib) {
 	if ((*(void **)&st__fn.st_get_num_threads = dlsym(lib, "st_get_num_threads")) == NULL) return "st_get_num_threads";
 	if ((*(void **)&st__fn.st_blas_num_threads = dlsym(lib, "st_blas_num_threads")) == NULL) return "st_blas_num_threads";
 	if ((*(void **)&st__fn.st_tensor_nbytes = dlsym(lib, "st_tensor_nbytes")) == NULL) return "st_tensor_nbytes";
+	if ((*(void **)&st__fn.st_malloc_release_large = dlsym(lib, "st_malloc_release_large")) == NULL) return "st_malloc_release_large";
 	if ((*(void **)&st__fn.st_cuda_device_count = dlsym(lib, "st_cuda_device_count")) == NULL) return "st_cuda_device_count";
 	if ((*(void **)&st__fn.st_set_grad_enabled = dlsym(lib, "st_set_grad_enabled")) == NULL) return "st_set_grad_enabled";
 	if ((*(void **)&st__fn.st_is_grad_enabled = dlsym(lib, "st_is_grad_enabled")) == NULL) return "st_is_grad_enabled";
@@ -247,6 +256,13 @@ const char *st__bind(void *lib) {
 	if ((*(void **)&st__fn.st_free_array = dlsym(lib, "st_free_array")) == NULL) return "st_free_array";
 	if ((*(void **)&st__fn.st_op_find = dlsym(lib, "st_op_find")) == NULL) return "st_op_find";
 	if ((*(void **)&st__fn.st_op_call = dlsym(lib, "st_op_call")) == NULL) return "st_op_call";
+	if ((*(void **)&st__fn.st_jit_load = dlsym(lib, "st_jit_load")) == NULL) return "st_jit_load";
+	if ((*(void **)&st__fn.st_jit_call = dlsym(lib, "st_jit_call")) == NULL) return "st_jit_call";
+	if ((*(void **)&st__fn.st_jit_set_training = dlsym(lib, "st_jit_set_training")) == NULL) return "st_jit_set_training";
+	if ((*(void **)&st__fn.st_jit_is_training = dlsym(lib, "st_jit_is_training")) == NULL) return "st_jit_is_training";
+	if ((*(void **)&st__fn.st_jit_named = dlsym(lib, "st_jit_named")) == NULL) return "st_jit_named";
+	if ((*(void **)&st__fn.st_jit_save = dlsym(lib, "st_jit_save")) == NULL) return "st_jit_save";
+	if ((*(void **)&st__fn.st_jit_free = dlsym(lib, "st_jit_free")) == NULL) return "st_jit_free";
 	if ((*(void **)&st__fn.st_dist_features = dlsym(lib, "st_dist_features")) == NULL) return "st_dist_features";
 	if ((*(void **)&st__fn.st_store_tcp = dlsym(lib, "st_store_tcp")) == NULL) return "st_store_tcp";
 	if ((*(void **)&st__fn.st_store_file = dlsym(lib, "st_store_file")) == NULL) return "st_store_file";
@@ -333,6 +349,11 @@ st_err st_blas_num_threads(int *n) {
 st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes) {
 	st__ensure();
 	return st__fn.st_tensor_nbytes(t, nbytes);
+}
+
+st_err st_malloc_release_large(void) {
+	st__ensure();
+	return st__fn.st_malloc_release_large();
 }
 
 st_err st_cuda_device_count(int *n) {
@@ -798,6 +819,41 @@ st_err st_op_find(const char *name, const char *overload, st_op *out, char **sch
 st_err st_op_call(st_op op, const st_value *args, int nargs, const int64_t *ints, const double *dbls, const st_tensor *tensors, const char *bytes, st_value *results, int cap, int *nresults) {
 	st__ensure();
 	return st__fn.st_op_call(op, args, nargs, ints, dbls, tensors, bytes, results, cap, nresults);
+}
+
+st_err st_jit_load(const char *path, int dev_type, int dev_index, st_jit *out, char **methods) {
+	st__ensure();
+	return st__fn.st_jit_load(path, dev_type, dev_index, out, methods);
+}
+
+st_err st_jit_call(st_jit m, const char *method, const st_value *args, int ncells, const char *bytes, st_value **out, int *nout) {
+	st__ensure();
+	return st__fn.st_jit_call(m, method, args, ncells, bytes, out, nout);
+}
+
+st_err st_jit_set_training(st_jit m, int train) {
+	st__ensure();
+	return st__fn.st_jit_set_training(m, train);
+}
+
+st_err st_jit_is_training(st_jit m, int *train) {
+	st__ensure();
+	return st__fn.st_jit_is_training(m, train);
+}
+
+st_err st_jit_named(st_jit m, int buffers, char ***names, st_tensor **ts, int *n) {
+	st__ensure();
+	return st__fn.st_jit_named(m, buffers, names, ts, n);
+}
+
+st_err st_jit_save(st_jit m, const char *path) {
+	st__ensure();
+	return st__fn.st_jit_save(m, path);
+}
+
+void st_jit_free(st_jit m) {
+	st__ensure();
+	st__fn.st_jit_free(m);
 }
 
 st_err st_dist_features(int *features) {

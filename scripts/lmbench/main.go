@@ -39,6 +39,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -79,6 +80,8 @@ type epochStats struct {
 	Loss     float64 `json:"loss"`     // mean training loss of the epoch
 	Live     int64   `json:"live"`     // torch.Live() at the end of the epoch
 	GCs      uint32  `json:"gcs"`      // Go collections so far
+	CPUMS    float64 `json:"cpu_ms"`   // process CPU time (user+system) per step
+	SysMS    float64 `json:"sys_ms"`   // of which system time (page faults, mmap)
 	Forced   int64   `json:"forced"`   // collections torch ran for native memory so far
 	GCMS     float64 `json:"gc_ms"`    // time spent in them so far
 	Threads  int     `json:"threads"`  // torch.NumThreads()
@@ -132,8 +135,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("%s worker: %w", style, err)
 			}
 			results[style] = append(results[style], e)
-			fmt.Fprintf(stderr, "%-8s epoch %d: %6.1f ms/step, peak %6.1f MiB, end %6.1f MiB, loss %.3f, live %d, GCs %d (%d for native memory, %.0f ms)\n",
-				style, e.Epoch, e.StepMS, e.PeakMiB, e.EndMiB, e.Loss, e.Live, e.GCs, e.Forced, e.GCMS)
+			fmt.Fprintf(stderr, "%-8s epoch %d: %6.1f ms/step (CPU %.0f, sys %.1f), peak %6.1f MiB, end %6.1f MiB, loss %.3f, live %d, GCs %d (%d for native memory, %.0f ms)\n",
+				style, e.Epoch, e.StepMS, e.CPUMS, e.SysMS, e.PeakMiB, e.EndMiB, e.Loss, e.Live, e.GCs, e.Forced, e.GCMS)
 		}
 		if n := len(results[style]); n != *epochs || !results[style][n-1].Complete {
 			return fmt.Errorf("%s worker: reported %d of %d epochs", style, n, *epochs)
@@ -287,6 +290,7 @@ func train(scoped bool, steps, epochs int, tied bool, stdout io.Writer) {
 		}
 		resetPeak()
 		var total float64
+		u0, s0 := cpuTimes()
 		start := time.Now()
 		for range n {
 			i := int64(step%200) * bptt
@@ -307,10 +311,12 @@ func train(scoped bool, steps, epochs int, tied bool, stdout io.Writer) {
 			}
 		}
 		elapsed := time.Since(start)
+		u1, s1 := cpuTimes()
 		e := epochStats{
 			Style: style, Epoch: epoch, Steps: n,
 			StepMS:  float64(elapsed.Microseconds()) / 1000 / float64(n),
 			PeakMiB: rssMiB("VmHWM"), EndMiB: rssMiB("VmRSS"),
+			CPUMS: float64((u1 + s1 - u0 - s0).Microseconds()) / 1000 / float64(n), SysMS: float64((s1 - s0).Microseconds()) / 1000 / float64(n),
 			Loss: total / float64(n), Live: torch.Live(), GCs: numGC(), Threads: torch.NumThreads(),
 			Forced: torch.ReadMemStats().Collections, GCMS: float64(torch.ReadMemStats().CollectionTime.Microseconds()) / 1000,
 			Complete: epoch == epochs,
@@ -348,6 +354,15 @@ func lmStep(model *lm, opt optim.Optimizer, params []*torch.Tensor, data *torch.
 }
 
 // ---- process memory ----
+
+// cpuTimes returns the process's user and system CPU time.
+func cpuTimes() (user, sys time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
 
 // numGC returns the number of completed Go collections.
 func numGC() uint32 {

@@ -56,11 +56,11 @@ st_err st_build_origin(char **source, char **torch_library);
  * st_init: once per process, when the shim is loaded. Unless the environment chose them
  * (OMP_NUM_THREADS / MKL_NUM_THREADS, OPENBLAS_NUM_THREADS, MALLOC_ARENA_MAX), it sets
  * libtorch's intra-op threads to the physical cores of the CPUs the process may run on (as
- * PyTorch does), OpenBLAS's threads likewise (st_set_num_threads), and caps glibc's malloc
- * arenas (see shim.cpp). st_set_num_threads sets libtorch's intra-op threads and, when the
- * process has OpenBLAS, OpenBLAS's. st_blas_num_threads: OpenBLAS's thread count, -1 without
- * OpenBLAS. st_tensor_nbytes: the bytes of the storage t's data lives in (0 for an undefined
- * tensor or one without storage), what the handle keeps alive at most. */
+ * PyTorch does), OpenBLAS's threads likewise, and caps glibc's malloc arenas (see shim.cpp).
+ * st_set_num_threads sets libtorch's intra-op threads and, when the process has OpenBLAS and
+ * OPENBLAS_NUM_THREADS is unset, OpenBLAS's. st_blas_num_threads: OpenBLAS's thread count, -1
+ * without OpenBLAS. st_tensor_nbytes: the bytes of the storage t's data lives in (0 for an
+ * undefined tensor or one without storage), what the handle keeps alive at most. */
 st_err st_init(void);
 st_err st_build_info(char **version, int *cuda_build, char **blas);
 st_err st_manual_seed(uint64_t seed);
@@ -68,6 +68,11 @@ st_err st_set_num_threads(int n);
 st_err st_get_num_threads(int *n);
 st_err st_blas_num_threads(int *n);
 st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes);
+/* st_malloc_release_large: glibc malloc serves blocks of 4 MiB and more with their own
+ * mappings from now on, returned to the system when freed (a fixed M_MMAP_THRESHOLD), unless
+ * MALLOC_MMAP_THRESHOLD_ chose; package torch calls it when it first collects unscoped
+ * tensors. No-op without glibc. */
+st_err st_malloc_release_large(void);
 st_err st_cuda_device_count(int *n);
 st_err st_set_grad_enabled(int enabled);
 st_err st_is_grad_enabled(int *enabled);
@@ -233,6 +238,37 @@ typedef struct st_value {
 st_err st_op_find(const char *name, const char *overload, st_op *out, char **schema);
 st_err st_op_call(st_op op, const st_value *args, int nargs, const int64_t *ints, const double *dbls,
                   const st_tensor *tensors, const char *bytes, st_value *results, int cap, int *nresults);
+
+/* ---- TorchScript modules (jit.cpp): torch::jit::load, methods called with IValues ----
+ * Values travel as st_value cells (the boxed calls' tags, same meanings) with three more tags
+ * for trees, flattened in pre-order: a ST_V_TUPLE or ST_V_LIST cell with n children, or a
+ * ST_V_DICT cell with n key/value pairs (2n subtrees, key first), is followed by its children's
+ * cells. A list's .i is the tag every element has (ST_V_TENSOR, ST_V_INT, ST_V_DOUBLE, ST_V_BOOL,
+ * ST_V_STRING) or 0 (other or mixed), a dict's .i its keys' tag likewise; both only in results.
+ * Arguments use only ST_V_NONE, TENSOR, INT, DOUBLE, BOOL, STRING (bytes in the bytes pool: .i
+ * the offset, .n the length), DEVICE and the tree tags; they are converted to the types of
+ * the method's schema (a TUPLE or LIST cell fits a tuple or a list argument alike), and
+ * trailing arguments left out take the schema's defaults.
+ * st_jit_load reads a TorchScript archive, its tensors onto device (dev_type -1: where they were
+ * saved), as torch.jit.load(path, map_location). *methods (malloc'd, st_free_err) lists the
+ * module's methods, one "name<TAB>schema" line each, the schema without self.
+ * st_jit_call calls method with the argument trees in args[0..ncells) and writes the result
+ * as one tree into *out (malloc'd, *nout cells; free it with st_free_array); its tensors are new
+ * handles and its strings' .p malloc'd (st_free_array), all owned by the caller. When the
+ * module has no such method, *out is NULL and no error is returned.
+ * st_jit_named lists parameters (buffers = 0) or buffers (1) recursively with their state_dict
+ * names; the handles are new and share the module's tensors (an in-place update through one is
+ * the module's). Free the arrays with st_free_names and st_free_array. */
+typedef struct st_jit_s *st_jit;
+enum st_value_tree_tag { ST_V_TUPLE = 15, ST_V_LIST = 16, ST_V_DICT = 17 };
+st_err st_jit_load(const char *path, int dev_type, int dev_index, st_jit *out, char **methods);
+st_err st_jit_call(st_jit m, const char *method, const st_value *args, int ncells, const char *bytes,
+                   st_value **out, int *nout);
+st_err st_jit_set_training(st_jit m, int train);
+st_err st_jit_is_training(st_jit m, int *train);
+st_err st_jit_named(st_jit m, int buffers, char ***names, st_tensor **ts, int *n);
+st_err st_jit_save(st_jit m, const char *path);
+void st_jit_free(st_jit m);
 
 /* ---- distributed (dist.cpp): c10d stores, process groups and DDP's Reducer ----
  * Built with the shim when the libtorch has c10d with Gloo (find-libtorch.sh: ST_WITH_GLOO);

@@ -1,6 +1,8 @@
 // Package nn mirrors PyTorch's torch.nn over seqtorch's libtorch binding: modules with
 // PyTorch's parameter names, defaults and initialisation (Linear, Embedding, Dropout, RNN,
-// LSTM, GRU), packed sequences (torch.nn.utils.rnn), losses, and state dicts that move between
+// LSTM, GRU, RNNCell, LSTMCell, GRUCell, LayerNorm, Conv1d, MultiheadAttention,
+// TransformerEncoderLayer, TransformerEncoder, Identity, Sequential), torch.nn.init (the Init*
+// functions), packed sequences (torch.nn.utils.rnn), losses, and state dicts that move between
 // Go and Python (safetensors and torch.save's format).
 //
 // # Options
@@ -8,7 +10,18 @@
 // Keyword arguments are options structs whose zero value is PyTorch's defaults
 // (RNNOptions{}, PackPaddedOptions{}, ...). A keyword whose default is True has a field named
 // "No" + the keyword (NoBias for bias=True, NoEnforceSorted for enforce_sorted=True); an
-// optional value whose absence is not zero is a pointer (EmbeddingOptions.PaddingIdx).
+// optional value whose absence is not zero is a pointer (EmbeddingOptions.PaddingIdx), and so
+// is a value whose default is not zero when zero is also valid
+// (TransformerEncoderLayerOptions.Dropout); where zero is meaningless it stands for PyTorch's
+// default (RNNOptions.NumLayers, Conv1dOptions.Stride, LayerNormOptions.Eps).
+//
+// # Initialisation
+//
+// Constructors draw their initial weights from libtorch's default generator with the calls,
+// bounds and order of PyTorch's constructors, so torch.ManualSeed(s) then NewX(...) gives the
+// weights torch.manual_seed(s); nn.X(...) gives. The Init* functions are torch.nn.init
+// (InitXavierUniform is nn.init.xavier_uniform_), drawn the same way; they live in this package
+// because Go cannot name a package init.
 //
 // # Ownership
 //
@@ -24,8 +37,9 @@
 // *torch.Error, as PyTorch raises, and only what touches files returns an error.
 //
 // Constructors (NewLinear, NewEmbedding, EmbeddingFromPretrained, NewDropout, NewRNN,
-// NewLSTM, NewGRU, NewParameter) panic on invalid arguments (negative sizes, an unknown
-// nonlinearity, a dropout outside [0, 1]); Modules.Add panics on a duplicate or invalid name.
+// NewLSTM, NewGRU, NewParameter, the cells, NewLayerNorm, NewConv1d, NewMultiheadAttention,
+// the Transformer encoder's) and the Init* functions panic on invalid arguments (negative
+// sizes, an unknown nonlinearity, a dropout outside [0, 1]); Modules.Add panics on a duplicate or invalid name.
 // A model built from user configuration validates it first (as models/smsrnn's
 // Config.Validate) or builds inside torch.Try or torch.Run, which turn the panic into an error.
 //

@@ -25,47 +25,58 @@ type AdadeltaOptions struct {
 //	p = p − lr·δ
 type Adadelta struct {
 	base
-	rho, eps, wd float64
 }
 
 // NewAdadelta returns an Adadelta optimizer over params.
 func NewAdadelta(params []*torch.Tensor, o AdadeltaOptions) (*Adadelta, error) {
-	lr, rho, eps := valueOr(o.LR, 1), valueOr(o.Rho, 0.9), valueOr(o.Eps, 1e-6)
-	switch {
-	case !(lr >= 0) || math.IsInf(lr, 0):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid learning rate %v", lr)
-	case !(rho >= 0 && rho <= 1):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid Rho %v (want 0 <= Rho <= 1)", rho)
-	case !(eps >= 0) || math.IsInf(eps, 0):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid Eps %v", eps)
-	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
-		return nil, fmt.Errorf("optim: NewAdadelta: invalid weight decay %v", o.WeightDecay)
-	}
-	b, err := newBase("Adadelta", params, lr, []string{"square_avg", "acc_delta"}, "int")
+	return NewAdadeltaGroups([]ParamGroup{{Params: params}}, o)
+}
+
+// NewAdadeltaGroups returns an Adadelta optimizer over parameter groups with their own
+// options (LR, Rho, Eps, WeightDecay), o giving the others.
+func NewAdadeltaGroups(groups []ParamGroup, o AdadeltaOptions) (*Adadelta, error) {
+	d := Group{LR: valueOr(o.LR, 1), Rho: valueOr(o.Rho, 0.9), Eps: valueOr(o.Eps, 1e-6), WeightDecay: o.WeightDecay}
+	b, err := newBase("Adadelta", groups, d, []string{"lr", "rho", "eps", "weight_decay"}, validateAdadelta,
+		[]string{"square_avg", "acc_delta"}, "int")
 	if err != nil {
 		return nil, err
 	}
-	return &Adadelta{base: b, rho: rho, eps: eps, wd: o.WeightDecay}, nil
+	return &Adadelta{base: b}, nil
+}
+
+func validateAdadelta(g *Group) error {
+	switch {
+	case !(g.LR >= 0) || math.IsInf(g.LR, 0):
+		return fmt.Errorf("invalid learning rate %v", g.LR)
+	case !(g.Rho >= 0 && g.Rho <= 1):
+		return fmt.Errorf("invalid Rho %v (want 0 <= Rho <= 1)", g.Rho)
+	case !(g.Eps >= 0) || math.IsInf(g.Eps, 0):
+		return fmt.Errorf("invalid Eps %v", g.Eps)
+	case !(g.WeightDecay >= 0) || math.IsInf(g.WeightDecay, 0):
+		return fmt.Errorf("invalid weight decay %v", g.WeightDecay)
+	}
+	return nil
 }
 
 // Step updates every parameter that has a gradient.
 func (a *Adadelta) Step() {
-	a.eachGrad(func(i int, p, g *torch.Tensor) {
+	a.eachGrad(func(i int, gr *Group, p, g *torch.Tensor) {
 		st := a.state[i]
 		if st == nil {
 			st = a.initZeros(i, a.keys...)
 		}
 		st.step++
-		if a.wd != 0 {
-			g = plusScaled(g, p, a.wd)
+		if gr.WeightDecay != 0 {
+			g = plusScaled(g, p, gr.WeightDecay)
 		}
+		rho := gr.Rho
 		squareAvg, accDelta := st.bufs["square_avg"], st.bufs["acc_delta"]
-		squareAvg.MulScalarInPlace(a.rho)
-		squareAvg.AddcmulInPlace(g, g, 1-a.rho)
-		std := squareAvg.AddScalar(a.eps).Sqrt()
-		delta := accDelta.AddScalar(a.eps).Sqrt().Div(std).Mul(g)
-		accDelta.MulScalarInPlace(a.rho)
-		accDelta.AddcmulInPlace(delta, delta, 1-a.rho)
-		p.AddInPlace(delta, -a.lr)
+		squareAvg.MulScalarInPlace(rho)
+		squareAvg.AddcmulInPlace(g, g, 1-rho)
+		std := squareAvg.AddScalar(gr.Eps).Sqrt()
+		delta := accDelta.AddScalar(gr.Eps).Sqrt().Div(std).Mul(g)
+		accDelta.MulScalarInPlace(rho)
+		accDelta.AddcmulInPlace(delta, delta, 1-rho)
+		p.AddInPlace(delta, -gr.LR)
 	})
 }

@@ -47,38 +47,45 @@ type AdamW struct {
 
 type adamCore struct {
 	base
-	beta1, beta2, eps, wd float64
-	amsgrad, decoupled    bool
+	decoupled bool
 }
 
-func newAdamCore(kind string, params []*torch.Tensor, lr, beta1, beta2, eps, wd float64, amsgrad, decoupled bool) (adamCore, error) {
+var adamHypers = []string{"lr", "betas", "eps", "weight_decay", "amsgrad"}
+
+func validateAdam(g *Group) error {
 	switch {
-	case !(lr >= 0) || math.IsInf(lr, 0):
-		return adamCore{}, fmt.Errorf("optim: New%s: invalid learning rate %v", kind, lr)
-	case !(beta1 >= 0 && beta1 < 1):
-		return adamCore{}, fmt.Errorf("optim: New%s: invalid Beta1 %v (want 0 <= Beta1 < 1)", kind, beta1)
-	case !(beta2 >= 0 && beta2 < 1):
-		return adamCore{}, fmt.Errorf("optim: New%s: invalid Beta2 %v (want 0 <= Beta2 < 1)", kind, beta2)
-	case !(eps >= 0) || math.IsInf(eps, 0):
-		return adamCore{}, fmt.Errorf("optim: New%s: invalid Eps %v", kind, eps)
-	case !(wd >= 0) || math.IsInf(wd, 0):
-		return adamCore{}, fmt.Errorf("optim: New%s: invalid weight decay %v", kind, wd)
+	case !(g.LR >= 0) || math.IsInf(g.LR, 0):
+		return fmt.Errorf("invalid learning rate %v", g.LR)
+	case !(g.Beta1 >= 0 && g.Beta1 < 1):
+		return fmt.Errorf("invalid Beta1 %v (want 0 <= Beta1 < 1)", g.Beta1)
+	case !(g.Beta2 >= 0 && g.Beta2 < 1):
+		return fmt.Errorf("invalid Beta2 %v (want 0 <= Beta2 < 1)", g.Beta2)
+	case !(g.Eps >= 0) || math.IsInf(g.Eps, 0):
+		return fmt.Errorf("invalid Eps %v", g.Eps)
+	case !(g.WeightDecay >= 0) || math.IsInf(g.WeightDecay, 0):
+		return fmt.Errorf("invalid weight decay %v", g.WeightDecay)
 	}
-	keys := []string{"exp_avg", "exp_avg_sq"}
-	if amsgrad {
-		keys = append(keys, "max_exp_avg_sq")
-	}
-	b, err := newBase(kind, params, lr, keys, "float")
+	return nil
+}
+
+func newAdamCore(kind string, groups []ParamGroup, d Group, decoupled bool) (adamCore, error) {
+	b, err := newBase(kind, groups, d, adamHypers, validateAdam, []string{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, "float")
 	if err != nil {
 		return adamCore{}, err
 	}
-	return adamCore{base: b, beta1: beta1, beta2: beta2, eps: eps, wd: wd, amsgrad: amsgrad, decoupled: decoupled}, nil
+	return adamCore{base: b, decoupled: decoupled}, nil
 }
 
 // NewAdam returns an Adam optimizer over params.
 func NewAdam(params []*torch.Tensor, o AdamOptions) (*Adam, error) {
-	c, err := newAdamCore("Adam", params, valueOr(o.LR, 1e-3), valueOr(o.Beta1, 0.9), valueOr(o.Beta2, 0.999),
-		valueOr(o.Eps, 1e-8), o.WeightDecay, o.AMSGrad, false)
+	return NewAdamGroups([]ParamGroup{{Params: params}}, o)
+}
+
+// NewAdamGroups returns an Adam optimizer over parameter groups with their own options
+// (LR, Beta1, Beta2, Eps, WeightDecay, AMSGrad), o giving the others.
+func NewAdamGroups(groups []ParamGroup, o AdamOptions) (*Adam, error) {
+	c, err := newAdamCore("Adam", groups, Group{LR: valueOr(o.LR, 1e-3), Beta1: valueOr(o.Beta1, 0.9),
+		Beta2: valueOr(o.Beta2, 0.999), Eps: valueOr(o.Eps, 1e-8), WeightDecay: o.WeightDecay, AMSGrad: o.AMSGrad}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +94,14 @@ func NewAdam(params []*torch.Tensor, o AdamOptions) (*Adam, error) {
 
 // NewAdamW returns an AdamW optimizer over params.
 func NewAdamW(params []*torch.Tensor, o AdamWOptions) (*AdamW, error) {
-	c, err := newAdamCore("AdamW", params, valueOr(o.LR, 1e-3), valueOr(o.Beta1, 0.9), valueOr(o.Beta2, 0.999),
-		valueOr(o.Eps, 1e-8), valueOr(o.WeightDecay, 1e-2), o.AMSGrad, true)
+	return NewAdamWGroups([]ParamGroup{{Params: params}}, o)
+}
+
+// NewAdamWGroups returns an AdamW optimizer over parameter groups with their own options
+// (LR, Beta1, Beta2, Eps, WeightDecay, AMSGrad), o giving the others.
+func NewAdamWGroups(groups []ParamGroup, o AdamWOptions) (*AdamW, error) {
+	c, err := newAdamCore("AdamW", groups, Group{LR: valueOr(o.LR, 1e-3), Beta1: valueOr(o.Beta1, 0.9),
+		Beta2: valueOr(o.Beta2, 0.999), Eps: valueOr(o.Eps, 1e-8), WeightDecay: valueOr(o.WeightDecay, 1e-2), AMSGrad: o.AMSGrad}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -97,36 +110,40 @@ func NewAdamW(params []*torch.Tensor, o AdamWOptions) (*AdamW, error) {
 
 // Step updates every parameter that has a gradient.
 func (a *adamCore) Step() {
-	a.eachGrad(func(i int, p, g *torch.Tensor) {
+	a.eachGrad(func(i int, gr *Group, p, g *torch.Tensor) {
 		st := a.state[i]
 		if st == nil {
-			st = a.initZeros(i, a.keys...)
+			if gr.AMSGrad {
+				st = a.initZeros(i, "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+			} else {
+				st = a.initZeros(i, "exp_avg", "exp_avg_sq")
+			}
 		}
 		expAvg, expAvgSq := st.bufs["exp_avg"], st.bufs["exp_avg_sq"]
 		st.step++
 		if a.decoupled {
-			p.MulScalarInPlace(1 - a.lr*a.wd)
-		} else if a.wd != 0 {
-			g = plusScaled(g, p, a.wd)
+			p.MulScalarInPlace(1 - gr.LR*gr.WeightDecay)
+		} else if gr.WeightDecay != 0 {
+			g = plusScaled(g, p, gr.WeightDecay)
 		}
-		expAvg.MulScalarInPlace(a.beta1)
-		expAvg.AddInPlace(g, 1-a.beta1)
-		expAvgSq.MulScalarInPlace(a.beta2)
-		expAvgSq.AddcmulInPlace(g, g, 1-a.beta2)
+		expAvg.MulScalarInPlace(gr.Beta1)
+		expAvg.AddInPlace(g, 1-gr.Beta1)
+		expAvgSq.MulScalarInPlace(gr.Beta2)
+		expAvgSq.AddcmulInPlace(g, g, 1-gr.Beta2)
 
-		bc1 := 1 - math.Pow(a.beta1, st.step)
-		bc2 := 1 - math.Pow(a.beta2, st.step)
-		stepSize := a.lr / bc1
+		bc1 := 1 - math.Pow(gr.Beta1, st.step)
+		bc2 := 1 - math.Pow(gr.Beta2, st.step)
+		stepSize := gr.LR / bc1
 		bc2Sqrt := math.Sqrt(bc2)
 
 		v := expAvgSq
-		if a.amsgrad {
-			m := st.bufs["max_exp_avg_sq"]
+		if gr.AMSGrad {
+			m := a.buf(i, "max_exp_avg_sq")
 			m.CopyFrom(m.Maximum(expAvgSq))
 			v = m
 		}
 		denom := v.Sqrt().DivScalar(bc2Sqrt)
-		denom.AddScalarInPlace(a.eps)
+		denom.AddScalarInPlace(gr.Eps)
 		p.AddcdivInPlace(expAvg, denom, -stepSize)
 	})
 }

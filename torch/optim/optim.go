@@ -1,18 +1,32 @@
-// Package optim holds seqtorch's optimizers (SGD, Adam, AdamW, Adadelta), gradient clipping
-// and learning-rate schedules.
+// Package optim holds seqtorch's optimizers (SGD, Adam, AdamW, Adadelta, RMSprop, Adagrad),
+// gradient clipping and learning-rate schedules (LambdaLR, StepLR, MultiStepLR,
+// ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, OneCycleLR, ReduceLROnPlateau).
 //
 // Each optimizer follows the single-tensor ("for-loop") implementation of the same optimizer in
 // PyTorch 1.13's torch/optim (foreach=False): the same formulas in the same order, so a run in
-// Go and a run in Python from the same start give the same numbers to float32 rounding.
+// Go and a run in Python from the same start give the same numbers to float32 rounding. The
+// schedules follow torch.optim.lr_scheduler, recursive formulas included (CosineAnnealingLR's
+// get_lr, not only its closed form), to float64 rounding.
 //
 // Options: each optimizer takes an options struct whose zero value is PyTorch's defaults
 // (SGD's learning rate excepted, which PyTorch 1.13 requires). Options whose default is not
-// zero (learning rates, betas, eps, rho, AdamW's weight decay) are pointers, nil meaning the
-// default, so that every value, zero included, can be asked for; Go's new(expr) writes them:
+// zero (learning rates, betas, eps, rho, alpha, AdamW's weight decay) are pointers, nil meaning
+// the default, so that every value, zero included, can be asked for; Go's new(expr) writes them:
 //
 //	optim.NewAdam(params, optim.AdamOptions{LR: new(0.01), Beta1: new(0.0)})
 //
 // Options whose default is zero (weight decay, momentum, AMSGrad, Nesterov) are plain values.
+//
+// Parameter groups: NewXGroups takes PyTorch's list of param groups, each with options that
+// override the optimizer's ([ParamGroup]); ParamGroups returns the live groups (PyTorch's
+// optimizer.param_groups), whose fields the next Step reads, which is how schedules work.
+// NewX(params, o) is one group.
+//
+// State dicts are flat, named as PyTorch's optimizer.state_dict() flattens:
+// "state.<i>.<key>" per parameter (i counting every group's parameters in order) and
+// "param_groups.<g>.<option>" per group ("lr", "betas", "weight_decay", ..., "initial_lr"
+// once a schedule is attached, "params"). A schedule's state dict holds its own entries
+// ("last_epoch", "base_lrs", ...); save both to resume a run (SaveTorch, Persister).
 //
 // Ownership: an optimizer holds references to the parameters it was given (the caller keeps
 // owning them) and owns its state tensors (moment estimates, momentum buffers), which it
@@ -22,7 +36,6 @@ package optim
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,16 +50,19 @@ type Optimizer interface {
 	// ZeroGrad drops the parameters' gradients (PyTorch's set_to_none=True).
 	ZeroGrad()
 	// StateDict returns copies of the optimizer's state, named as PyTorch flattens
-	// optimizer.state_dict() ("state.<param index>.<key>", "param_groups.0.lr"); the caller
-	// owns the returned tensors.
+	// optimizer.state_dict() ("state.<param index>.<key>", "param_groups.<g>.<option>"); the
+	// caller owns the returned tensors.
 	StateDict() (names []string, ts []*torch.Tensor, err error)
 	// LoadStateDict replaces the optimizer's state with copies of ts (the caller keeps
 	// owning ts). It validates everything before changing anything.
 	LoadStateDict(names []string, ts []*torch.Tensor) error
-	// LR returns the current learning rate.
+	// LR returns the learning rate of the first parameter group.
 	LR() float64
-	// SetLR sets the learning rate (for schedules).
+	// SetLR sets the learning rate of every parameter group.
 	SetLR(float64)
+	// ParamGroups returns the live parameter groups (PyTorch's optimizer.param_groups):
+	// changing a group's fields changes the next Step. Schedules work through them.
+	ParamGroups() []*Group
 }
 
 // valueOr returns *p, or def when p is nil (an option left at PyTorch's default).
@@ -63,44 +79,78 @@ type slot struct {
 	bufs map[string]*torch.Tensor
 }
 
-// base holds what every optimizer shares: its parameters, learning rate and per-parameter state.
+// base holds what every optimizer shares: its parameters and their groups, and the
+// per-parameter state.
 type base struct {
-	kind   string // "SGD", "Adam", ... for error messages
-	params []*torch.Tensor
-	lr     float64
-	state  []*slot // per parameter; nil until the parameter's first update
-	keys   []string
+	kind    string // "SGD", "Adam", ... for error messages
+	params  []*torch.Tensor
+	groups  []*Group
+	groupOf []int   // the group of each parameter
+	state   []*slot // per parameter; nil until the parameter's first update
+	keys    []string
+	// hypers are the group options PyTorch's optimizer has, in its defaults' order.
+	hypers   []string
+	validate func(g *Group) error
 	// stepKind says how the step count is stored in a state dict: "" (not stored),
 	// "float" (a float32 scalar, as Adam's state['step']) or "int" (Adadelta's plain int).
 	stepKind string
 }
 
-func newBase(kind string, params []*torch.Tensor, lr float64, keys []string, stepKind string) (base, error) {
-	if len(params) == 0 {
-		return base{}, fmt.Errorf("optim: New%s: no parameters to optimize", kind)
+// groupErr prefixes err with the group it is about, when there are several.
+func groupErr(kind string, n, g int, err error) error {
+	if n == 1 {
+		return fmt.Errorf("optim: New%s: %w", kind, err)
 	}
-	for i, p := range params {
-		if p.Closed() {
-			return base{}, fmt.Errorf("optim: New%s: parameter %d is nil or closed", kind, i)
-		}
-		for j := range i {
-			if params[j] == p {
-				return base{}, fmt.Errorf("optim: New%s: parameter %d is the same tensor as parameter %d", kind, i, j)
-			}
-		}
-	}
-	if math.IsNaN(lr) || math.IsInf(lr, 0) || lr < 0 {
-		return base{}, fmt.Errorf("optim: New%s: invalid learning rate %v", kind, lr)
-	}
-	return base{kind: kind, params: slices.Clone(params), lr: lr, state: make([]*slot, len(params)),
-		keys: keys, stepKind: stepKind}, nil
+	return fmt.Errorf("optim: New%s: parameter group %d: %w", kind, g, err)
 }
 
-// LR returns the current learning rate.
-func (b *base) LR() float64 { return b.lr }
+// newBase builds the groups from pgs over the defaults d (the optimizer's options), keeping
+// only the options in hypers and validating every group.
+func newBase(kind string, pgs []ParamGroup, d Group, hypers []string, validate func(*Group) error,
+	keys []string, stepKind string) (base, error) {
+	b := base{kind: kind, keys: keys, hypers: hypers, validate: validate, stepKind: stepKind}
+	for gi, pg := range pgs {
+		g, err := apply(d, pg, hypers)
+		if err != nil {
+			return base{}, groupErr(kind, len(pgs), gi, err)
+		}
+		if err := validate(&g); err != nil {
+			return base{}, groupErr(kind, len(pgs), gi, err)
+		}
+		for _, p := range pg.Params {
+			i := len(b.params)
+			if p.Closed() {
+				return base{}, fmt.Errorf("optim: New%s: parameter %d is nil or closed", kind, i)
+			}
+			if j := slices.Index(b.params, p); j >= 0 {
+				return base{}, fmt.Errorf("optim: New%s: parameter %d is the same tensor as parameter %d", kind, i, j)
+			}
+			b.params = append(b.params, p)
+			b.groupOf = append(b.groupOf, gi)
+			g.params = append(g.params, p)
+			g.index = append(g.index, i)
+		}
+		b.groups = append(b.groups, &g)
+	}
+	if len(b.params) == 0 {
+		return base{}, fmt.Errorf("optim: New%s: no parameters to optimize", kind)
+	}
+	b.state = make([]*slot, len(b.params))
+	return b, nil
+}
 
-// SetLR sets the learning rate.
-func (b *base) SetLR(lr float64) { b.lr = lr }
+// LR returns the learning rate of the first parameter group.
+func (b *base) LR() float64 { return b.groups[0].LR }
+
+// SetLR sets the learning rate of every parameter group.
+func (b *base) SetLR(lr float64) {
+	for _, g := range b.groups {
+		g.LR = lr
+	}
+}
+
+// ParamGroups returns the live parameter groups (PyTorch's optimizer.param_groups).
+func (b *base) ParamGroups() []*Group { return slices.Clone(b.groups) }
 
 // ZeroGrad drops the parameters' gradients (PyTorch's zero_grad(set_to_none=True)).
 func (b *base) ZeroGrad() {
@@ -124,7 +174,8 @@ func (b *base) Close() {
 	}
 }
 
-// Params returns the parameters the optimizer updates (the caller owns them).
+// Params returns the parameters the optimizer updates, every group's in order (the caller
+// owns them).
 func (b *base) Params() []*torch.Tensor { return slices.Clone(b.params) }
 
 // owned runs f inside a scope of its own and keeps the tensors it returns, so they belong to
@@ -159,19 +210,31 @@ func (b *base) initZeros(i int, keys ...string) *slot {
 	return s
 }
 
-// eachGrad calls f for every parameter with a gradient, with autograd off and inside a scope
-// that frees f's temporaries.
-func (b *base) eachGrad(f func(i int, p, g *torch.Tensor)) {
+// buf returns the state buffer key of parameter i, creating it zero-filled when missing (an
+// option such as AMSGrad switched on in a group after the first steps).
+func (b *base) buf(i int, key string) *torch.Tensor {
+	s := b.state[i]
+	if t, ok := s.bufs[key]; ok {
+		return t
+	}
+	t := owned(func() []*torch.Tensor { return []*torch.Tensor{zerosLike(b.params[i])} })[0]
+	s.bufs[key] = t
+	return t
+}
+
+// eachGrad calls f for every parameter with a gradient, with its group, with autograd off
+// and inside a scope that frees f's temporaries.
+func (b *base) eachGrad(f func(i int, g *Group, p, grad *torch.Tensor)) {
 	torch.NoGrad(func() {
 		for i, p := range b.params {
 			func() {
 				s := torch.NewScope()
 				defer s.Close()
-				g := p.Grad()
-				if g == nil {
+				grad := p.Grad()
+				if grad == nil {
 					return
 				}
-				f(i, p, g)
+				f(i, b.groups[b.groupOf[i]], p, grad)
 			}()
 		}
 	})
@@ -184,11 +247,12 @@ func plusScaled(a, b *torch.Tensor, alpha float64) *torch.Tensor {
 	return c
 }
 
-const lrName = "param_groups.0.lr"
-
 // StateDict returns copies of the state, named "state.<i>.<key>" (and "state.<i>.step" where
-// PyTorch keeps a step count) plus "param_groups.0.lr" (a float64 scalar). Parameters not
-// yet updated have no entries, as in PyTorch.
+// PyTorch keeps a step count; i counts the parameters of every group in order), then each
+// group's options "param_groups.<g>.<option>" as PyTorch names them: float64 scalars
+// ("lr", "weight_decay", ...), bool scalars ("nesterov", "amsgrad", "centered"), a float64
+// pair for "betas", "initial_lr" once a schedule has set it, and "params", the group's
+// parameter indices (int64). Parameters not yet updated have no entries, as in PyTorch.
 func (b *base) StateDict() (names []string, ts []*torch.Tensor, err error) {
 	err = torch.Try(func() {
 		ts = owned(func() []*torch.Tensor {
@@ -214,8 +278,23 @@ func (b *base) StateDict() (names []string, ts []*torch.Tensor, err error) {
 						}
 					}
 				}
-				names = append(names, lrName)
-				out = append(out, torch.Scalar(b.lr, torch.WithDType(torch.Float64)))
+				for gi, g := range b.groups {
+					prefix := "param_groups." + strconv.Itoa(gi) + "."
+					for _, k := range b.hypers {
+						names = append(names, prefix+k)
+						out = append(out, groupTensor(g, k))
+					}
+					if g.InitialLR != nil {
+						names = append(names, prefix+"initial_lr")
+						out = append(out, torch.Scalar(*g.InitialLR, torch.WithDType(torch.Float64)))
+					}
+					idx := make([]int64, len(g.index))
+					for k, v := range g.index {
+						idx[k] = int64(v)
+					}
+					names = append(names, prefix+"params")
+					out = append(out, torch.FromSlice(idx))
+				}
 			})
 			return out
 		})
@@ -227,9 +306,19 @@ func (b *base) StateDict() (names []string, ts []*torch.Tensor, err error) {
 	return names, ts, nil
 }
 
+// values reads t's elements as float64.
+func values(t *torch.Tensor) (v []float64, err error) {
+	err = torch.Try(func() {
+		torch.WithScope(func(*torch.Scope) { v = t.Detach().ToDType(torch.Float64).Float64s() })
+	})
+	return v, err
+}
+
 // LoadStateDict replaces the state with copies of ts, named as StateDict names them. Entries
-// are validated (known keys, parameter index in range, shapes matching the parameter) before
-// anything changes. A missing "param_groups.0.lr" leaves the learning rate as it is.
+// are validated (known keys, parameter and group indices in range, shapes matching the
+// parameter, a group's "params" naming its parameters, option values valid) before anything
+// changes. Options absent from names keep their values, so a state dict holding only
+// "param_groups.0.lr" (as older versions wrote) loads.
 func (b *base) LoadStateDict(names []string, ts []*torch.Tensor) error {
 	if len(names) != len(ts) {
 		return fmt.Errorf("optim: %s.LoadStateDict: %d names for %d tensors", b.kind, len(names), len(ts))
@@ -240,22 +329,52 @@ func (b *base) LoadStateDict(names []string, ts []*torch.Tensor) error {
 	}
 	perParam := map[int][]entry{}
 	steps := map[int]float64{}
-	lr, hasLR := 0.0, false
+	groups := make([]Group, len(b.groups))
+	for gi, g := range b.groups {
+		groups[gi] = *g
+	}
 	for n, name := range names {
 		t := ts[n]
 		if t.Closed() {
 			return fmt.Errorf("optim: %s.LoadStateDict: %q is nil or closed", b.kind, name)
 		}
-		if name == lrName {
-			if err := torch.Try(func() { lr = t.Item() }); err != nil {
+		parts := strings.SplitN(name, ".", 3)
+		if len(parts) != 3 || (parts[0] != "state" && parts[0] != "param_groups") {
+			return fmt.Errorf("optim: %s.LoadStateDict: unexpected entry %q (want state.<index>.<key> or param_groups.<group>.<option>)", b.kind, name)
+		}
+		if parts[0] == "param_groups" {
+			gi, err := strconv.Atoi(parts[1])
+			if err != nil || gi < 0 || gi >= len(b.groups) {
+				return fmt.Errorf("optim: %s.LoadStateDict: %q: parameter group out of range (have %d groups)", b.kind, name, len(b.groups))
+			}
+			v, err := values(t)
+			if err != nil {
 				return fmt.Errorf("optim: %s.LoadStateDict: %q: %w", b.kind, name, err)
 			}
-			hasLR = true
+			g, key := &groups[gi], parts[2]
+			switch {
+			case key == "params":
+				want := make([]float64, len(g.index))
+				for k, i := range g.index {
+					want[k] = float64(i)
+				}
+				if !slices.Equal(v, want) {
+					return fmt.Errorf("optim: %s.LoadStateDict: %q is %v, but group %d holds parameters %v", b.kind, name, v, gi, g.index)
+				}
+			case key == "initial_lr":
+				if len(v) != 1 {
+					return fmt.Errorf("optim: %s.LoadStateDict: %q has %d values, want 1", b.kind, name, len(v))
+				}
+				g.InitialLR = &v[0]
+			case slices.Contains(b.hypers, key):
+				if want := len(groupValues(g, key)); len(v) != want {
+					return fmt.Errorf("optim: %s.LoadStateDict: %q has %d values, want %d", b.kind, name, len(v), want)
+				}
+				setGroupValues(g, key, v)
+			default:
+				return fmt.Errorf("optim: %s.LoadStateDict: %q: unknown parameter group option %q (want one of %v, initial_lr, params)", b.kind, name, key, b.hypers)
+			}
 			continue
-		}
-		parts := strings.SplitN(name, ".", 3)
-		if len(parts) != 3 || parts[0] != "state" {
-			return fmt.Errorf("optim: %s.LoadStateDict: unexpected entry %q (want state.<index>.<key> or %s)", b.kind, name, lrName)
 		}
 		i, err := strconv.Atoi(parts[1])
 		if err != nil || i < 0 || i >= len(b.params) {
@@ -281,6 +400,11 @@ func (b *base) LoadStateDict(names []string, ts []*torch.Tensor) error {
 	for i := range steps {
 		if _, ok := perParam[i]; !ok {
 			return fmt.Errorf("optim: %s.LoadStateDict: state.%d.step without any state buffer", b.kind, i)
+		}
+	}
+	for gi := range groups {
+		if err := b.validate(&groups[gi]); err != nil {
+			return fmt.Errorf("optim: %s.LoadStateDict: parameter group %d: %w", b.kind, gi, err)
 		}
 	}
 	// Build the new state, then swap it in.
@@ -312,8 +436,8 @@ func (b *base) LoadStateDict(names []string, ts []*torch.Tensor) error {
 	}
 	b.Close()
 	b.state = fresh
-	if hasLR {
-		b.lr = lr
+	for gi, g := range b.groups {
+		*g = groups[gi]
 	}
 	return nil
 }
@@ -352,41 +476,11 @@ func ClipGradNorm(params []*torch.Tensor, maxNorm float64) float64 {
 	return total
 }
 
-// StepLR multiplies the learning rate by Gamma every StepSize calls of Step, as
-// torch.optim.lr_scheduler.StepLR (call Step once per epoch, after the optimizer's steps).
-type StepLR struct {
-	opt       Optimizer
-	stepSize  int
-	gamma     float64
-	lastEpoch int
-}
-
-// NewStepLR returns a StepLR over o. A stepSize below 1 is treated as 1.
-func NewStepLR(o Optimizer, stepSize int, gamma float64) *StepLR {
-	if stepSize < 1 {
-		stepSize = 1
-	}
-	return &StepLR{opt: o, stepSize: stepSize, gamma: gamma}
-}
-
-// Step advances the schedule by one epoch, decaying the learning rate when the epoch count
-// reaches a multiple of the step size (PyTorch's chainable form).
-func (s *StepLR) Step() {
-	s.lastEpoch++
-	if s.lastEpoch%s.stepSize == 0 {
-		s.opt.SetLR(s.opt.LR() * s.gamma)
-	}
-}
-
-// LastEpoch returns how many times Step has been called (PyTorch's last_epoch).
-func (s *StepLR) LastEpoch() int { return s.lastEpoch }
-
-// SetLastEpoch sets the epoch count, for resuming a run (the learning rate is not changed).
-func (s *StepLR) SetLastEpoch(n int) { s.lastEpoch = n }
-
 var (
 	_ Optimizer = (*SGD)(nil)
 	_ Optimizer = (*Adam)(nil)
 	_ Optimizer = (*AdamW)(nil)
 	_ Optimizer = (*Adadelta)(nil)
+	_ Optimizer = (*RMSprop)(nil)
+	_ Optimizer = (*Adagrad)(nil)
 )

@@ -215,7 +215,9 @@ func TestSkipsParamsWithoutGrad(t *testing.T) {
 			x.Close()
 		}
 	}()
-	want := []string{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "param_groups.0.lr"}
+	want := []string{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "param_groups.0.lr",
+		"param_groups.0.betas", "param_groups.0.eps", "param_groups.0.weight_decay", "param_groups.0.amsgrad",
+		"param_groups.0.params"}
 	if !slices.Equal(names, want) {
 		t.Errorf("state dict names = %v, want %v", names, want)
 	}
@@ -373,7 +375,10 @@ func TestStepLR(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sched := NewStepLR(s, 2, 0.5)
+	sched, err := NewStepLR(s, 2, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var lrs []float64
 	for range 5 {
 		sched.Step()

@@ -6,10 +6,17 @@ import (
 	"github.com/seqtorch/seqtorch/torch"
 )
 
-// SaveTorch writes o's state dict (Optimizer.StateDict: flat names such as
-// "state.0.exp_avg" and "param_groups.0.lr") to path in PyTorch's torch.save format, a
-// str→tensor dict that torch.load reads. Training checkpoints save the optimizer with it.
-func SaveTorch(path string, o Optimizer) error {
+// Stateful is what has a state dict: every Optimizer and every Scheduler.
+type Stateful interface {
+	StateDict() (names []string, ts []*torch.Tensor, err error)
+	LoadStateDict(names []string, ts []*torch.Tensor) error
+}
+
+// SaveTorch writes o's state dict (an optimizer's flat names such as "state.0.exp_avg" and
+// "param_groups.0.lr", or a schedule's "last_epoch", "base_lrs", ...) to path in PyTorch's
+// torch.save format, a str→tensor dict that torch.load reads. Training checkpoints save the
+// optimizer (and its schedule) with it.
+func SaveTorch(path string, o Stateful) error {
 	names, ts, err := o.StateDict()
 	if err != nil {
 		return err
@@ -22,8 +29,9 @@ func SaveTorch(path string, o Optimizer) error {
 }
 
 // LoadTorch replaces o's state with the state dict SaveTorch wrote to path (see
-// Optimizer.LoadStateDict: everything is validated before anything changes).
-func LoadTorch(path string, o Optimizer) error {
+// Optimizer.LoadStateDict and Scheduler.LoadStateDict: everything is validated before
+// anything changes).
+func LoadTorch(path string, o Stateful) error {
 	names, ts, err := torch.LoadDict(path)
 	if err != nil {
 		return fmt.Errorf("optim: LoadTorch: %w", err)
@@ -41,13 +49,13 @@ func closeAll(ts []*torch.Tensor) {
 	}
 }
 
-// FilePersister saves and restores an optimizer's state in one file, with SaveTorch and
-// LoadTorch: the optimizer part of a training checkpoint (it satisfies train/loop's
-// Persister).
-type FilePersister struct{ opt Optimizer }
+// FilePersister saves and restores an optimizer's (or a schedule's) state in one file, with
+// SaveTorch and LoadTorch: the optimizer part of a training checkpoint (it satisfies
+// train/loop's Persister).
+type FilePersister struct{ opt Stateful }
 
-// Persister returns the FilePersister of o.
-func Persister(o Optimizer) FilePersister { return FilePersister{o} }
+// Persister returns the FilePersister of o, an Optimizer or a Scheduler.
+func Persister(o Stateful) FilePersister { return FilePersister{o} }
 
 // Save writes the optimizer's state dict to path (SaveTorch).
 func (p FilePersister) Save(path string) error { return SaveTorch(path, p.opt) }

@@ -25,62 +25,70 @@ type SGDOptions struct {
 //	p = p − lr·g
 type SGD struct {
 	base
-	momentum, dampening, wd float64
-	nesterov                bool
 }
 
 // NewSGD returns an SGD optimizer over params.
 func NewSGD(params []*torch.Tensor, o SGDOptions) (*SGD, error) {
-	if o.LR == nil {
-		return nil, fmt.Errorf("optim: NewSGD: a learning rate is required (SGDOptions.LR)")
-	}
-	if lr := *o.LR; !(lr >= 0) || math.IsInf(lr, 0) {
-		return nil, fmt.Errorf("optim: NewSGD: invalid learning rate %v", lr)
-	}
-	if o.Momentum < 0 || math.IsNaN(o.Momentum) {
-		return nil, fmt.Errorf("optim: NewSGD: invalid momentum %v", o.Momentum)
-	}
-	if o.WeightDecay < 0 || math.IsNaN(o.WeightDecay) {
-		return nil, fmt.Errorf("optim: NewSGD: invalid weight decay %v", o.WeightDecay)
-	}
-	if math.IsNaN(o.Dampening) {
-		return nil, fmt.Errorf("optim: NewSGD: invalid dampening %v", o.Dampening)
-	}
-	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
-		return nil, fmt.Errorf("optim: NewSGD: Nesterov momentum requires a momentum and zero dampening (got momentum %v, dampening %v)", o.Momentum, o.Dampening)
-	}
-	b, err := newBase("SGD", params, *o.LR, []string{"momentum_buffer"}, "")
+	return NewSGDGroups([]ParamGroup{{Params: params}}, o)
+}
+
+// NewSGDGroups returns an SGD optimizer over parameter groups with their own options
+// (LR, Momentum, Dampening, WeightDecay, Nesterov), o giving the others. o.LR may be nil
+// when every group sets its LR.
+func NewSGDGroups(groups []ParamGroup, o SGDOptions) (*SGD, error) {
+	d := Group{LR: valueOr(o.LR, math.NaN()), Momentum: o.Momentum, Dampening: o.Dampening,
+		WeightDecay: o.WeightDecay, Nesterov: o.Nesterov}
+	b, err := newBase("SGD", groups, d, []string{"lr", "momentum", "dampening", "weight_decay", "nesterov"},
+		validateSGD, []string{"momentum_buffer"}, "")
 	if err != nil {
 		return nil, err
 	}
-	return &SGD{base: b, momentum: o.Momentum, dampening: o.Dampening, wd: o.WeightDecay, nesterov: o.Nesterov}, nil
+	return &SGD{base: b}, nil
+}
+
+func validateSGD(g *Group) error {
+	switch {
+	case math.IsNaN(g.LR):
+		return fmt.Errorf("a learning rate is required (SGDOptions.LR or the group's LR)")
+	case !(g.LR >= 0) || math.IsInf(g.LR, 0):
+		return fmt.Errorf("invalid learning rate %v", g.LR)
+	case g.Momentum < 0 || math.IsNaN(g.Momentum):
+		return fmt.Errorf("invalid momentum %v", g.Momentum)
+	case g.WeightDecay < 0 || math.IsNaN(g.WeightDecay):
+		return fmt.Errorf("invalid weight decay %v", g.WeightDecay)
+	case math.IsNaN(g.Dampening):
+		return fmt.Errorf("invalid dampening %v", g.Dampening)
+	case g.Nesterov && (g.Momentum <= 0 || g.Dampening != 0):
+		return fmt.Errorf("Nesterov momentum requires a momentum and zero dampening (got momentum %v, dampening %v)", g.Momentum, g.Dampening)
+	}
+	return nil
 }
 
 // Step updates every parameter that has a gradient.
 func (s *SGD) Step() {
-	s.eachGrad(func(i int, p, g *torch.Tensor) {
+	s.eachGrad(func(i int, gr *Group, p, g *torch.Tensor) {
 		d := g
-		if s.wd != 0 {
-			d = plusScaled(d, p, s.wd)
+		if gr.WeightDecay != 0 {
+			d = plusScaled(d, p, gr.WeightDecay)
 		}
-		if s.momentum != 0 {
+		if gr.Momentum != 0 {
 			st := s.state[i]
-			if st == nil {
+			if st == nil || st.bufs["momentum_buffer"] == nil {
 				buf := owned(func() []*torch.Tensor { return []*torch.Tensor{d.Clone()} })[0]
 				st = &slot{bufs: map[string]*torch.Tensor{"momentum_buffer": buf}}
 				s.state[i] = st
 			} else {
 				buf := st.bufs["momentum_buffer"]
-				buf.MulScalarInPlace(s.momentum)
-				buf.AddInPlace(d, 1-s.dampening)
+				buf.MulScalarInPlace(gr.Momentum)
+				buf.AddInPlace(d, 1-gr.Dampening)
 			}
 			buf := st.bufs["momentum_buffer"]
-			if s.nesterov {
-				d = plusScaled(d, buf, s.momentum)
+			if gr.Nesterov {
+				d = plusScaled(d, buf, gr.Momentum)
 			} else {
 				d = buf
 			}
 		}
-		p.AddInPlace(d, -s.lr)
+		p.AddInPlace(d, -gr.LR)
 	})
 }
