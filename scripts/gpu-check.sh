@@ -10,19 +10,33 @@
 #   scripts/gpu-check.sh run       there, from the repository root with gpu-carry/ beside it:
 #                                  rebuild the shim against that machine's PyTorch
 #                                  (TORCH_PYTHON=python3 make libtorch, no Go needed), run the
-#                                  test binaries, the parity suite, and one training epoch of
-#                                  each job with --device cuda beside its PyTorch script on the
-#                                  same GPU; print a summary (also gpu-carry/out/summary.md).
+#                                  test binaries, the parity suite, a TorchScript module
+#                                  loaded onto the GPU (jit step, below), and one training
+#                                  epoch of each job with --device cuda beside its PyTorch
+#                                  script on the same GPU; print a summary (also
+#                                  gpu-carry/out/summary.md).
+#   scripts/gpu-check.sh jit       the jit step alone, against the shim already in build/lib
+#                                  and a prepared gpu-carry/: scripts/jit_ref.py writes its
+#                                  TorchScript fixtures with this machine's PyTorch (the torch/jit
+#                                  and train/jitserve test binaries of `run` share them through
+#                                  SEQTORCH_JIT_FIXTURES), then the carried torch/jit test binary
+#                                  loads lstm_script.pt with jit.Load(path, device) and compares
+#                                  its logits with PyTorch's (TestLoadOnDevice with
+#                                  SEQTORCH_TEST_DEVICE=$GPU_CHECK_DEVICE; 1e-4 on CUDA, 1e-6 on
+#                                  the CPU). `GPU_CHECK_DEVICE=cpu scripts/gpu-check.sh jit` runs
+#                                  the same code on a machine without a GPU.
 #
 # The Go binaries do not link the shim: they load it at run time and refuse one built from
 # other sources. On the device machine the shim is rebuilt in that checkout's build/lib from the
 # same sources and named by SEQTORCH_LIB. Environment knobs for `run`: TORCH_PYTHON (default
 # python3), GPU_CHECK_TEST_TIMEOUT (seconds per test binary, default 240), GPU_CHECK_EPOCHS
-# (training epochs per job, default 1), GPU_CHECK_DEVICE (default cuda).
+# (training epochs per job, default 1), GPU_CHECK_DEVICE (default cuda). GPU_CHECK_CARRY
+# (default gpu-carry) names the carried folder, relative to the repository root, for prepare,
+# run and jit alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-carry=gpu-carry
+carry=${GPU_CHECK_CARRY:-gpu-carry}
 module=github.com/seqtorch/seqtorch
 
 say() { printf '%s\n' "$*" >&2; }
@@ -178,7 +192,53 @@ run_sms() {
   fi
 }
 
-run_all() {
+# jit_fixtures: scripts/jit_ref.py's TorchScript modules and PyTorch's outputs, written once
+# by this machine's PyTorch and shared by the torch/jit and train/jitserve test binaries
+# (SEQTORCH_JIT_FIXTURES; without it each test process writes its own, finding jit_ref.py
+# above its package folder).
+jit_fixtures() {
+  local dir=$out/jit-fixtures log=$out/jit-fixtures.log
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  if OMP_NUM_THREADS=1 "$py" scripts/jit_ref.py "$dir" >"$log" 2>&1; then
+    export SEQTORCH_JIT_FIXTURES=$dir
+    note "jit fixtures: scripts/jit_ref.py wrote $(find "$dir" -type f | wc -l) files with PyTorch $("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["torch_version"])' "$dir/expected.json") into $dir"
+  else
+    unset SEQTORCH_JIT_FIXTURES
+    note "jit fixtures: scripts/jit_ref.py FAILED (log $log): $(tail -1 "$log")"
+  fi
+}
+
+# run_jit: the carried torch/jit test binary loads lstm_script.pt (a scripted LSTM classifier
+# with pack_padded_sequence inside) with jit.Load(path, $device) and compares the logits of ids
+# on that device with PyTorch's CPU logits (TestLoadOnDevice, SEQTORCH_TEST_DEVICE=$device;
+# tolerance 1e-4 on CUDA, 1e-6 on the CPU); the summary has the largest difference.
+run_jit() {
+  local what="jit: jit.Load(lstm_script.pt, $device)" log=$out/jit-device.log rc detail
+  local timeout_s=${GPU_CHECK_TEST_TIMEOUT:-240}
+  [[ -x $bin/torch_jit.test ]] || { note "$what: torch_jit.test not carried (see MANIFEST)"; return; }
+  [[ -n ${SEQTORCH_JIT_FIXTURES:-} ]] || { note "$what: not run, no fixtures (see 'jit fixtures')"; return; }
+  set +e
+  (cd torch/jit && SEQTORCH_TEST_DEVICE=$device timeout "$timeout_s" "$bin/torch_jit.test" \
+    -test.run '^TestLoadOnDevice$' -test.v -test.count=1 -test.timeout "${timeout_s}s") >"$log" 2>&1
+  rc=$?
+  set -e
+  detail=$(grep -o 'lstm_script.pt on .*' "$log" | head -1 || true)
+  if ((rc == 0)) && grep -q -- '--- PASS: TestLoadOnDevice' "$log"; then
+    note "$what: PASS, ${detail:-no detail} (log $log)"
+  elif ((rc == 0)); then
+    note "$what: not run: $(grep -m1 -A1 -- '--- SKIP' "$log" | tail -1 | sed 's/^ *//') (log $log)"
+  elif ((rc == 124)); then
+    note "$what: TIMEOUT after ${timeout_s}s (log $log)"; tail -5 "$log" >&2
+  else
+    note "$what: FAIL rc=$rc${detail:+, $detail} (log $log): $(grep -m3 -- 'jit_test.go:\|panic:' "$log" | sed 's/^ *//' | tr '\n' ' ')"
+    tail -20 "$log" >&2
+  fi
+}
+
+# unpack: gpu-carry/'s archives unpacked (Python's tarfile reads gzip and xz alike, so no xz
+# binary is needed); sets py, device, out and bin.
+unpack() {
   [[ -f $carry/MANIFEST ]] && compgen -G "$carry/bin.t*" >/dev/null || die "no $carry/ here: run 'scripts/gpu-check.sh prepare' on a machine with Go and carry $carry/"
   py=${TORCH_PYTHON:-python3}
   device=${GPU_CHECK_DEVICE:-cuda}
@@ -193,6 +253,29 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.t*")):
         else:
             t.extractall(sys.argv[1])' "$carry"
   bin=$root/$carry/bin
+}
+
+write_summary() {
+  {
+    echo "# gpu-check summary ($(date -u +%FT%TZ))"
+    echo
+    for l in "${summary[@]}"; do echo "- $l"; done
+  } | tee "$out/summary.md"
+}
+
+# run_jit_only: `scripts/gpu-check.sh jit`, the jit step against the shim in build/lib.
+run_jit_only() {
+  unpack
+  [[ -f build/lib/libseqtorch.so ]] || die "no shim in build/lib: make libtorch (TORCH_PYTHON=$py make libtorch)"
+  export SEQTORCH_LIB=$root/build/lib/libseqtorch.so SEQTORCH_PYTHON=$py OPENBLAS_NUM_THREADS=1
+  note "pytorch: $("$py" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -1)"
+  jit_fixtures
+  run_jit
+  write_summary
+}
+
+run_all() {
+  unpack
   local start=$SECONDS
   note "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   note "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi unavailable')"
@@ -220,8 +303,11 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.t*")):
   export SEQTORCH_DATA=$out/data-cache
   note "binaries load: $SEQTORCH_LIB"
 
-  # 2. Go test binaries (each from its package folder, as go test does)
+  # 2. Go test binaries (each from its package folder, as go test does), the TorchScript
+  # fixtures written first by this machine's PyTorch, then a TorchScript module on the device
+  jit_fixtures
   run_tests
+  run_jit
   # 3. parity suite
   run_parity
   # 4. trainings on the GPU, beside PyTorch
@@ -229,15 +315,12 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.t*")):
   run_sms
 
   note "total $((SECONDS - start))s"
-  {
-    echo "# gpu-check summary ($(date -u +%FT%TZ))"
-    echo
-    for l in "${summary[@]}"; do echo "- $l"; done
-  } | tee "$out/summary.md"
+  write_summary
 }
 
 case ${1:-} in
   prepare) prepare ;;
   run) run_all ;;
-  *) die "usage: scripts/gpu-check.sh prepare|run" ;;
+  jit) run_jit_only ;;
+  *) die "usage: scripts/gpu-check.sh prepare|run|jit" ;;
 esac

@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -35,14 +34,13 @@ import (
 // The count sees the storage of the tensors the program holds, not what libtorch keeps
 // behind them (the autograd graph's saved activations, a kernel's workspace), which is
 // typically as much again: the budget is small so that the garbage of about one training step
-// of a mid-sized model triggers a collection. A collection of a small Go heap takes about a
-// millisecond.
+// of a mid-sized model triggers a collection. A collection of a small Go heap takes a few
+// milliseconds (3–5 ms in scripts/lmbench on a loaded 2-core machine, about one per step).
 //
 // Tensors freed by the collector are freed a step or so late and in no particular order,
-// interleaved with new allocations, which fragments glibc's heap; so the first collection
-// also switches glibc malloc to serving large blocks (4 MiB and more) with mappings of their
-// own, returned to the system when freed (st_malloc_release_large). Programs that close their
-// tensors or use scopes never collect and keep glibc's defaults.
+// interleaved with new allocations; the shim sets glibc malloc's mmap threshold to a fixed
+// 4 MiB when it loads (st_init), so that large tensors get mappings of their own, returned to
+// the system when freed, instead of fragmenting the heap.
 
 // defaultMemoryBudget is the default growth of unscoped native memory between collections.
 const defaultMemoryBudget = 64 << 20
@@ -55,7 +53,6 @@ var (
 	gcRunning   atomic.Bool
 	gcForced    atomic.Int64 // collections run for native memory
 	gcTime      atomic.Int64 // nanoseconds spent in them
-	gcMalloc    sync.Once    // st_malloc_release_large, at the first collection
 )
 
 func init() {
@@ -181,11 +178,6 @@ func collect() {
 	defer gcRunning.Store(false)
 	// The low point since the previous collection is what that collection left alive: the
 	// survivors that set the next goal.
-	gcMalloc.Do(func() {
-		if e := C.st_malloc_release_large(); e != nil {
-			C.st_free_err(e)
-		}
-	})
 	survivors := lowBytes.Swap(nativeBytes.Load())
 	start := time.Now()
 	runtime.GC()

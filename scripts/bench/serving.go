@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,27 +24,50 @@ var servingLevels = []struct{ conc, requests int }{{1, 400}, {8, 1600}, {64, 320
 
 const servingLevelTime = 20 * time.Second
 
-// servingItems are the rows of item (f), in servingLevels order, then the correctness row.
-func servingItems() (items, units, keys, targets []string) {
+// servingItems are the rows of item (f), in servingLevels order, then the correctness row:
+// `sms serve`'s, or with jit jitserve's (the same model as TorchScript; its Go column is
+// jitserve, its Python column the same Python server, and the issue sets no speed target).
+func servingItems(jit bool) (items, units, keys, targets []string) {
+	what, server, proc := "serving SMS over HTTP", "serving", "serving process"
+	if jit {
+		what, server, proc = "serving SMS over HTTP, jitserve (TorchScript)", "serving, jitserve", "jitserve process"
+	}
 	for _, l := range servingLevels {
 		c := l.conc
 		t3, t5 := "", ""
-		if c == 64 {
+		if c == 64 && !jit {
 			t3, t5 = "≥ 3", "≤ 0.5"
 		}
 		items = append(items,
-			fmt.Sprintf("(f) serving SMS over HTTP, concurrency %d: throughput", c),
-			fmt.Sprintf("(f) serving SMS over HTTP, concurrency %d: p50 latency", c),
-			fmt.Sprintf("(f) serving SMS over HTTP, concurrency %d: p99 latency", c))
+			fmt.Sprintf("(f) %s, concurrency %d: throughput", what, c),
+			fmt.Sprintf("(f) %s, concurrency %d: p50 latency", what, c),
+			fmt.Sprintf("(f) %s, concurrency %d: p99 latency", what, c))
 		units = append(units, "messages/s", "ms", "ms")
 		keys = append(keys, fmt.Sprintf("c%d_mps", c), fmt.Sprintf("c%d_p50_ms", c), fmt.Sprintf("c%d_p99_ms", c))
 		targets = append(targets, t3, "", t5)
 	}
-	items = append(items, "(f) serving: answers whose label differs from `sms predict`", "(e) peak RSS, serving process")
+	items = append(items, "(f) "+server+": answers whose label differs from `sms predict`", "(e) peak RSS, "+proc)
 	units = append(units, "messages", "MiB")
 	keys = append(keys, "mismatches", "")
 	targets = append(targets, "0", "")
 	return
+}
+
+// servingRows are the rows of one server at one thread count, against the Python server.
+func servingRows(jit bool, th int, goS, pyS []sample) []row {
+	items, units, keys, targets := servingItems(jit)
+	var rows []row
+	for k, item := range items {
+		r := row{Item: item, Unit: units[k], Threads: th, Target: targets[k]}
+		if keys[k] == "" {
+			r.Go, r.Python = rss(goS), rss(pyS)
+		} else {
+			r.Go, r.Python = metric(goS, keys[k]), metric(pyS, keys[k])
+		}
+		r.finish()
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 // serving measures item (f): `sms serve` (micro-batching, one model goroutine) against
@@ -53,10 +77,17 @@ func servingItems() (items, units, keys, targets []string) {
 // servingLevels with the real SMS test split's messages, Go and Python alternating. The model
 // is train/sms's with an LSTM cell trained for 2 epochs; every answer is compared with `sms
 // predict --json` on the same messages (the mismatches row), and the server must exit 0 on
-// SIGTERM.
+// SIGTERM. Beside them, on the same terms (same messages, loads, threads and checks, in the
+// same alternation), train/jitserve serves the same model scripted by PyTorch:
+// scripts/sms_jit_export.py builds it from the exported weights with torch.jit.script and
+// writes the vocabulary file jitserve reads. When that step fails, only jitserve's rows say
+// why.
 func (b *bench) serving(ctx context.Context) []row {
-	items, units, keys, targets := servingItems()
-	fail := func(reason string) []row { return notMeasured(reason, items, targets) }
+	items, _, _, targets := servingItems(false)
+	jitItems, _, _, jitTargets := servingItems(true)
+	fail := func(reason string) []row {
+		return append(notMeasured(reason, items, targets), notMeasured(reason, jitItems, jitTargets)...)
+	}
 	for _, f := range []string{"scripts/sms_serve_ref.py", "scripts/sms_ref.py", "train/sms"} {
 		if _, err := os.Stat(f); err != nil {
 			return fail(f + " does not exist")
@@ -79,6 +110,10 @@ func (b *bench) serving(ctx context.Context) []row {
 			return fail(fmt.Sprintf("%s: %v: %s", strings.Join(argv[1:], " "), err, tail(string(out), 300)))
 		}
 	}
+	jitArgv, jitErr := b.jitServer(ctx, run, exp)
+	if jitErr != nil {
+		fmt.Fprintf(b.stderr, "bench: serving: jitserve not measured: %v\n", jitErr)
+	}
 	msgs, err := testMessages(run)
 	if err != nil {
 		return fail(err.Error())
@@ -88,10 +123,11 @@ func (b *bench) serving(ctx context.Context) []row {
 		return fail(err.Error())
 	}
 	var rows []row
+	jitRows := map[int][]row{} // by thread count, placed after `sms serve`'s rows at that count
 	for _, th := range b.cfg.threads {
 		goArgv := []string{bin, "serve", "--model", run, "--device", "cpu", "--threads", fmt.Sprint(th), "--addr", "127.0.0.1:0"}
 		pyArgv := []string{b.cfg.python, "scripts/sms_serve_ref.py", run, filepath.Join(exp, "model.pt"), "--threads", fmt.Sprint(th)}
-		var goS, pyS []sample
+		var goS, pyS, jitS []sample
 		for i := range b.cfg.reps {
 			g, err := b.serveSide(ctx, goArgv, th, msgs, want)
 			if err != nil {
@@ -102,22 +138,94 @@ func (b *bench) serving(ctx context.Context) []row {
 				return append(rows, fail("Python sms_serve_ref.py: "+err.Error())...)
 			}
 			goS, pyS = append(goS, g), append(pyS, p)
-			fmt.Fprintf(b.stderr, "bench: serving threads=%d rep %d/%d: go %s | python %s\n", th, i+1, b.cfg.reps, brief(g), brief(p))
+			jitBrief := "not measured"
+			if jitErr == nil {
+				j, err := b.serveSide(ctx, append(slices.Clip(jitArgv), "--threads", fmt.Sprint(th)), th, msgs, want)
+				if err != nil {
+					jitErr = fmt.Errorf("Go jitserve: %w", err)
+				} else {
+					jitS = append(jitS, j)
+					jitBrief = brief(j)
+				}
+			}
+			fmt.Fprintf(b.stderr, "bench: serving threads=%d rep %d/%d: go %s | python %s | jitserve %s\n", th, i+1, b.cfg.reps, brief(g), brief(p), jitBrief)
 		}
 		key := fmt.Sprintf("serving/threads=%d", th)
 		b.rep.Samples["go/"+key], b.rep.Samples["python/"+key] = goS, pyS
-		for k, item := range items {
-			r := row{Item: item, Unit: units[k], Threads: th, Target: targets[k]}
-			if keys[k] == "" {
-				r.Go, r.Python = rss(goS), rss(pyS)
-			} else {
-				r.Go, r.Python = metric(goS, keys[k]), metric(pyS, keys[k])
+		rows = append(rows, servingRows(false, th, goS, pyS)...)
+		if jitErr == nil {
+			b.rep.Samples["jitserve/"+key] = jitS
+			jitRows[th] = servingRows(true, th, jitS, pyS)
+			var ratios []string
+			for _, l := range servingLevels {
+				k := fmt.Sprintf("c%d_mps", l.conc)
+				ratios = append(ratios, fmt.Sprintf("%.2f at concurrency %d", median(metric(jitS, k))/median(metric(goS, k)), l.conc))
 			}
-			r.finish()
-			rows = append(rows, r)
+			b.rep.Notes = append(b.rep.Notes, fmt.Sprintf("serving, threads=%d: jitserve's throughput over `sms serve`'s (medians, same model as TorchScript): %s.",
+				th, strings.Join(ratios, ", ")))
 		}
 	}
-	return rows
+	if jitErr != nil {
+		return append(rows, notMeasured(jitErr.Error(), jitItems, jitTargets)...)
+	}
+	var out []row
+	for i, r := range rows {
+		out = append(out, r)
+		if i == len(rows)-1 || rows[i+1].Threads != r.Threads {
+			out = append(out, jitRows[r.Threads]...)
+		}
+	}
+	return out
+}
+
+// jitServer builds train/jitserve and the TorchScript form of the run's model
+// (scripts/sms_jit_export.py on the weights `sms bench export` wrote into exp) and returns the
+// server's command line, less --threads.
+func (b *bench) jitServer(ctx context.Context, run, exp string) ([]string, error) {
+	for _, f := range []string{"scripts/sms_jit_export.py", "train/jitserve"} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("%s does not exist", f)
+		}
+	}
+	bin, err := b.buildCommand(ctx, "train/jitserve")
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.tmp, "serve-jit")
+	cmd := exec.CommandContext(ctx, b.cfg.python, "scripts/sms_jit_export.py", run, filepath.Join(exp, "model.pt"), dir)
+	cmd.Env = b.jobEnv(1)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("scripts/sms_jit_export.py: %v: %s", err, tail(string(out), 300))
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "JIT ") {
+			fmt.Fprintf(b.stderr, "bench: serving: TorchScript model for jitserve: %s\n", strings.TrimPrefix(line, "JIT "))
+		}
+	}
+	maxLen, err := runMaxLen(run)
+	if err != nil {
+		return nil, err
+	}
+	return []string{bin, "--model", filepath.Join(dir, "model_script.pt"), "--vocab", filepath.Join(dir, "vocab.txt"),
+		"--labels", "ham,spam", "--tokenizer", "sms", "--max-len", fmt.Sprint(maxLen), "--device", "cpu", "--addr", "127.0.0.1:0"}, nil
+}
+
+// runMaxLen is the run's --max-len (config.json), which jitserve must apply as `sms serve` does.
+func runMaxLen(run string) (int, error) {
+	raw, err := os.ReadFile(filepath.Join(run, "config.json"))
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		Options struct {
+			MaxLen int `json:"max_len"`
+		} `json:"options"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return 0, fmt.Errorf("%s/config.json: %w", run, err)
+	}
+	return c.Options.MaxLen, nil
 }
 
 // testMessages returns the test part of the run's data split (the split `sms` itself makes).

@@ -149,14 +149,21 @@ st_err st_init(void) {
     int n = at::get_num_threads();
     if (std::getenv("OMP_NUM_THREADS") == nullptr && std::getenv("MKL_NUM_THREADS") == nullptr) n = physical_cores();
     set_threads(n, std::getenv("OPENBLAS_NUM_THREADS") == nullptr);
-    // glibc gives every thread that allocates its own malloc arena (up to 8 per core), and a
-    // Go program calls libtorch from whichever OS thread its goroutine runs on at the moment:
-    // the memory one step frees in one arena is not reused by the next step's allocations in
-    // another, and each arena keeps its high-water mark. Measured on the LSTM language-model
-    // benchmark (scripts/lmbench), resident memory then grows epoch after epoch. One arena per
-    // core serves the intra-op threads without lock contention and keeps the reuse.
+    // glibc malloc, tuned for a Go program. A goroutine calls libtorch from whichever OS
+    // thread it runs on at the moment, and glibc gives every thread that allocates an arena of
+    // its own (up to 8 per core): one arena per core serves libtorch's threads without lock
+    // contention and lets a step reuse what the previous one freed. And large tensors freed
+    // out of order (by the garbage collector, or on another thread's arena) fragment the heap
+    // under glibc's dynamic mmap threshold, which rises to 32 MiB once a mapped block is freed:
+    // a fixed 4 MiB threshold gives them mappings of their own, returned to the system when
+    // freed. Measured on the LSTM language-model benchmark (scripts/lmbench, no thread
+    // pinning): with glibc's defaults the scoped loop's RSS rose to 1.1 GB within 750 steps
+    // and the scope-less loop's peaked at 2.5x the scoped loop's; see README.md for the
+    // numbers with these settings. The environment's MALLOC_ARENA_MAX and
+    // MALLOC_MMAP_THRESHOLD_ take precedence.
 #ifdef __GLIBC__
     if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, arena_max());
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 4 << 20);
 #endif
     // oneDNN off: libtorch 2.x runs an LSTM's no-grad forward on the CPU through oneDNN
     // (mkldnn_rnn), and Debian 13's libtorch 2.6 (with oneDNN 3.7.2) gets it wrong — outputs off
@@ -191,19 +198,6 @@ st_err st_blas_num_threads(int *n) {
     using getter = int (*)(void);
     auto f = reinterpret_cast<getter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
     *n = f != nullptr ? f() : -1;
-  });
-}
-st_err st_malloc_release_large(void) {
-  return guard([&] {
-    // Tensors that the garbage collector frees (package torch, code without scopes) are freed
-    // a step or so late and in no particular order, interleaved with the next step's
-    // allocations: glibc's dynamic mmap threshold (which rises to 32 MiB once a mapped block
-    // is freed) puts them in the heap, where the holes they leave fragment it. Measured on the
-    // LSTM language-model benchmark (scripts/lmbench): peak RSS 2.5x the scoped loop's with
-    // the dynamic threshold, 1.2x with a fixed 4 MiB one.
-#ifdef __GLIBC__
-    if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 4 << 20);
-#endif
   });
 }
 st_err st_tensor_nbytes(st_tensor h, int64_t *nbytes) {

@@ -54,9 +54,10 @@ st_err st_build_origin(char **source, char **torch_library);
 
 /* ---- runtime ----
  * st_init: once per process, when the shim is loaded. Unless the environment chose them
- * (OMP_NUM_THREADS / MKL_NUM_THREADS, OPENBLAS_NUM_THREADS, MALLOC_ARENA_MAX), it sets
- * libtorch's intra-op threads to the physical cores of the CPUs the process may run on (as
- * PyTorch does), OpenBLAS's threads likewise, and caps glibc's malloc arenas (see shim.cpp).
+ * (OMP_NUM_THREADS / MKL_NUM_THREADS, OPENBLAS_NUM_THREADS, MALLOC_ARENA_MAX,
+ * MALLOC_MMAP_THRESHOLD_), it sets libtorch's intra-op threads to the physical cores of the
+ * CPUs the process may run on (as PyTorch does), OpenBLAS's threads likewise, and tunes glibc
+ * malloc for a Go program (an arena per CPU, a fixed 4 MiB mmap threshold; see shim.cpp).
  * st_set_num_threads sets libtorch's intra-op threads and, when the process has OpenBLAS and
  * OPENBLAS_NUM_THREADS is unset, OpenBLAS's. st_blas_num_threads: OpenBLAS's thread count, -1
  * without OpenBLAS. st_tensor_nbytes: the bytes of the storage t's data lives in (0 for an
@@ -68,11 +69,6 @@ st_err st_set_num_threads(int n);
 st_err st_get_num_threads(int *n);
 st_err st_blas_num_threads(int *n);
 st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes);
-/* st_malloc_release_large: glibc malloc serves blocks of 4 MiB and more with their own
- * mappings from now on, returned to the system when freed (a fixed M_MMAP_THRESHOLD), unless
- * MALLOC_MMAP_THRESHOLD_ chose; package torch calls it when it first collects unscoped
- * tensors. No-op without glibc. */
-st_err st_malloc_release_large(void);
 st_err st_cuda_device_count(int *n);
 st_err st_set_grad_enabled(int enabled);
 st_err st_is_grad_enabled(int *enabled);

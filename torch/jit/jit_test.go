@@ -202,6 +202,61 @@ func TestLSTMClassifier(t *testing.T) {
 	}
 }
 
+// TestLoadOnDevice: the scripted classifier loaded with jit.Load(path, dev) onto
+// $SEQTORCH_TEST_DEVICE (jittest.Device: "cpu" by default, "cuda" under scripts/gpu-check.sh)
+// holds its parameters there and gives PyTorch's CPU logits for ids on that device: to 1e-6 on
+// the CPU, 1e-4 on CUDA (cuDNN's LSTM). It logs the largest difference.
+func TestLoadOnDevice(t *testing.T) {
+	dir, e := load(t)
+	dev, err := torch.ParseDevice(jittest.Device())
+	if err != nil {
+		t.Fatalf("$%s: %v", jittest.DeviceEnv, err)
+	}
+	tol := 1e-6
+	if dev != torch.CPU {
+		tol = 1e-4
+	}
+	checkLive(t)
+	m, err := jit.Load(filepath.Join(dir, "lstm_script.pt"), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.SetTraining(false)
+	if m.Device() != dev {
+		t.Errorf("Device() = %s, want %s", m.Device(), dev)
+	}
+	for _, p := range m.NamedParameters() {
+		if p.Value.Device() != dev {
+			t.Errorf("parameter %s on %s, want %s", p.Name, p.Value.Device(), dev)
+		}
+	}
+	torch.WithScope(func(s *torch.Scope) {
+		ids := torch.FromSlice(ints(e.LSTM.IDs), e.LSTM.IDsShape...).To(dev)
+		lengths := torch.FromSlice(ints(e.LSTM.Lengths), int64(len(e.LSTM.Lengths))).To(dev)
+		torch.NoGrad(func() {
+			out, err := m.Forward(ids, lengths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits := tensorOf(t, "forward", out)
+			if logits.Device() != dev {
+				t.Errorf("logits on %s, want %s", logits.Device(), dev)
+			}
+			if !slices.Equal(logits.Shape(), e.LSTM.LogitsShape) {
+				t.Fatalf("logits shape %v, want %v", logits.Shape(), e.LSTM.LogitsShape)
+			}
+			got := logits.To(torch.CPU).ToDType(torch.Float64).Float64s()
+			near(t, dev.String()+" logits", got, e.LSTM.Logits, tol)
+			worst := 0.0
+			for i := range got {
+				worst = max(worst, math.Abs(got[i]-e.LSTM.Logits[i]))
+			}
+			t.Logf("lstm_script.pt on %s: max |Go - PyTorch| = %.3g (tolerance %g)", dev, worst, tol)
+		})
+	})
+}
+
 // TestGRU: a scripted GRU with an optional h0 (left out and given) and a traced one; the
 // (output, h_n) tuple comes back as []any.
 func TestGRU(t *testing.T) {

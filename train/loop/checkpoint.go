@@ -47,6 +47,7 @@ type state struct {
 	BestValue     *float64 `json:"best_value,omitempty"`
 	ModelFile     string   `json:"model_file"`
 	OptimizerFile string   `json:"optimizer_file,omitempty"`
+	SchedulerFile string   `json:"scheduler_file,omitempty"`
 	History       []Record `json:"history"`
 	Written       string   `json:"written"`
 }
@@ -112,7 +113,7 @@ func readState(dir string) (*state, string, error) {
 	return nil, "", fmt.Errorf("loop: read checkpoint: %w", firstErr)
 }
 
-// resume loads the checkpoint of cfg.Dir into cfg.Model and cfg.Optimizer.
+// resume loads the checkpoint of cfg.Dir into cfg.Model, cfg.Optimizer and cfg.Scheduler.
 func resume[B any](cfg Config[B]) (*state, error) {
 	st, cdir, err := readState(cfg.Dir)
 	if err != nil {
@@ -132,11 +133,20 @@ func resume[B any](cfg Config[B]) (*state, error) {
 			return nil, fmt.Errorf("loop: resume: load optimizer: %w", err)
 		}
 	}
+	if cfg.Scheduler != nil {
+		if st.SchedulerFile == "" {
+			return nil, fmt.Errorf("loop: resume: checkpoint %s holds no learning-rate schedule", cdir)
+		}
+		if err := cfg.Scheduler.Load(filepath.Join(cdir, st.SchedulerFile)); err != nil {
+			return nil, fmt.Errorf("loop: resume: load scheduler: %w", err)
+		}
+	}
 	return st, nil
 }
 
-// writeCheckpoint writes st with the current model and optimizer into a fresh folder and swaps
-// it in: Dir/checkpoint -> Dir/checkpoint.old, new -> Dir/checkpoint, remove the old one.
+// writeCheckpoint writes st with the current model, optimizer and schedule into a fresh folder
+// and swaps it in: Dir/checkpoint -> Dir/checkpoint.old, new -> Dir/checkpoint, remove the old
+// one.
 func writeCheckpoint[B any](cfg *Config[B], st *state) (err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -159,6 +169,13 @@ func writeCheckpoint[B any](cfg *Config[B], st *state) (err error) {
 		st.OptimizerFile = cfg.OptimizerFile
 		if err := saveSynced(cfg.Optimizer, filepath.Join(tmp, cfg.OptimizerFile)); err != nil {
 			return fmt.Errorf("checkpoint: save optimizer: %w", err)
+		}
+	}
+	st.SchedulerFile = ""
+	if cfg.Scheduler != nil {
+		st.SchedulerFile = cfg.SchedulerFile
+		if err := saveSynced(cfg.Scheduler, filepath.Join(tmp, cfg.SchedulerFile)); err != nil {
+			return fmt.Errorf("checkpoint: save scheduler: %w", err)
 		}
 	}
 	st.Written = time.Now().UTC().Format(time.RFC3339)

@@ -13,9 +13,10 @@
 //     ReadEvery steps (for the progress display) and once per epoch;
 //   - after each epoch: validation (eval mode, no grad), one metrics.jsonl line, a log line,
 //     the best-validation model (kept separately), and a checkpoint;
-//   - checkpoints hold the model and optimizer state, the epoch and step reached, the seed, the
-//     best validation value and the history. They are written into a temporary folder and
-//     swapped in by rename, so a crash leaves either the old or the new checkpoint;
+//   - checkpoints hold the model and optimizer state (and the learning-rate schedule's, if
+//     any), the epoch and step reached, the seed, the best validation value and the history.
+//     They are written into a temporary folder and swapped in by rename, so a crash leaves
+//     either the old or the new checkpoint;
 //   - cancelling ctx (Ctrl-C through signal.NotifyContext) stops after the current step, writes a
 //     checkpoint that includes the position inside the epoch, and returns [ErrInterrupted];
 //   - temporary files that a killed run left in the run folder are removed when Run starts.
@@ -132,10 +133,14 @@ type Config[B any] struct {
 	// Model and Optimizer persist the state a checkpoint needs (Optimizer may be nil for
 	// stateless optimizers).
 	Model, Optimizer Persister
-	// ModelFile, OptimizerFile and BestFile name the files written (defaults
-	// "model.safetensors", "optimizer.pt" and "best.safetensors"); the first two live inside
-	// Dir/checkpoint, BestFile in Dir.
-	ModelFile, OptimizerFile, BestFile string
+	// Scheduler, if not nil, persists a learning-rate schedule's state beside the optimizer's
+	// (optim.Persister of the schedule), so that a resumed run continues the schedule. A
+	// checkpoint written without one cannot be resumed with one.
+	Scheduler Persister
+	// ModelFile, OptimizerFile, SchedulerFile and BestFile name the files written (defaults
+	// "model.safetensors", "optimizer.pt", "scheduler.pt" and "best.safetensors"); the first
+	// three live inside Dir/checkpoint, BestFile in Dir.
+	ModelFile, OptimizerFile, SchedulerFile, BestFile string
 
 	// Monitor is the Validate metric that selects the best model (e.g. "val_accuracy");
 	// Maximize says whether larger is better. With Monitor empty (or no Validate) the last
@@ -224,6 +229,9 @@ func (c *Config[B]) withDefaults() error {
 	}
 	if c.OptimizerFile == "" {
 		c.OptimizerFile = "optimizer.pt"
+	}
+	if c.SchedulerFile == "" {
+		c.SchedulerFile = "scheduler.pt"
 	}
 	if c.BestFile == "" {
 		c.BestFile = "best.safetensors"

@@ -367,3 +367,73 @@ func TestRemovesStaleTemp(t *testing.T) {
 		t.Errorf("a file that is not a temporary one was removed: %v", err)
 	}
 }
+
+// TestSchedulerPersisted: Config.Scheduler is saved into the checkpoint beside the optimizer
+// (scheduler.pt, named in state.json) and loaded on resume; a checkpoint written without a
+// schedule is refused by a run that has one.
+func TestSchedulerPersisted(t *testing.T) {
+	torchtest.CheckLive(t)
+	sched := func(state *string) loop.Persister {
+		return loop.PersistFuncs{
+			SaveFunc: func(p string) error { return os.WriteFile(p, []byte(*state), 0o644) },
+			LoadFunc: func(p string) error {
+				b, err := os.ReadFile(p)
+				*state = string(b)
+				return err
+			},
+		}
+	}
+	dir := t.TempDir()
+	j := newToy(7)
+	defer j.close()
+	cfg := j.config(dir, 2)
+	saved := "epoch 1"
+	cfg.Scheduler = sched(&saved)
+	ctx, cancel := context.WithCancel(context.Background())
+	inner := cfg.Step
+	cfg.Step = func(b toyBatch) (loop.StepResult, error) { cancel(); return inner(b) }
+	if _, err := loop.Run(ctx, cfg); !errors.Is(err, loop.ErrInterrupted) {
+		t.Fatalf("err = %v, want an interruption", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, loop.CheckpointDir, "scheduler.pt"))
+	if err != nil || string(b) != "epoch 1" {
+		t.Fatalf("scheduler.pt: %q, %v", b, err)
+	}
+	if st := readFileT(t, filepath.Join(dir, loop.CheckpointDir, loop.StateFile)); !strings.Contains(st, `"scheduler_file": "scheduler.pt"`) {
+		t.Errorf("state.json does not name the scheduler's file:\n%s", st)
+	}
+	j2 := newToy(7)
+	defer j2.close()
+	cfg = j2.config(dir, 2)
+	cfg.Resume = true
+	var loaded string
+	cfg.Scheduler = sched(&loaded)
+	if _, err := loop.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if loaded != "epoch 1" {
+		t.Errorf("resumed schedule state %q, want the checkpoint's %q", loaded, "epoch 1")
+	}
+
+	plain := t.TempDir()
+	if _, _, err := train(t, plain, 1, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	j3 := newToy(42)
+	defer j3.close()
+	cfg = j3.config(plain, 2)
+	cfg.Resume = true
+	cfg.Scheduler = sched(&loaded)
+	if _, err := loop.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "holds no learning-rate schedule") {
+		t.Errorf("a schedule resuming a checkpoint without one: err = %v", err)
+	}
+}
+
+func readFileT(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -44,7 +45,13 @@ type Options struct {
 	ClassWeights     string        `json:"class_weights"`          // none or balanced
 	Monitor          string        `json:"monitor"`                // validation metric for model selection
 	Bucket           int           `json:"bucket"`                 // length bucketing (batches per chunk)
+	Schedule         string        `json:"schedule,omitempty"`     // learning-rate schedule: constant ("" too) or warmup-cosine
+	Warmup           int           `json:"warmup,omitempty"`       // warmup-cosine: epochs of linear warm-up
 	Dist             cli.DistFlags `json:"dist"`                   // --nproc and the rendezvous
+
+	// ScheduleEpochs is the number of epochs warmup-cosine spans: --epochs of the run that
+	// started it (normalize fills it in), so that a resumed run can tell a changed --epochs.
+	ScheduleEpochs int `json:"schedule_epochs,omitempty"`
 }
 
 // defaultVectors is the --vectors value that names the data catalog's vectors file
@@ -72,6 +79,22 @@ var monitors = map[string]bool{"val_loss": false, "val_accuracy": true, "val_f1"
 
 var optimizers = []string{"adam", "adamw", "sgd", "adadelta"}
 
+// Learning-rate schedules (--schedule).
+const (
+	scheduleConstant     = "constant"      // --lr throughout
+	scheduleWarmupCosine = "warmup-cosine" // linear warm-up from warmupStartFactor·lr, then cosine to 0
+)
+
+var schedules = []string{scheduleConstant, scheduleWarmupCosine}
+
+const (
+	// defaultWarmup is --warmup's value for --schedule warmup-cosine when it is not given.
+	defaultWarmup = 1
+	// warmupStartFactor is the fraction of --lr the warm-up starts from (LinearLR's
+	// start_factor).
+	warmupStartFactor = 0.1
+)
+
 // trainFlags registers the training flags on fs, writing into o.
 func trainFlags(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Device, "device", "auto", "device: auto, cpu, cuda or cuda:N")
@@ -92,6 +115,9 @@ func trainFlags(fs *flag.FlagSet, o *Options) {
 	fs.IntVar(&o.Batch, "batch", 32, "batch size")
 	fs.Float64Var(&o.LR, "lr", 1e-3, "learning rate")
 	fs.StringVar(&o.Optimizer, "optimizer", "adam", "optimizer: adam, adamw, sgd or adadelta")
+	fs.StringVar(&o.Schedule, "schedule", scheduleConstant, "learning-rate schedule, set once per epoch: constant (--lr throughout) or warmup-cosine "+
+		"(--warmup epochs rising linearly from a tenth of --lr, then a cosine from --lr towards 0 over the remaining epochs; PyTorch's SequentialLR of LinearLR and CosineAnnealingLR)")
+	fs.IntVar(&o.Warmup, "warmup", 0, fmt.Sprintf("warm-up epochs of --schedule warmup-cosine (default %d)", defaultWarmup))
 	fs.Float64Var(&o.WeightDecay, "weight-decay", 0, "weight decay")
 	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient norm to this value (0: off)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed (initialisation, shuffling, dropout)")
@@ -123,6 +149,19 @@ func (o *Options) normalize() error {
 	}
 	if o.Tokens == "" { // a run saved before --tokens existed
 		o.Tokens = "words"
+	}
+	if o.Schedule == "" { // a run saved before --schedule existed
+		o.Schedule = scheduleConstant
+	}
+	if o.Schedule == scheduleWarmupCosine {
+		if o.Warmup == 0 {
+			o.Warmup = defaultWarmup
+		}
+		if o.ScheduleEpochs == 0 { // a new run: the schedule spans its --epochs
+			o.ScheduleEpochs = o.Epochs
+		}
+	} else {
+		o.ScheduleEpochs = 0
 	}
 	return nil
 }
@@ -164,6 +203,16 @@ func (o *Options) validate() error {
 		return cli.Usagef("--lr must be positive, got %v", o.LR)
 	case !slices.Contains(optimizers, o.Optimizer):
 		return cli.Usagef("unknown --optimizer %q: want %s", o.Optimizer, strings.Join(optimizers, ", "))
+	case !slices.Contains(schedules, o.Schedule):
+		return cli.Usagef("unknown --schedule %q: want %s", o.Schedule, strings.Join(schedules, " or "))
+	case o.Warmup < 0:
+		return cli.Usagef("--warmup must be >= 0, got %d", o.Warmup)
+	case o.Schedule == scheduleConstant && o.Warmup != 0:
+		return cli.Usagef("--warmup needs --schedule %s", scheduleWarmupCosine)
+	case o.Schedule == scheduleWarmupCosine && o.Epochs != o.ScheduleEpochs:
+		return cli.Usagef("--epochs %d: this run's --schedule %s spans %d epochs and a resumed run keeps them", o.Epochs, scheduleWarmupCosine, o.ScheduleEpochs)
+	case o.Schedule == scheduleWarmupCosine && o.Warmup >= o.Epochs:
+		return cli.Usagef("--warmup must be less than --epochs (%d) to leave epochs for the cosine, got %d", o.Epochs, o.Warmup)
 	case !(o.WordDropout >= 0 && o.WordDropout < 1):
 		return cli.Usagef("--word-dropout must be in [0, 1), got %v", o.WordDropout)
 	case !(o.WeightDecay >= 0):

@@ -324,17 +324,17 @@ func TestReportFast(t *testing.T) {
 	torchtest.CheckLive(t)
 	out := t.TempDir()
 	code, stdout, stderr := runCmd(context.Background(), "report", "--out", out, "--data", "testdata/sms_tiny.txt",
-		"--device", "cpu", "--epochs", "1", "--seeds", "2", "--fast", "--vectors", "none")
+		"--device", "cpu", "--epochs", "2", "--seeds", "2", "--fast", "--vectors", "none")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	report := readFile(t, filepath.Join(out, "REPORT.md"))
-	for _, want := range []string{"## A1", "## A2", "## A3", "## A4", "## A5", "| rnn.weight_hh_l0 | [80 80] | 6,400 | [120 120] | 14,400 | yes |", "± "} {
+	for _, want := range []string{"## A1", "## A2", "## A3", "## A4", "## A5", "## A7", "| GRU (1 layer) | warmup-cosine | ", "| rnn.weight_hh_l0 | [80 80] | 6,400 | [120 120] | 14,400 | yes |", "± "} {
 		if !strings.Contains(report, want) {
 			t.Errorf("REPORT.md lacks %q", want)
 		}
 	}
-	for _, name := range []string{"a3_curves.png", "a5_convergence.png", "runs/rnn-s1/summary.json", "runs/bigru-f-double-s2/model.safetensors"} {
+	for _, name := range []string{"a3_curves.png", "a5_convergence.png", "runs/rnn-s1/summary.json", "runs/bigru-f-double-s2/model.safetensors", "runs/gru-warmup-cosine-s2/checkpoint/scheduler.pt"} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
 			t.Errorf("missing %s", name)
 		}

@@ -192,7 +192,91 @@ func studyExperiments(base Options, vectors string) []*experiment {
 				}},
 		)
 	}
+	if base.Epochs > defaultWarmup { // the warm-up needs an epoch after it
+		for _, c := range scheduleCells {
+			exps = append(exps, &experiment{id: c.id + "-" + scheduleWarmupCosine, label: c.label + ", warmup-cosine", part: "A7",
+				modify: func(o *Options) { o.Model.Cell, o.Schedule = c.id, scheduleWarmupCosine }})
+		}
+	}
 	return exps
+}
+
+// scheduleCells are the A4 models that A7 trains again with --schedule warmup-cosine.
+var scheduleCells = []struct{ id, label string }{{"rnn", "RNN (1 layer)"}, {"lstm", "LSTM (1 layer)"}, {"gru", "GRU (1 layer)"}}
+
+// writeScheduleSection writes A7: each A4 model with --schedule warmup-cosine beside its
+// constant-rate row (the same seeds), from the runs of both.
+func writeScheduleSection(b *strings.Builder, exps []*experiment, target float64) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	type pair struct {
+		label         string
+		constant, sch *experiment
+	}
+	var pairs []pair
+	for _, c := range scheduleCells {
+		k, s := findExperiment(exps, c.id), findExperiment(exps, c.id+"-"+scheduleWarmupCosine)
+		if k != nil && s != nil && len(k.runs) == len(s.runs) {
+			pairs = append(pairs, pair{c.label, k, s})
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	first := pairs[0].sch.runs[0]
+	var lrs []string
+	for _, h := range first.History {
+		lrs = append(lrs, fmt.Sprintf("%.3g", h.Val["lr"]))
+	}
+	epochs := len(first.History)
+	p("\n## A7. Learning-rate schedule (`--schedule warmup-cosine`)\n\n")
+	p("`--schedule warmup-cosine --warmup %d`: the first epoch at a tenth of the learning rate, then a cosine from it towards 0 over the other %d epochs, set once per epoch "+
+		"(PyTorch's `SequentialLR(opt, [LinearLR(opt, start_factor=%g, total_iters=%d), CosineAnnealingLR(opt, T_max=%d)], milestones=[%d])`, "+
+		"torch/optim's LinearLR, CosineAnnealingLR and SequentialLR; the schedule's state is saved in the checkpoint beside the optimizer's). "+
+		"Learning rate per epoch, read from the runs' `metrics.jsonl`: %s. Everything else, seeds included, as the constant-rate rows of A4, repeated here.\n\n",
+		defaultWarmup, epochs-defaultWarmup, warmupStartFactor, defaultWarmup, epochs-defaultWarmup, defaultWarmup, strings.Join(lrs, ", "))
+	p("| model | schedule | test accuracy %% | spam F1 | MCC | validation loss (best epoch) | best epoch | epochs to val. accuracy ≥ %.2f |\n|---|---|---|---|---|---|---|---|\n", target)
+	row := func(label, sched string, e *experiment) {
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", label, sched,
+			e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
+			e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }),
+			e.stat(func(o *outcome) float64 { return o.Summary.TestMCC }),
+			e.stat(func(o *outcome) float64 { return o.Summary.BestValue }),
+			e.stat(func(o *outcome) float64 { return float64(o.Summary.BestEpoch) }).short(),
+			convergence(e, target))
+	}
+	var deltas []string
+	for _, pr := range pairs {
+		row(pr.label, "constant", pr.constant)
+		row(pr.label, "warmup-cosine", pr.sch)
+		var dacc, dloss []float64
+		better := 0
+		for i := range pr.sch.runs {
+			a, c := pr.sch.runs[i].Summary, pr.constant.runs[i].Summary
+			dacc, dloss = append(dacc, a.TestAccuracy-c.TestAccuracy), append(dloss, a.BestValue-c.BestValue)
+			if a.TestAccuracy > c.TestAccuracy {
+				better++
+			}
+		}
+		da, dl := meanStd(dacc), meanStd(dloss)
+		deltas = append(deltas, fmt.Sprintf("%s %+.2f ± %.2f points of test accuracy (higher in %d of %d seeds), validation loss %+.4f",
+			pr.label, 100*da.mean, 100*da.std, better, len(dacc), dl.mean))
+	}
+	p("\nwarmup-cosine minus constant, seed by seed: %s.\n", strings.Join(deltas, "; "))
+}
+
+// convergence is the mean first epoch whose validation accuracy reaches target over the runs
+// that reached it ("never" if none did).
+func convergence(e *experiment, target float64) string {
+	var reached []float64
+	for _, r := range e.runs {
+		if v := epochsTo(r, target); !math.IsNaN(v) {
+			reached = append(reached, v)
+		}
+	}
+	if len(reached) == 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%s (n = %d)", meanStd(reached).short(), len(reached))
 }
 
 // stat is a mean and a sample standard deviation.
@@ -354,6 +438,8 @@ func writeReport(r *reportOptions, base Options, exps []*experiment, ens []*Ense
 	if len(ens) > 0 {
 		writeBestSection(&b, exps, ens)
 	}
+	// A7
+	writeScheduleSection(&b, exps, r.target)
 
 	// Summary: the configuration with the lowest mean validation loss.
 	best := exps[0]
@@ -561,16 +647,7 @@ func verdict(ok bool) string {
 func (s stat) short() string { return fmt.Sprintf("%.1f ± %.1f", s.mean, s.std) }
 
 func writeRow(b *strings.Builder, e *experiment, target float64) {
-	var reached []float64
-	for _, r := range e.runs {
-		if v := epochsTo(r, target); !math.IsNaN(v) {
-			reached = append(reached, v)
-		}
-	}
-	conv := "never"
-	if len(reached) > 0 {
-		conv = fmt.Sprintf("%s (n = %d)", meanStd(reached).short(), len(reached))
-	}
+	conv := convergence(e, target)
 	fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", e.label, runlog.Commas(e.runs[0].Summary.Params),
 		e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
 		e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }),

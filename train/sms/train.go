@@ -94,6 +94,10 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 		return nil, err
 	}
 	defer closeOpt()
+	sched, err := newSchedule(o, opt)
+	if err != nil {
+		return nil, err
+	}
 
 	var classWeights *torch.Tensor
 	if o.ClassWeights == "balanced" {
@@ -164,7 +168,11 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 			if err != nil {
 				return nil, err
 			}
-			return loop.Metrics{"val_loss": ev.loss, "val_accuracy": ev.conf.Accuracy(), "val_f1": ev.f1, "val_mcc": ev.conf.MCC()}, nil
+			m := loop.Metrics{"val_loss": ev.loss, "val_accuracy": ev.conf.Accuracy(), "val_f1": ev.f1, "val_mcc": ev.conf.MCC()}
+			if sched != nil { // the learning rate the epoch trained with, in metrics.jsonl
+				m["lr"] = opt.LR()
+			}
+			return m, nil
 		},
 		SetTraining: model.SetTraining,
 		Model: loop.PersistFuncs{
@@ -172,6 +180,7 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 			LoadFunc: func(p string) error { return nn.LoadSafetensors(p, model) },
 		},
 		Optimizer: optim.Persister(opt),
+		Scheduler: schedulePersister(sched),
 		BestFile:  weightsName,
 		Monitor:   o.Monitor,
 		Maximize:  monitors[o.Monitor],
@@ -179,6 +188,9 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 		Log:       stdout,
 		ReadEvery: 25,
 		Dist:      par.Loop(),
+	}
+	if sched != nil {
+		cfg.EpochStart = func(epoch int) error { return scheduleEpoch(sched, epoch) }
 	}
 	res, err := loop.Run(ctx, cfg)
 	if err != nil {
@@ -260,6 +272,53 @@ func newOptimizer(o *Options, params []*torch.Tensor) (optim.Optimizer, func(), 
 		return nil, nil, err
 	}
 	return opt, opt.Close, nil
+}
+
+// newSchedule returns the learning-rate schedule --schedule names over opt, nil for constant
+// (the optimizer's --lr throughout, untouched). warmup-cosine is PyTorch's
+//
+//	warm = LinearLR(opt, start_factor=0.1, total_iters=warmup)
+//	decay = CosineAnnealingLR(opt, T_max=epochs-warmup)
+//	sched = SequentialLR(opt, [warm, decay], milestones=[warmup])
+//
+// stepped once per epoch: epoch e (1-based) trains with the rate at last_epoch e-1, from a tenth
+// of --lr in epoch 1 up to --lr in epoch warmup+1, then down a cosine whose zero would be epoch
+// epochs+1.
+func newSchedule(o *Options, opt optim.Optimizer) (optim.LRScheduler, error) {
+	if o.Schedule != scheduleWarmupCosine {
+		return nil, nil
+	}
+	warm, err := optim.NewLinearLR(opt, optim.LinearLROptions{StartFactor: new(float64(warmupStartFactor)), TotalIters: new(o.Warmup)})
+	if err != nil {
+		return nil, err
+	}
+	decay, err := optim.NewCosineAnnealingLR(opt, o.ScheduleEpochs-o.Warmup, 0)
+	if err != nil {
+		return nil, err
+	}
+	return optim.NewSequentialLR(opt, []optim.LRScheduler{warm, decay}, []int{o.Warmup})
+}
+
+// scheduleEpoch brings sched to epoch (1-based) before its first step: it steps the schedule
+// once per epoch finished since the schedule's last step. A resumed run's schedule comes from
+// the checkpoint, which was written after its epoch's EpochStart, so an interrupted epoch
+// continues with its own rate and the next one steps once.
+func scheduleEpoch(sched optim.LRScheduler, epoch int) error {
+	if sched.LastEpoch() > epoch-1 {
+		return fmt.Errorf("learning-rate schedule at epoch %d, ahead of epoch %d", sched.LastEpoch()+1, epoch)
+	}
+	for sched.LastEpoch() < epoch-1 {
+		sched.Step()
+	}
+	return nil
+}
+
+// schedulePersister returns the checkpoint persister of sched (nil for none).
+func schedulePersister(sched optim.LRScheduler) loop.Persister {
+	if sched == nil {
+		return nil
+	}
+	return optim.Persister(sched)
 }
 
 // batchTensors returns a batch's ids (B, T) and labels (B) on dev.

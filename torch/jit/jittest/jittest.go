@@ -28,10 +28,48 @@ func Python() string {
 	return "/usr/bin/python3"
 }
 
-// Script returns the path of scripts/NAME in this checkout (or module copy).
+// Script returns the path of scripts/NAME in this checkout (or module copy): beside this
+// source file, else (a test binary built elsewhere and run from its package folder, as
+// scripts/gpu-check.sh does) in the nearest folder above the working directory that has it.
 func Script(name string) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", name)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", name)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if p := filepath.Join(d, "scripts", name); fileExists(p) {
+				return p
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return path
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// FixturesEnv names a folder that scripts/jit_ref.py already wrote (scripts/gpu-check.sh
+// generates it once with the device machine's PyTorch): [Fixtures] uses it instead of running
+// the script.
+const FixturesEnv = "SEQTORCH_JIT_FIXTURES"
+
+// DeviceEnv names the device that device-aware tests load modules onto ("cpu", the default;
+// "cuda" under scripts/gpu-check.sh); see [Device].
+const DeviceEnv = "SEQTORCH_TEST_DEVICE"
+
+// Device returns $SEQTORCH_TEST_DEVICE, or "cpu" when it is unset.
+func Device() string {
+	if d := os.Getenv(DeviceEnv); d != "" {
+		return d
+	}
+	return "cpu"
 }
 
 var (
@@ -51,10 +89,18 @@ func Main(m *testing.M) {
 }
 
 // Fixtures returns the folder scripts/jit_ref.py wrote (see its documentation for the files),
-// generating it on first use; the test is skipped when Python cannot import torch.
+// generating it on first use, or $SEQTORCH_JIT_FIXTURES when set; the test is skipped when
+// Python cannot import torch.
 func Fixtures(tb testing.TB) string {
 	tb.Helper()
 	once.Do(func() {
+		if d := os.Getenv(FixturesEnv); d != "" {
+			dir = d
+			if !fileExists(filepath.Join(d, "expected.json")) {
+				err = fmt.Errorf("$%s=%s: no expected.json there (write it with scripts/jit_ref.py %s)", FixturesEnv, d, d)
+			}
+			return
+		}
 		py := Python()
 		root, err = os.MkdirTemp("", "seqtorch-jit-")
 		if err != nil {
