@@ -8,31 +8,43 @@ import (
 // BenchmarkAdd1 measures per-op overhead: adding two 1-element tensors and freeing the result.
 // scripts/bench-ops.sh runs the same loop in Python on the same libtorch.
 func BenchmarkAdd1(b *testing.B) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	_ = SetNumThreads(1)
-	x := FromSlice([]float32{1})
-	y := FromSlice([]float32{2})
-	defer x.Close()
-	defer y.Close()
-	b.ReportAllocs()
+	x, y := onesPair(b)
 	for b.Loop() {
 		x.Add(y).Close()
 	}
 }
 
+// onesPair sets up a per-op benchmark: one libtorch thread, the goroutine on its OS thread,
+// two 1-element tensors (closed when b ends), allocations reported.
+func onesPair(b *testing.B) (x, y *Tensor) {
+	runtime.LockOSThread()
+	b.Cleanup(runtime.UnlockOSThread)
+	_ = SetNumThreads(1)
+	x = FromSlice([]float32{1})
+	y = FromSlice([]float32{2})
+	b.Cleanup(func() { x.Close(); y.Close() })
+	b.ReportAllocs()
+	return x, y
+}
+
 // BenchmarkMatmul64x80 multiplies a 64x80 by an 80x80 matrix.
 func BenchmarkMatmul64x80(b *testing.B) {
-	_ = SetNumThreads(1)
-	ManualSeed(0)
-	x := Randn([]int64{64, 80})
-	y := Randn([]int64{80, 80})
-	defer x.Close()
-	defer y.Close()
-	b.ReportAllocs()
+	x, y := matmulPair(b)
 	for b.Loop() {
 		x.Matmul(y).Close()
 	}
+}
+
+// matmulPair sets up the matmul and log_softmax benchmarks: one thread, a 64×80 and an 80×80
+// matrix drawn after ManualSeed(0), closed when b ends.
+func matmulPair(b *testing.B) (x, y *Tensor) {
+	_ = SetNumThreads(1)
+	ManualSeed(0)
+	x = Randn([]int64{64, 80})
+	y = Randn([]int64{80, 80})
+	b.Cleanup(func() { x.Close(); y.Close() })
+	b.ReportAllocs()
+	return x, y
 }
 
 // BenchmarkAdd1Scoped is BenchmarkAdd1 with the result freed by a Scope, as in a training step.
@@ -75,14 +87,7 @@ func BenchmarkAdd1InScope(b *testing.B) {
 
 // BenchmarkAdd1Generated is BenchmarkAdd1 through the generated AddTensor (aten::add.Tensor).
 func BenchmarkAdd1Generated(b *testing.B) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	_ = SetNumThreads(1)
-	x := FromSlice([]float32{1})
-	y := FromSlice([]float32{2})
-	defer x.Close()
-	defer y.Close()
-	b.ReportAllocs()
+	x, y := onesPair(b)
 	for b.Loop() {
 		x.AddTensor(y, 1).Close()
 	}
@@ -90,14 +95,7 @@ func BenchmarkAdd1Generated(b *testing.B) {
 
 // BenchmarkAdd1Call is BenchmarkAdd1 through torch.Call("aten::add.Tensor", ...).
 func BenchmarkAdd1Call(b *testing.B) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	_ = SetNumThreads(1)
-	x := FromSlice([]float32{1})
-	y := FromSlice([]float32{2})
-	defer x.Close()
-	defer y.Close()
-	b.ReportAllocs()
+	x, y := onesPair(b)
 	for b.Loop() {
 		Call("aten::add.Tensor", x, y)[0].(*Tensor).Close()
 	}
@@ -106,13 +104,7 @@ func BenchmarkAdd1Call(b *testing.B) {
 // BenchmarkMatmul64x80Generated multiplies through the generated Mm (aten::mm, which
 // aten::matmul runs for two matrices).
 func BenchmarkMatmul64x80Generated(b *testing.B) {
-	_ = SetNumThreads(1)
-	ManualSeed(0)
-	x := Randn([]int64{64, 80})
-	y := Randn([]int64{80, 80})
-	defer x.Close()
-	defer y.Close()
-	b.ReportAllocs()
+	x, y := matmulPair(b)
 	for b.Loop() {
 		x.Mm(y).Close()
 	}
@@ -120,11 +112,7 @@ func BenchmarkMatmul64x80Generated(b *testing.B) {
 
 // BenchmarkLogSoftmax is log_softmax over the last dimension of a 64x80 matrix, hand-written.
 func BenchmarkLogSoftmax(b *testing.B) {
-	_ = SetNumThreads(1)
-	ManualSeed(0)
-	x := Randn([]int64{64, 80})
-	defer x.Close()
-	b.ReportAllocs()
+	x, _ := matmulPair(b)
 	for b.Loop() {
 		x.LogSoftmax(1).Close()
 	}

@@ -127,40 +127,16 @@ c10::IValue to_ivalue(const c10::Argument &a, size_t i, const c10::TypePtr &ty, 
     case c10::TypeKind::TensorType:
       if (v.tag == ST_V_TENSOR) return c10::IValue(tensor_of(v));
       break;
-    case c10::TypeKind::IntType:
-    case c10::TypeKind::SymIntType:
-    case c10::TypeKind::ScalarTypeType:
-    case c10::TypeKind::LayoutType:
-    case c10::TypeKind::MemoryFormatType:
-      // ScalarType, Layout and MemoryFormat travel as ints in boxed calls.
-      if (v.tag == ST_V_INT || v.tag == ST_V_DTYPE || v.tag == ST_V_LAYOUT || v.tag == ST_V_MEMORY_FORMAT) return c10::IValue(v.i);
-      break;
-    case c10::TypeKind::FloatType:
-      if (v.tag == ST_V_DOUBLE) return c10::IValue(v.d);
-      if (v.tag == ST_V_INT) return c10::IValue(static_cast<double>(v.i));
-      break;
-    case c10::TypeKind::BoolType:
+    case c10::TypeKind::NumberType:  // Scalar: a Go bool too, as Python's True
       if (v.tag == ST_V_BOOL) return c10::IValue(v.i != 0);
-      break;
-    case c10::TypeKind::NumberType:  // Scalar
-      if (v.tag == ST_V_INT) return c10::IValue(v.i);
-      if (v.tag == ST_V_DOUBLE) return c10::IValue(v.d);
-      if (v.tag == ST_V_BOOL) return c10::IValue(v.i != 0);
-      break;
-    case c10::TypeKind::StringType:
-      if (v.tag == ST_V_STRING) return c10::IValue(std::string(p.bytes + v.i, static_cast<size_t>(v.n)));
-      break;
-    case c10::TypeKind::DeviceObjType:
-      if (v.tag == ST_V_DEVICE) {
-        return c10::IValue(c10::Device(static_cast<c10::DeviceType>(v.i), static_cast<c10::DeviceIndex>(v.n)));
-      }
-      if (v.tag == ST_V_STRING) return c10::IValue(c10::Device(std::string(p.bytes + v.i, static_cast<size_t>(v.n))));
       break;
     case c10::TypeKind::ListType:
       return to_list(a, i, ty->containedTypes()[0], v, p);
     default:
       break;
   }
+  c10::IValue out;
+  if (leaf_ivalue(ty->kind(), v, p.bytes, &out)) return out;
   bad_arg(a, i, v);
 }
 

@@ -59,6 +59,52 @@ inline std::vector<at::Tensor> list(const st_tensor *ts, int n) {
   return v;
 }
 
+// leaf_ivalue converts a cell holding a number, bool, string or device to the IValue that a
+// schema argument of kind k takes (ScalarType, Layout and MemoryFormat travel as ints), writing
+// it to *out; it returns false when the cell does not fit k (the caller reports it). bytes is
+// the string pool of the call. Boxed ATen calls and TorchScript methods share it.
+inline bool leaf_ivalue(c10::TypeKind k, const st_value &v, const char *bytes, c10::IValue *out) {
+  switch (k) {
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+    case c10::TypeKind::ScalarTypeType:
+    case c10::TypeKind::LayoutType:
+    case c10::TypeKind::MemoryFormatType:
+      if (v.tag != ST_V_INT && v.tag != ST_V_DTYPE && v.tag != ST_V_LAYOUT && v.tag != ST_V_MEMORY_FORMAT) return false;
+      *out = c10::IValue(v.i);
+      return true;
+    case c10::TypeKind::FloatType:
+      if (v.tag == ST_V_DOUBLE) *out = c10::IValue(v.d);
+      else if (v.tag == ST_V_INT) *out = c10::IValue(static_cast<double>(v.i));
+      else return false;
+      return true;
+    case c10::TypeKind::BoolType:
+      if (v.tag != ST_V_BOOL) return false;
+      *out = c10::IValue(v.i != 0);
+      return true;
+    case c10::TypeKind::NumberType:  // Scalar: an int stays an int, as in Python
+      if (v.tag == ST_V_INT) *out = c10::IValue(v.i);
+      else if (v.tag == ST_V_DOUBLE) *out = c10::IValue(v.d);
+      else return false;
+      return true;
+    case c10::TypeKind::StringType:
+      if (v.tag != ST_V_STRING) return false;
+      *out = c10::IValue(std::string(bytes + v.i, static_cast<size_t>(v.n)));
+      return true;
+    case c10::TypeKind::DeviceObjType:
+      if (v.tag == ST_V_DEVICE) {
+        *out = c10::IValue(c10::Device(static_cast<c10::DeviceType>(v.i), static_cast<c10::DeviceIndex>(v.n)));
+      } else if (v.tag == ST_V_STRING) {
+        *out = c10::IValue(c10::Device(std::string(bytes + v.i, static_cast<size_t>(v.n))));
+      } else {
+        return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace st
 
 #endif

@@ -106,29 +106,6 @@ c10::IValue convert(const c10::TypePtr &ty, reader &r, const std::string &where)
         return c10::IValue(v.t->t);
       }
       break;
-    case c10::TypeKind::IntType:
-      if (v.tag == ST_V_INT) return c10::IValue(v.i);
-      break;
-    case c10::TypeKind::FloatType:
-      if (v.tag == ST_V_DOUBLE) return c10::IValue(v.d);
-      if (v.tag == ST_V_INT) return c10::IValue(static_cast<double>(v.i));
-      break;
-    case c10::TypeKind::BoolType:
-      if (v.tag == ST_V_BOOL) return c10::IValue(v.i != 0);
-      break;
-    case c10::TypeKind::NumberType:
-      if (v.tag == ST_V_INT) return c10::IValue(v.i);
-      if (v.tag == ST_V_DOUBLE) return c10::IValue(v.d);
-      break;
-    case c10::TypeKind::StringType:
-      if (v.tag == ST_V_STRING) return c10::IValue(std::string(r.bytes + v.i, static_cast<size_t>(v.n)));
-      break;
-    case c10::TypeKind::DeviceObjType:
-      if (v.tag == ST_V_DEVICE) {
-        return c10::IValue(c10::Device(static_cast<c10::DeviceType>(v.i), static_cast<c10::DeviceIndex>(v.n)));
-      }
-      if (v.tag == ST_V_STRING) return c10::IValue(c10::Device(std::string(r.bytes + v.i, static_cast<size_t>(v.n))));
-      break;
     case c10::TypeKind::ListType:
       if (is_tree(v)) {
         const c10::TypePtr &elem = ty->containedTypes()[0];
@@ -168,6 +145,8 @@ c10::IValue convert(const c10::TypePtr &ty, reader &r, const std::string &where)
     default:
       break;
   }
+  c10::IValue out;
+  if (leaf_ivalue(ty->kind(), v, r.bytes, &out)) return out;
   mismatch(where, ty, v);
 }
 
