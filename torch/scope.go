@@ -269,18 +269,25 @@ func (s *Scope) Close() {
 	}
 	cell.Store(s.parent)
 	// Unwind to s's parent, closing inner scopes that were left open.
+	unlocks := 0
 	for c := top; ; c = c.parent {
 		c.closed.Store(true)
 		c.free()
 		openScopes.Add(-1)
-		runtime.UnlockOSThread()
+		unlocks++
 		if c == s {
 			break
 		}
 	}
+	// The thread gives its slot back before the goroutine unlocks it: once unlocked, the
+	// goroutine may move to another thread, and the slot must not stay in this thread's
+	// storage after another thread has taken it from the free list.
 	if s.parent == nil {
 		C.seqtorch_set_scope_slot(0)
 		scopeSlots.release(s.slot)
+	}
+	for range unlocks {
+		runtime.UnlockOSThread()
 	}
 }
 
