@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Native memory and the garbage collector.
@@ -134,14 +135,10 @@ func nextGoal(survivors int64) int64 {
 	return survivors + gcBudget.Load()
 }
 
-// storageBytes asks the shim how many bytes h's storage holds.
+// storageBytes returns how many bytes h's storage held when the shim made the handle (the
+// handle's header, read without a call into the shim).
 func storageBytes(h C.st_tensor) int64 {
-	var n C.int64_t
-	if e := C.st_tensor_nbytes(h, &n); e != nil {
-		C.st_free_err(e)
-		return 0
-	}
-	return int64(n)
+	return int64((*C.st_tensor_head)(unsafe.Pointer(h)).nbytes)
 }
 
 // account counts n more unscoped bytes and collects when the goal is passed.

@@ -23,7 +23,6 @@ static struct {
 	st_err (*st_set_num_threads)(int n);
 	st_err (*st_get_num_threads)(int *n);
 	st_err (*st_blas_num_threads)(int *n);
-	st_err (*st_tensor_nbytes)(st_tensor t, int64_t *nbytes);
 	st_err (*st_cuda_device_count)(int *n);
 	st_err (*st_set_grad_enabled)(int enabled);
 	st_err (*st_is_grad_enabled)(int *enabled);
@@ -160,7 +159,6 @@ const char *st__bind(void *lib) {
 	if ((*(void **)&st__fn.st_set_num_threads = dlsym(lib, "st_set_num_threads")) == NULL) return "st_set_num_threads";
 	if ((*(void **)&st__fn.st_get_num_threads = dlsym(lib, "st_get_num_threads")) == NULL) return "st_get_num_threads";
 	if ((*(void **)&st__fn.st_blas_num_threads = dlsym(lib, "st_blas_num_threads")) == NULL) return "st_blas_num_threads";
-	if ((*(void **)&st__fn.st_tensor_nbytes = dlsym(lib, "st_tensor_nbytes")) == NULL) return "st_tensor_nbytes";
 	if ((*(void **)&st__fn.st_cuda_device_count = dlsym(lib, "st_cuda_device_count")) == NULL) return "st_cuda_device_count";
 	if ((*(void **)&st__fn.st_set_grad_enabled = dlsym(lib, "st_set_grad_enabled")) == NULL) return "st_set_grad_enabled";
 	if ((*(void **)&st__fn.st_is_grad_enabled = dlsym(lib, "st_is_grad_enabled")) == NULL) return "st_is_grad_enabled";
@@ -342,11 +340,6 @@ st_err st_get_num_threads(int *n) {
 st_err st_blas_num_threads(int *n) {
 	st__ensure();
 	return st__fn.st_blas_num_threads(n);
-}
-
-st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes) {
-	st__ensure();
-	return st__fn.st_tensor_nbytes(t, nbytes);
 }
 
 st_err st_cuda_device_count(int *n) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 struct st_tensor_s {
+  st_tensor_head head;  // first, so that Go reads it at the handle's address without a call
   at::Tensor t;
 };
 
@@ -41,7 +42,14 @@ st_err guard(F &&f) {
   }
 }
 
-inline st_tensor wrap(at::Tensor t) { return new st_tensor_s{std::move(t)}; }
+// storage_nbytes returns the bytes of t's storage (0 for an undefined or storage-less tensor).
+inline int64_t storage_nbytes(const at::Tensor &t) {
+  return t.defined() && t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
+}
+inline st_tensor wrap(at::Tensor t) {
+  int64_t n = storage_nbytes(t);
+  return new st_tensor_s{st_tensor_head{n}, std::move(t)};
+}
 inline st_tensor wrap_opt(const at::Tensor &t) { return t.defined() ? wrap(t) : nullptr; }
 inline const at::Tensor &T(st_tensor h) {
   if (h == nullptr) throw std::invalid_argument("nil tensor");

@@ -200,12 +200,6 @@ st_err st_blas_num_threads(int *n) {
     *n = f != nullptr ? f() : -1;
   });
 }
-st_err st_tensor_nbytes(st_tensor h, int64_t *nbytes) {
-  return guard([&] {
-    const at::Tensor &t = T(h);
-    *nbytes = t.defined() && t.has_storage() ? static_cast<int64_t>(t.storage().nbytes()) : 0;
-  });
-}
 st_err st_cuda_device_count(int *n) { return guard([&] { *n = static_cast<int>(torch::cuda::device_count()); }); }
 st_err st_set_grad_enabled(int enabled) { return guard([&] { at::GradMode::set_enabled(enabled != 0); }); }
 st_err st_is_grad_enabled(int *enabled) { return guard([&] { *enabled = at::GradMode::is_enabled() ? 1 : 0; }); }

@@ -24,6 +24,12 @@ extern "C" {
 #endif
 
 typedef struct st_tensor_s *st_tensor;
+/* Every tensor handle begins with this header, which Go reads without a call: nbytes is the
+ * bytes of the storage the tensor's data lives in when the handle was made (0 for a tensor
+ * without storage), what the handle keeps alive at most. */
+typedef struct st_tensor_head {
+  int64_t nbytes;
+} st_tensor_head;
 typedef char *st_err;
 
 /* ---- enumerations (passed as int) ---- */
@@ -60,15 +66,13 @@ st_err st_build_origin(char **source, char **torch_library);
  * malloc for a Go program (an arena per CPU, a fixed 4 MiB mmap threshold; see shim.cpp).
  * st_set_num_threads sets libtorch's intra-op threads and, when the process has OpenBLAS and
  * OPENBLAS_NUM_THREADS is unset, OpenBLAS's. st_blas_num_threads: OpenBLAS's thread count, -1
- * without OpenBLAS. st_tensor_nbytes: the bytes of the storage t's data lives in (0 for an
- * undefined tensor or one without storage), what the handle keeps alive at most. */
+ * without OpenBLAS. */
 st_err st_init(void);
 st_err st_build_info(char **version, int *cuda_build, char **blas);
 st_err st_manual_seed(uint64_t seed);
 st_err st_set_num_threads(int n);
 st_err st_get_num_threads(int *n);
 st_err st_blas_num_threads(int *n);
-st_err st_tensor_nbytes(st_tensor t, int64_t *nbytes);
 st_err st_cuda_device_count(int *n);
 st_err st_set_grad_enabled(int enabled);
 st_err st_is_grad_enabled(int *enabled);
