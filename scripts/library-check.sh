@@ -11,7 +11,9 @@
 #      wrapper, an in-place chain through autograd, an in-place op refused on a leaf, printing)
 #      and print exactly what the same steps print in PyTorch (atenuser/ref.py),
 #   7. run a TorchScript module that PyTorch scripted (scripts/testdata/jituser: an LSTM
-#      classifier's logits against PyTorch's to 1e-5; a torch.save state dict refused in one line).
+#      classifier's logits against PyTorch's to 1e-5; a torch.save state dict refused in one line),
+#   8. build a torch/nn module as PyTorch does (scripts/testdata/nnuser: ManualSeed(1), then a
+#      MultiheadAttention(16, 4, batch_first) forward equal to PyTorch's to 1e-5).
 # The dependencies of seqtorch come from the usual module proxy behind the file one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,9 +46,10 @@ unset SEQTORCH_LIB LD_LIBRARY_PATH
 app=$tmp/app
 mkdir -p "$app"
 cp scripts/testdata/libuser/main.go "$app/"
-mkdir -p "$app/atenuser" "$app/jituser"
+mkdir -p "$app/atenuser" "$app/jituser" "$app/nnuser"
 cp scripts/testdata/atenuser/main.go "$app/atenuser/"
 cp scripts/testdata/jituser/main.go "$app/jituser/"
+cp scripts/testdata/nnuser/main.go "$app/nnuser/"
 cd "$app"
 go mod init example.com/libuser >/dev/null 2>&1
 go get "$mod@$ver" >/dev/null 2>&1 || fail "go get $mod@$ver"
@@ -93,4 +96,10 @@ mkdir -p "$tmp/jit"
 go build -o jit-check ./jituser || fail "go build ./jituser"
 ./jit-check "$tmp/jit" | sed 's/^/   /'
 [[ ${PIPESTATUS[0]} == 0 ]] || fail "jituser"
+say "8. a torch/nn module seeded as in PyTorch, from a module of its own"
+go build -o nn-check ./nnuser || fail "go build ./nnuser"
+"${SEQTORCH_PYTHON:-/usr/bin/python3}" "$root/scripts/testdata/nnuser/ref.py" >"$tmp/nn-py.json" 2>/dev/null ||
+  fail "scripts/testdata/nnuser/ref.py (needs Python with torch: SEQTORCH_PYTHON)"
+./nn-check <"$tmp/nn-py.json" | sed 's/^/   /'
+[[ ${PIPESTATUS[0]} == 0 ]] || fail "nnuser"
 say "passed"
