@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 	"github.com/seqtorch/seqtorch/torch/jit/jittest"
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 	"github.com/seqtorch/seqtorch/train/serve/loadgen"
 )
 
@@ -46,33 +46,6 @@ func fixture(t *testing.T) (model, vocab string, want pyClassifier) {
 	}
 	jittest.Expected(t, &e)
 	return filepath.Join(dir, "classifier.pt"), filepath.Join(dir, "vocab.txt"), e.Classifier
-}
-
-// lineWriter is a goroutine-safe writer that sends the first "serving on http://ADDR" it sees.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	addr chan string
-	sent bool
-}
-
-var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if m := servingRE.FindStringSubmatch(w.buf.String()); m != nil && !w.sent {
-		w.sent = true
-		w.addr <- m[1]
-	}
-	return len(p), nil
-}
-
-func (w *lineWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 type prediction map[string]any
@@ -132,7 +105,7 @@ func TestServe(t *testing.T) {
 	model, vocab, want := fixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := &lineWriter{addr: make(chan string, 1)}
+	log := clitest.NewServeLog()
 	code := make(chan int, 1)
 	go func() {
 		err := run(ctx, []string{"--model", model, "--vocab", vocab, "--labels", "ham,spam", "--device", "cpu",
@@ -141,7 +114,7 @@ func TestServe(t *testing.T) {
 	}()
 	var url string
 	select {
-	case url = <-log.addr:
+	case url = <-log.URL:
 	case c := <-code:
 		t.Fatalf("exited with %d before listening: %s", c, log.String())
 	case <-time.After(time.Minute):
@@ -218,7 +191,7 @@ func TestSIGTERM(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "JITSERVE_HELPER_ARGS="+strings.Join([]string{"--model", model, "--vocab", vocab,
 		"--labels", "ham,spam", "--device", "cpu", "--addr", "127.0.0.1:0"}, "\x1f"))
-	log := &lineWriter{addr: make(chan string, 1)}
+	log := clitest.NewServeLog()
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -227,7 +200,7 @@ func TestSIGTERM(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	var url string
 	select {
-	case url = <-log.addr:
+	case url = <-log.URL:
 	case err := <-done:
 		t.Fatalf("exited (%v) before listening: %s", err, log.String())
 	case <-time.After(time.Minute):
@@ -296,7 +269,7 @@ func TestLoad(t *testing.T) {
 	model, vocab, want := fixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := &lineWriter{addr: make(chan string, 1)}
+	log := clitest.NewServeLog()
 	code := make(chan int, 1)
 	go func() {
 		err := run(ctx, []string{"--model", model, "--vocab", vocab, "--labels", "ham,spam", "--device", "cpu",
@@ -305,7 +278,7 @@ func TestLoad(t *testing.T) {
 	}()
 	var url string
 	select {
-	case url = <-log.addr:
+	case url = <-log.URL:
 	case c := <-code:
 		t.Fatalf("exited with %d before listening: %s", c, log.String())
 	case <-time.After(time.Minute):

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,34 +18,14 @@ import (
 
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 )
-
-// addrWriter is a goroutine-safe log that sends the first "serving on http://ADDR" line.
-type addrWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	url  chan string
-	sent bool
-}
-
-var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
-
-func (w *addrWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if m := servingRE.FindStringSubmatch(w.buf.String()); m != nil && !w.sent {
-		w.sent = true
-		w.url <- m[1]
-	}
-	return len(p), nil
-}
 
 // startServe runs `siamese serve` on a free loopback port; it returns the URL and the exit
 // status channel.
 func startServe(t *testing.T, ctx context.Context, model string) (string, <-chan int) {
 	t.Helper()
-	log := &addrWriter{url: make(chan string, 1)}
+	log := clitest.NewServeLog()
 	code := make(chan int, 1)
 	go func() {
 		var out bytes.Buffer
@@ -54,10 +33,10 @@ func startServe(t *testing.T, ctx context.Context, model string) (string, <-chan
 		code <- cli.ExitCode("siamese", err, log)
 	}()
 	select {
-	case u := <-log.url:
+	case u := <-log.URL:
 		return u, code
 	case c := <-code:
-		t.Fatalf("serve exited %d before listening: %s", c, log.buf.String())
+		t.Fatalf("serve exited %d before listening: %s", c, log.String())
 	case <-time.After(2 * time.Minute):
 		t.Fatal("serve not listening after 2 minutes")
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 	"github.com/seqtorch/seqtorch/train/cli"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 )
 
 // fixtureMessages returns the messages of testdata/sms_tiny.txt plus some awkward ones.
@@ -67,39 +67,9 @@ func predictJSON(t *testing.T, model string, msgs []string) []prediction {
 	return out
 }
 
-// lineWriter is a goroutine-safe writer that sends the first "serving on http://ADDR" it sees.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	addr chan string
-	sent bool
-}
-
-var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
-
-func newLineWriter() *lineWriter { return &lineWriter{addr: make(chan string, 1)} }
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if m := servingRE.FindStringSubmatch(w.buf.String()); m != nil && !w.sent {
-		w.sent = true
-		w.addr <- m[1]
-	}
-	return len(p), nil
-}
-
-func (w *lineWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-// startServe runs `sms serve` on a free loopback port and returns its URL and its exit status.
-func startServe(t *testing.T, ctx context.Context, model string, extra ...string) (string, *lineWriter, <-chan int) {
+func startServe(t *testing.T, ctx context.Context, model string, extra ...string) (string, *clitest.ServeLog, <-chan int) {
 	t.Helper()
-	log := newLineWriter()
+	log := clitest.NewServeLog()
 	code := make(chan int, 1)
 	go func() {
 		var out bytes.Buffer
@@ -107,7 +77,7 @@ func startServe(t *testing.T, ctx context.Context, model string, extra ...string
 		code <- cli.ExitCode("sms", err, log)
 	}()
 	select {
-	case url := <-log.addr:
+	case url := <-log.URL:
 		return url, log, code
 	case c := <-code:
 		t.Fatalf("serve exited with %d before listening: %s", c, log.String())
@@ -262,7 +232,7 @@ func TestServeSIGTERM(t *testing.T) {
 			logMu.Lock()
 			log.WriteString(sc.Text() + "\n")
 			logMu.Unlock()
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := clitest.ServingRE.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
 		}

@@ -1,5 +1,6 @@
 // Package clitest holds the test helpers of the training commands (train/sms,
-// train/siamese): golden files of their one-line error messages, and running the command from
+// train/siamese, train/jitserve): golden files of their one-line error messages, the log of a
+// serving command (ServeLog), and running the command from
 // the test binary for --nproc's workers.
 package clitest
 
