@@ -16,39 +16,13 @@ import (
 	"time"
 )
 
-// upperServer runs a server whose model upper-cases messages, with o (its address is
-// replaced by a free loopback port), and returns its address and Serve's result.
-func upperServer(t *testing.T, ctx context.Context, o Options) (string, <-chan error) {
-	t.Helper()
-	ready := make(chan net.Addr, 1)
-	o.Addr, o.Ready = "127.0.0.1:0", func(a net.Addr) { ready <- a }
-	s := NewServer("t", o, nil)
-	b := NewBatcher(func(in []string) ([]string, error) {
-		out := make([]string, len(in))
-		for i, m := range in {
-			out[i] = strings.ToUpper(m)
-		}
-		return out, nil
-	}, o.MaxBatch, 0, s.Metrics())
-	s.HandleJSON("/v1/predict", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		msgs, err := DecodeMessages(w, r, s.Limits())
-		if err != nil {
-			return nil, err
-		}
-		out, err := b.Do(r.Context(), msgs)
-		return map[string]any{"upper": out}, err
-	})
-	res := make(chan error, 1)
-	go func() { res <- s.Serve(ctx, b) }()
-	select {
-	case a := <-ready:
-		return a.String(), res
-	case err := <-res:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("server not ready after a minute")
+// upper is a model that upper-cases messages.
+func upper(in []string) ([]string, error) {
+	out := make([]string, len(in))
+	for i, m := range in {
+		out[i] = strings.ToUpper(m)
 	}
-	return "", nil
+	return out, nil
 }
 
 // slowBody opens a connection to addr and sends the headers of a POST with a 100-byte body
@@ -83,7 +57,7 @@ func TestSlowBody(t *testing.T) {
 	defer cancel()
 	o := DefaultOptions()
 	o.ReadTimeout = 300 * time.Millisecond
-	addr, res := upperServer(t, ctx, o)
+	addr, res := startServer(t, ctx, o, upper)
 	c := slowBody(t, addr)
 	defer c.Close()
 	code, body := readResponse(t, c)
@@ -104,7 +78,7 @@ func TestDrainSlowBody(t *testing.T) {
 	defer cancel()
 	o := DefaultOptions()
 	o.ReadTimeout, o.RequestTimeout, o.DrainTimeout = 10*time.Minute, 10*time.Minute, 5*time.Second
-	addr, res := upperServer(t, ctx, o)
+	addr, res := startServer(t, ctx, o, upper)
 	c := slowBody(t, addr)
 	defer c.Close()
 	// The request is being read once a second request on another connection is answered

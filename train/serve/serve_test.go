@@ -333,20 +333,17 @@ type gate struct {
 func (g *gate) run(in []string) ([]string, error) {
 	g.entered <- struct{}{}
 	<-g.release
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = strings.ToUpper(s)
-	}
-	return out, nil
+	return upper(in)
 }
 
-// startServer runs s.Serve(ctx, b) on a goroutine and returns its address and its result.
-func startServer(t *testing.T, ctx context.Context, o Options, g *gate) (string, <-chan error) {
+// startServer runs a server whose model is run, with o (its address replaced by a free
+// loopback port), on a goroutine, and returns its address and Serve's result.
+func startServer(t *testing.T, ctx context.Context, o Options, run func([]string) ([]string, error)) (string, <-chan error) {
 	t.Helper()
 	ready := make(chan net.Addr, 1)
 	o.Addr, o.Ready = "127.0.0.1:0", func(a net.Addr) { ready <- a }
 	s := NewServer("t", o, nil)
-	b := NewBatcher(g.run, o.MaxBatch, 0, s.Metrics())
+	b := NewBatcher(run, o.MaxBatch, 0, s.Metrics())
 	s.HandleJSON("/v1/predict", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		msgs, err := DecodeMessages(w, r, s.Limits())
 		if err != nil {
@@ -387,7 +384,7 @@ func TestDrain(t *testing.T) {
 			var log bytes.Buffer
 			o := DefaultOptions()
 			o.Log = &syncWriter{w: &log}
-			addr, res := startServer(t, ctx, o, g)
+			addr, res := startServer(t, ctx, o, g.run)
 			type answer struct {
 				code int
 				body string
