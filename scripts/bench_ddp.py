@@ -7,8 +7,8 @@ Usage:
              Prints "BENCH {json}" when torch.distributed with Gloo is available; fails otherwise.
 
   epoch      python3 scripts/bench_ddp.py epoch DIR [--threads 1]
-             DIR is what `sms bench inputs --dir DIR --cell lstm --device cpu` writes (the
-             same folder as item (a) of the benchmark): spec.json, init.pt, batches.pt with the
+             DIR is what `go run ./scripts/bench sms-inputs -model RUN -dir DIR` writes for a
+             run of `sms --cell lstm --device cpu` (as item (a) of the benchmark): spec.json, init.pt, batches.pt with the
              epoch-1 batches of the global batch size (32). Alone (RANK and WORLD_SIZE unset) it
              trains one epoch over those batches exactly as `sms_ref.py bench` does. As one of
              WORLD_SIZE ranks it joins a Gloo group (init_method file://$SEQTORCH_STORE_FILE),
@@ -176,7 +176,7 @@ def allreduce(threads):
 def main():
     ap = argparse.ArgumentParser(description="PyTorch side of the ddp bench item")
     ap.add_argument("mode", choices=["check", "epoch", "allreduce"])
-    ap.add_argument("dir", nargs="?", help="epoch: the folder `sms bench inputs` wrote")
+    ap.add_argument("dir", nargs="?", help="epoch: the folder `bench sms-inputs` wrote")
     ap.add_argument("--threads", type=int, default=1, help="libtorch intra-op threads per process")
     a = ap.parse_args()
     if a.mode == "check":

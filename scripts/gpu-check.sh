@@ -177,14 +177,15 @@ run_sms() {
   else
     note "sms Go --device $device: FAILED (log $log)"; tail -5 "$log" >&2
   fi
-  # PyTorch on the same device, same model (LSTM), initial weights and epoch-1 batches.
+  # PyTorch on the same device, same model (LSTM), initial weights and epoch-1 batches (what
+  # `bench sms-inputs` writes from the Go LSTM run's folder).
   local inputs=$out/sms-bench-inputs
   if "$bin/sms" --cell lstm --device "$device" --epochs 1 --out "$run-lstm" --force >>"$log" 2>&1; then
     note "sms Go LSTM --device $device: epoch 1 $(head -1 "$run-lstm/metrics.jsonl" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("train %.3fs, loss %.4f" % (r["train_seconds"], r["train_loss"]))' 2>/dev/null || echo '(no metrics.jsonl)')"
   else
     note "sms Go LSTM --device $device: FAILED (log $log)"; tail -5 "$log" >&2
   fi
-  if "$bin/sms" bench inputs --dir "$inputs" --cell lstm >>"$log" 2>&1 &&
+  if [[ -x $bin/bench ]] && "$bin/bench" sms-inputs -model "$run-lstm" -dir "$inputs" >>"$log" 2>&1 &&
     "$py" scripts/sms_ref.py bench "$inputs" --device "$device" >>"$log" 2>&1; then
     note "sms PyTorch LSTM $device: $(grep '^BENCH' "$log" | tail -1)"
   else

@@ -313,7 +313,7 @@ def build_module(spec):
     raise ValueError("unknown module type %r" % t)
 
 
-# ---- the generated ATen surface (scripts/parity/cases/aten.go) ---------------------------
+# ---- the generated ATen surface (scripts/internal/parity/cases/aten.go) ------------------
 
 def flat_results(r, out):
     if isinstance(r, torch.Tensor):
@@ -639,7 +639,7 @@ def ddp_rank(d, rank, parent):
 
 
 # ---- issue 26: cells, LayerNorm, Conv1d, attention, Transformer encoder, nn.init -----------
-# (Go side: scripts/parity/cases/nnlayers.go)
+# (Go side: scripts/internal/parity/cases/nnlayers.go)
 
 def build_module26(s):
     t = s["type"]

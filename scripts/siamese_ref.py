@@ -3,7 +3,7 @@
 
 It trains the same model as the Go code, from the same initial weights, on the same batches,
 and writes the loss of every step, so that Go and PyTorch can be compared step by step
-(scripts/modelparity: the parity suite's model/siamese/* cases and that package's
+(scripts/internal/modelparity: the parity suite's model/siamese/* cases and that package's
 TestParityPyTorch), and it times a training epoch for the speed comparison.
 
     python3 scripts/siamese_ref.py DIR

@@ -5,7 +5,7 @@ serving item of `make bench` (scripts/bench).
     python3 scripts/sms_jit_export.py RUN MODEL_PT OUTDIR
 
 RUN is a run folder written by `go run ./train/sms` (config.json, vocab.txt); MODEL_PT holds the
-same weights as RUN/model.safetensors, written by `sms bench export` (PyTorch names, the state
+same weights as RUN/model.safetensors, written by `bench sms-export` (PyTorch names, the state
 dict of scripts/sms_ref.py's SMSRNN, as scripts/sms_serve_ref.py loads it). Writes
 
   OUTDIR/model_script.pt   torch.jit.script of the same model with those weights, eval mode:

@@ -5,19 +5,20 @@ Two uses:
 
   parity   python3 scripts/sms_ref.py parity DIR
            DIR holds spec.json, init.pt (initial state dict) and batches.pt, written by the Go
-           package scripts/modelparity. Trains the same model from the same weights on the same
-           batches and writes DIR/py_losses.json (one loss per step).
+           package scripts/internal/modelparity. Trains the same model from the same weights
+           on the same batches and writes DIR/py_losses.json (one loss per step).
 
   bench    python3 scripts/sms_ref.py bench DIR [--threads N]
-           DIR holds spec.json, batches.pt and optionally init.pt (written by `sms bench
-           inputs --dir DIR` or scripts/smsbench). Trains spec["epochs"] epochs
-           over those batches, doing per step what Go's training loop does (cross entropy,
+           DIR holds spec.json, batches.pt and optionally init.pt (written by `go run
+           ./scripts/bench sms-inputs -model RUN -dir DIR` for a run folder RUN of train/sms,
+           or by scripts/smsbench). Trains spec["epochs"] epochs over those batches, doing
+           per step what Go's training loop does (cross entropy,
            Adam, the batch's correct count; loss and count summed on the device, read once per
            epoch), and prints one line "BENCH {json}" with epoch_s (the first epoch),
            last_epoch_s, steps and loss_mean.
 
   latency  python3 scripts/sms_ref.py latency DIR [--threads N] [--n 3000] [--warmup 300]
-           DIR holds model.pt and latency.json (written by `sms bench export`). Times the
+           DIR holds model.pt and latency.json (written by `bench sms-export`). Times the
            warm single-message predict path fed the message's token ids: model forward +
            softmax + .item() under torch.no_grad(); prints "BENCH {json}" with p50_us, p99_us,
            mean_us and p_spam (and p_spam_diff, the difference from Go's answer).

@@ -6,7 +6,7 @@ library's ThreadingHTTPServer, for the serving item of `make bench` (scripts/ben
 
 RUN is a run folder written by `go run ./train/sms` (config.json: the model and tokenizer
 settings; vocab.txt); MODEL_PT holds the same weights as RUN/model.safetensors, written by
-`sms bench export` (torch.load-able, PyTorch names). The model is scripts/sms_ref.py's SMSRNN.
+`bench sms-export` (torch.load-able, PyTorch names). The model is scripts/sms_ref.py's SMSRNN.
 
     POST /v1/predict {"messages": ["text", ...]} -> {"predictions": [{"label": ..., "p_spam": ...}]}
     GET  /healthz

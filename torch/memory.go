@@ -33,10 +33,14 @@ import (
 // are never counted: a scope frees them when it closes, with no collector involved.
 //
 // The count sees the storage of the tensors the program holds, not what libtorch keeps
-// behind them (the autograd graph's saved activations, a kernel's workspace), which is
-// typically as much again: the budget is small so that the garbage of about one training step
-// of a mid-sized model triggers a collection. A collection of a small Go heap takes a few
-// milliseconds (3–5 ms in scripts/lmbench on a loaded 2-core machine, about one per step).
+// behind them (the autograd graph's saved activations, a kernel's workspace), and garbage
+// freed a collection late costs its share of the peak: so the budget is small (16 MiB), and a
+// training step whose outputs and gradients pass it frees the previous step's garbage before
+// its own backward pass, near where a scoped loop's memory peaks. Collections are paced: when
+// they take more than a tenth of the time between them (a large Go heap makes each one slow,
+// or the steps make garbage fast), the budget doubles, up to 8 times the one set, and it
+// halves back when they are rare again. A collection of a small Go heap takes a few
+// milliseconds (about 3 ms in scripts/lmbench on a 2-core machine, twice per step there).
 //
 // Tensors freed by the collector are freed a step or so late and in no particular order,
 // interleaved with new allocations; the shim sets glibc malloc's mmap threshold to a fixed
@@ -44,13 +48,23 @@ import (
 // the system when freed, instead of fragmenting the heap.
 
 // defaultMemoryBudget is the default growth of unscoped native memory between collections.
-const defaultMemoryBudget = 64 << 20
+const defaultMemoryBudget = 16 << 20
+
+// Pacing of the collections (see collect): the budget in use doubles while collections take
+// more than 1/gcMaxShare of the time, halves back while they take less than 1/(4·gcMaxShare),
+// and stays between the budget set and gcMaxStretch times it.
+const (
+	gcMaxShare   = 10
+	gcMaxStretch = 8
+)
 
 var (
 	nativeBytes atomic.Int64 // storage bytes counted for live unscoped tensors
 	lowBytes    atomic.Int64 // the least nativeBytes since the last collection
 	gcGoal      atomic.Int64 // collect when nativeBytes exceeds it
 	gcBudget    atomic.Int64 // SetMemoryBudget
+	gcPaced     atomic.Int64 // the budget in use: gcBudget, stretched while collections are frequent
+	gcLastEnd   atomic.Int64 // when the last collection ended (time.Now().UnixNano())
 	gcRunning   atomic.Bool
 	gcForced    atomic.Int64 // collections run for native memory
 	gcTime      atomic.Int64 // nanoseconds spent in them
@@ -66,6 +80,7 @@ func init() {
 		}
 	}
 	gcBudget.Store(budget)
+	gcPaced.Store(budget)
 	gcGoal.Store(budget)
 }
 
@@ -121,18 +136,35 @@ func ReadMemStats() MemStats {
 // survived the previous collection before the package runs the garbage collector, and returns
 // the previous budget. The default is 64 MiB, or the SEQTORCH_MEMORY_BUDGET environment
 // variable's value (bytes, or with a KiB, MiB or GiB suffix). A smaller budget bounds memory
-// more tightly at the cost of more collections; a budget below 1 MiB is taken as 1 MiB. Code
-// that closes its tensors, or runs its steps in scopes, never reaches the goal.
+// more tightly at the cost of more collections; a budget below 1 MiB is taken as 1 MiB.
+// While collections take more than a tenth of the time, the package stretches the budget
+// (up to 8 times this one) and shrinks it back when they are rare (ReadMemStats's GoalBytes
+// shows the goal in use). Code that closes its tensors, or runs its steps in scopes, never
+// reaches the goal.
 func SetMemoryBudget(bytes int64) int64 {
 	bytes = max(bytes, 1<<20)
 	prev := gcBudget.Swap(bytes)
+	gcPaced.Store(bytes)
 	gcGoal.Store(nextGoal(lowBytes.Load()))
 	return prev
 }
 
 // nextGoal is the collection goal when survivors bytes survived a collection.
 func nextGoal(survivors int64) int64 {
-	return survivors + gcBudget.Load()
+	return survivors + gcPaced.Load()
+}
+
+// pace adjusts the budget in use after a collection that took took and ended interval after
+// the previous one ended.
+func pace(took, interval time.Duration) {
+	base, paced := gcBudget.Load(), gcPaced.Load()
+	switch {
+	case interval < gcMaxShare*took:
+		paced = min(2*paced, gcMaxStretch*base)
+	case interval > 4*gcMaxShare*took:
+		paced = max(paced/2, base)
+	}
+	gcPaced.Store(paced)
 }
 
 // storageBytes returns how many bytes h's storage held when the shim made the handle (the
@@ -178,7 +210,10 @@ func collect() {
 	survivors := lowBytes.Swap(nativeBytes.Load())
 	start := time.Now()
 	runtime.GC()
-	gcTime.Add(int64(time.Since(start)))
+	end := time.Now()
+	took := end.Sub(start)
+	gcTime.Add(int64(took))
 	gcForced.Add(1)
+	pace(took, time.Duration(end.UnixNano()-gcLastEnd.Swap(end.UnixNano())))
 	gcGoal.Store(nextGoal(survivors))
 }

@@ -171,3 +171,31 @@ func affinityCPUs() []string {
 	m, _ := filepath.Glob("/sys/devices/system/cpu/cpu[0-9]*")
 	return m
 }
+
+// TestPace: the budget in use doubles while collections take more than a tenth of the time
+// between them, up to 8 times the budget set, and halves back, not below it, when they take
+// less than a fortieth.
+func TestPace(t *testing.T) {
+	const mib = 1 << 20
+	prev := SetMemoryBudget(16 * mib)
+	defer SetMemoryBudget(prev)
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name           string
+		start          int64
+		took, interval time.Duration
+		want           int64
+	}{
+		{"frequent: doubles", 16 * mib, 5 * ms, 40 * ms, 32 * mib},
+		{"frequent at the cap: stays", 128 * mib, 5 * ms, 40 * ms, 128 * mib},
+		{"in between: stays", 32 * mib, 5 * ms, 100 * ms, 32 * mib},
+		{"rare: halves", 64 * mib, 5 * ms, 300 * ms, 32 * mib},
+		{"rare at the budget: stays", 16 * mib, 5 * ms, 300 * ms, 16 * mib},
+	} {
+		gcPaced.Store(c.start)
+		pace(c.took, c.interval)
+		if got := gcPaced.Load(); got != c.want {
+			t.Errorf("%s: budget in use %d MiB, want %d MiB", c.name, got/mib, c.want/mib)
+		}
+	}
+}

@@ -2,7 +2,8 @@
 //
 // It calls a small C shim of our own (csrc/shim.h) over the libtorch C++ API, compiled on its own
 // into libseqtorch.so and loaded at run time (see Load); Go never compiles libtorch headers, and
-// `go build` needs no libtorch. Build the shim once per machine and libtorch:
+// `go build` needs no libtorch (the Go side links only libc's dl* functions). Build the shim
+// once per machine and libtorch:
 //
 //	go run github.com/seqtorch/seqtorch/torch/cmd/seqtorch setup
 //
@@ -10,20 +11,128 @@
 // embedded in this package, so setup works from the read-only module cache, and a shim built
 // from other sources is refused when loaded.
 //
-// Ownership: every function that returns a *Tensor returns a new tensor owned by the caller.
-// Release it with Close, or open a Scope, which closes every tensor its goroutine creates while
-// it is that goroutine's innermost open scope, except those passed to Keep or Escape. Live
-// reports how many tensors are open.
+// # Finding libtorch
 //
-// Memory without scopes: code may also drop its tensors as Python code does, and the garbage
-// collector frees them. Go's collector sees a few dozen bytes per handle, not the native
-// memory behind it, so the package counts the storage bytes of every tensor outside a scope
-// and runs the collector itself when they grow by a budget (64 MiB by default: SetMemoryBudget,
-// SEQTORCH_MEMORY_BUDGET) beyond what survived the last collection; ReadMemStats reports the
-// account. Scopes stay the fast path: they free a step's tensors at once, with no collection.
+// `make libtorch` and `seqtorch setup` find libtorch the same way (csrc/find-libtorch.sh), in
+// this order:
 //
-// From PyTorch to Go, a training loop (Example_trainingLoop in package nn, without scopes,
-// and Example_trainingLoopScoped, with one per step):
+//  1. LIBTORCH=/path/to/libtorch: an unpacked official libtorch archive;
+//  2. TORCH_PYTHON=python3: the libtorch inside an installed PyTorch (pip, CUDA or not; this is
+//     how a CUDA machine is served);
+//  3. on Debian/Ubuntu, the distribution packages: libtorch-dev, libopenblas0-pthread,
+//     libgloo-dev (for data-parallel training) and python3-torch for the parity scripts —
+//     installed automatically when run as root;
+//  4. otherwise it stops with a message naming these three ways.
+//
+// `seqtorch setup` builds into the user cache (~/.cache/seqtorch/shim/<sources>/<libtorch>/,
+// under $XDG_CACHE_HOME when set; one to two minutes, with bash, make and g++) and ends with the
+// line `seqtorch info` prints:
+//
+//	libtorch 1.13.0 from debian packages | CUDA: no, 0 device(s) | BLAS: /lib/x86_64-linux-gnu/libopenblas.so.0 | shim: /root/.cache/seqtorch/shim/…/libseqtorch.so
+//
+// Run again with nothing changed, it only looks for libtorch. To switch a checkout to another
+// libtorch, rebuild from scratch:
+//
+//	rm -rf build && TORCH_PYTHON=python3 make libtorch        # PyTorch installed with pip, CUDA or not
+//	rm -rf build && LIBTORCH=$HOME/libtorch make libtorch     # an unpacked libtorch archive
+//
+// The shim is linked with -Wl,--no-as-needed -ltorch_cuda -lc10_cuda when the libtorch has CUDA
+// (without it CUDA silently reports "not available"); the C++11 ABI flag is read from the
+// install. Asking for a CUDA device with a CPU-only libtorch gives one line naming the libtorch
+// found. How a program finds the shim at run time ($SEQTORCH_LIB, the checkout's build/lib, the
+// executable's folder, the user cache, LD_LIBRARY_PATH) is described at Load. Each shim carries
+// the hash of the sources it was built from (SourceHash), and a program refuses a shim built
+// from other sources — another seqtorch version, or a checkout edited since `make libtorch` —
+// with one line saying to rebuild it, never calling into it. Before any shim is set up, the
+// first libtorch call stops the program with one line naming the setup command (exit status 1);
+// call Load first to get that error (ErrNotLoaded) instead.
+//
+// Cached test results: `go test` caches a package's result with the files the test opened or
+// stat'ed; this package stats the shim it loaded and the libtorch library that shim loaded, so
+// rebuilding the shim, or a libtorch replaced at the same path (a package upgrade), invalidates
+// cached results. `make libtorch` records the libtorch files' sizes and times and rebuilds the
+// shim when they change.
+//
+// Versions tested:
+//
+//   - Debian 12's libtorch 1.13.0 (CPU) with python3-torch 1.13: `make libtorch && make test`.
+//   - Debian 13's libtorch 2.6.0 (CPU) with python3-torch 2.6: `make compat` (as root) builds a
+//     Debian 13 chroot with debootstrap under third_party/compat/ (kept for the next run), runs
+//     `make libtorch && make test` inside with the host's Go and module cache (GOPROXY=off), and
+//     compiles and links the shim against Debian 13's CUDA build of libtorch 2.6
+//     (libtorch-cuda-dev, CUDA 12.4; link only: its cuDNN cannot be installed offline and no
+//     GPU is here). It ends with the libtorch line, the package and parity counts and the CUDA
+//     link line.
+//   - Files written by SaveDict and nn.SaveTorch load with a plain torch.load(path), PyTorch
+//     2.6's default weights_only=True included (checked by the parity suite under `make compat`).
+//   - Debian 13's libtorch 2.6 runs an LSTM's no-grad CPU forward through oneDNN (3.7.2 there)
+//     and gets it wrong — outputs off by up to 0.3 from the LSTM equations, on an AVX-512
+//     machine, in Python too (torch.backends.mkldnn.flags(enabled=False) gives the right
+//     numbers; GRU, RNN and training are unaffected). `make compat` found it
+//     (TestFusedMatchesLibtorch); the shim turns oneDNN off at load (seqtorch uses no other
+//     oneDNN kernel) and the reference scripts do too.
+//   - CI (.ci/run) runs `make libtorch && make test`, then `make compat` and
+//     scripts/library-check.sh (this module served from a file GOPROXY into empty caches: plain
+//     `go build`, the one-line failure before setup, a run after it, `go mod verify`).
+//
+// No CUDA run has been made yet: scripts/gpu-check.sh is the prepared check (see the
+// documentation of scripts/bench).
+//
+// # Ownership and scopes
+//
+// Every function that returns a *Tensor returns a new tensor owned by the caller. Release it
+// with Close, or open a Scope, which closes every tensor its goroutine creates while it is that
+// goroutine's innermost open scope, except those handed out of it: s.Escape(t) gives t to the
+// enclosing scope (a model's Forward runs in a scope of its own and returns its result into the
+// caller's), s.Keep(t) to the caller alone. Modules own their parameters and optimizers their
+// state, outside any scope; nn.Close(m) frees a module. Live reports how many tensors are open;
+// the tests assert it returns to its starting value (torchtest.CheckLive). A tensor used after
+// its scope closed panics with a message naming where the scope was opened.
+// `hidden = hn.Detach()` carries a recurrent state to the next batch, freeing the state it
+// replaces, with or without a scope per step.
+//
+// # Memory without scopes
+//
+// Scopes are the fast path, not a requirement: code may also drop its tensors as Python code
+// does — a loop with no scope, no Close and no runtime.LockOSThread — and the garbage collector
+// frees them. Go's collector sees a few dozen bytes per handle, not the native memory behind
+// it, so the package counts the storage bytes of every tensor outside a scope (p.Grad() handles
+// included) and runs the collector itself when they grow by a budget (64 MiB by default:
+// SetMemoryBudget, SEQTORCH_MEMORY_BUDGET) beyond what survived the last collection;
+// ReadMemStats reports the account. Scopes free a step's tensors at once, with no collection.
+//
+// The shim tunes glibc malloc for a Go program: one arena per CPU (a goroutine calls libtorch
+// from whichever OS thread it is on) and a fixed 4 MiB mmap threshold (large tensors freed late
+// or on another thread get mappings of their own, returned when freed, instead of fragmenting
+// the heap).
+//
+// Measured (issue 24), the full check, `go run ./scripts/lmbench` (3,000 steps in 4 epochs, the
+// same loop, one style after the other on a quiet machine): without scopes the step takes
+// 155.4 ms against 152.1 ms with a scope per step (1.02×), the losses are equal epoch by epoch,
+// and the end RSS is flat (413 MiB against 415 MiB half-way); but its peak RSS per epoch is 597,
+// 556, 595, 629 MiB against 403, 407, 430, 431 MiB scoped — 1.46× at the worst, above the 1.3×
+// target, and growing 13 % from epoch 2 to 4 (the scoped loop's 6 %). About 2,070 collections
+// (8 s) over the run. The peak is what the collector lets pile up between collections: the
+// 64 MiB budget counts tensors' storage, not what libtorch keeps behind them (the autograd
+// graph's saved activations).
+//
+// Earlier, shorter: `go run ./scripts/lmbench -steps 240 -epochs 6` (PyTorch's
+// word-language-model loop: embedding 200, 2×200 LSTM, vocab 10,000, batch 20×35, Adam,
+// nn.ClipGradNorm; each style in its own process, no LockOSThread, default threads: 2 libtorch,
+// 2 OpenBLAS; shared 2-core machine, other jobs running): peak RSS per epoch 443–576 MiB without
+// scopes against 372–403 MiB with one scope per step (1.43× at the worst epoch, 1.2–1.3× at the
+// others), flat from epoch 2 on (end RSS 371 MiB against 373 MiB half-way; the scoped loop 308
+// against 294); about one collection per step, 4–5 ms each. Step times moved with the machine's
+// load: 262 against 169 ms in that run, 153–155 against 151–164 ms in a quieter A/B right
+// after. Before (Debian libtorch's 1.13 defaults, no accounting, 200 steps): the scope-less loop
+// reached 9.8 GB without a single collection, and the scoped one rose from 365 to 522 MiB over
+// four epochs; with glibc's default mmap threshold (arenas capped) the scoped loop later reached
+// 1.1 GB within 750 steps.
+//
+// # From PyTorch to Go
+//
+// A training loop (Example_trainingLoop in package nn, without scopes, and
+// Example_trainingLoopScoped, with one per step):
 //
 //	PyTorch                                      Go
 //	torch.set_num_threads(n)                     torch.SetNumThreads(n) (OpenBLAS follows)
@@ -45,18 +154,53 @@
 // the end (`s := torch.NewScope(); ...; s.Close()`): what the step made is freed at once,
 // hn.Detach carries the recurrent state out of it, and the model and optimizer own theirs.
 //
-// Errors: one contract, PyTorch's. Tensor and module code panics with a *Error, as PyTorch
-// raises: an op that libtorch rejects (a shape mismatch, say) panics with libtorch's message,
-// and so do the modules' forwards and the torch/nn utilities (RNN, LSTM and GRU forwards,
-// packing and padding of sequences) when an input is invalid, with a message naming the
-// operation (Error.Op) and what was wrong (Error.Msg). Model code is therefore straight-line:
-// no error results between layers. Functions that touch files, devices or configuration
-// (loading a shim or a state dict, parsing a device, setting the thread count) return an error
-// instead, as does anything a user's input can make fail for reasons other than a bug in the
-// calling code. Run is the boundary between the two: a training step, a server's batched
-// forward pass or a command's run goes through it, which runs the function in a Scope (so a
-// failure half-way leaks no tensors) and returns a *Error panic as an error; other panics are
-// bugs and propagate. Try does the same without the scope.
+// # Errors
+//
+// One contract, PyTorch's. Tensor and module code panics with a *Error, as PyTorch raises: an
+// op that libtorch rejects (a shape mismatch, say) panics with libtorch's message, and so do
+// the modules' forwards and the torch/nn utilities (RNN, LSTM and GRU forwards, packing and
+// padding of sequences) when an input is invalid, with a message naming the operation
+// (Error.Op) and what was wrong (Error.Msg). Model code is therefore straight-line: no error
+// results between layers. Functions that touch files, devices or configuration (loading a shim
+// or a state dict, parsing a device, setting the thread count) return an error instead, as
+// does anything a user's input can make fail for reasons other than a bug in the calling code.
+// Run is the boundary between the two: a training step, a server's batched forward pass or a
+// command's run goes through it, which runs the function in a Scope (so a failure half-way
+// leaks no tensors; Unscope what must outlive it) and returns a *Error panic as an error; other
+// panics are bugs and propagate. Try does the same without the scope. C++ exceptions never
+// cross into Go.
+//
+// # Goroutines and threads
+//
+// Any number of goroutines may use the package at once: each opens its own scopes, creates
+// and frees tensors and runs models (inference on a shared model, or training of separate
+// models), with the results of running alone. A Scope belongs to the goroutine that opened it:
+// NewScope locks the goroutine to its OS thread (runtime.LockOSThread) and Close unlocks it,
+// and a tensor joins the innermost scope of the goroutine that creates it (a goroutine started
+// inside a scope, a subtest included, is outside it; to hand a tensor to another goroutine,
+// Keep it out of the scope first). libtorch's grad mode is per OS thread, so it follows the
+// goroutine while the thread is locked: NoGrad locks it for its duration and restores the
+// mode, and SetGradEnabled belongs inside a Scope or runtime.LockOSThread. A model's parameters
+// may be read by many goroutines at once; training runs one goroutine per model. Tensors may
+// be read from several goroutines at once and closed from any; an op racing a Close finishes
+// before the memory is freed. Misuse that cannot be made safe panics with *Error and never
+// reaches freed memory: a scope closed (or its tensors kept or escaped) on another goroutine
+// than its own, a tensor used after it or its scope closed. Random ops draw from libtorch's
+// default generator, shared by all goroutines: concurrent random draws (dropout in training,
+// say) interleave in no fixed order.
+//
+// Threads follow PyTorch: libtorch's intra-op threads default to the physical cores the
+// process may run on (NumThreads is 2 on a 2-core machine; Debian's libtorch 1.13 started a Go
+// process at 1), and SetNumThreads(n) sets OpenBLAS's count with libtorch's, as PyTorch's does
+// for MKL; OMP_NUM_THREADS and OPENBLAS_NUM_THREADS take precedence. libtorch calls BLAS from
+// the calling thread, outside its OpenMP regions, so the pools take turns rather than nest,
+// except where the fused RNN kernel splits a large product over libtorch's inter-op pool (one
+// BLAS call per part, each then asking OpenBLAS for N threads); and both spin after their work.
+// On the language-model benchmark (scripts/lmbench), OpenBLAS at 2 threads took 1.2–1.6× the
+// CPU time per step of OpenBLAS at 1 (much of it system time, OpenBLAS's workers yielding), and
+// the wall-clock difference was within a shared 2-core machine's noise. The Makefile therefore
+// exports OPENBLAS_NUM_THREADS=1: the project's tests, commands and benchmarks run BLAS on one
+// thread.
 //
 // # The ATen surface
 //
@@ -92,24 +236,15 @@
 //   - An operator the loaded libtorch lacks (a wrapper generated from 2.6's schemas, run on
 //     1.13), an unknown overload, a wrong argument count or type panics with *Error naming
 //     the operator and its schema.
+//   - In-place ops follow PyTorch's autograd rules: recorded when grad mode is on, refused on a
+//     leaf that requires grad (update parameters inside NoGrad, as the optimizers do).
+//
+// Tensors print as PyTorch prints them: fmt.Println(x) gives tensor([3.0000, 2.7500]). The
+// parity suite (scripts/parity) runs the generated operators against PyTorch; scripts/bench's
+// documentation has their cost against the hand-written ops.
 //
 // The C shim's own functions are not public API: from another module, libtorch is reached
 // through this package's methods and functions, and anything they do not cover through Call.
-//
-// Threads: any number of goroutines may use the package at once: each opens its own scopes,
-// creates and frees tensors and runs models (inference on a shared model, or training of
-// separate models), with the results of running alone. A Scope belongs to the goroutine that
-// opened it: NewScope locks the goroutine to its OS thread (runtime.LockOSThread) and Close
-// unlocks it, and a tensor joins the innermost scope of the goroutine that creates it (a
-// goroutine started inside a scope, a subtest included, is outside it). libtorch's grad mode is
-// per OS thread, so it follows the goroutine while the thread is locked: NoGrad locks it for
-// its duration and restores the mode, and SetGradEnabled belongs inside a Scope or
-// runtime.LockOSThread. Tensors may be read from several goroutines at once and closed from
-// any; an op racing a Close finishes before the memory is freed. Misuse that cannot be made
-// safe panics with *Error and never reaches freed memory: a scope closed (or its tensors kept
-// or escaped) on another goroutine than its own, a tensor used after it or its scope closed.
-// Random ops draw from libtorch's default generator, shared by all goroutines: concurrent
-// random draws (dropout in training, say) interleave in no fixed order.
 package torch
 
 /*

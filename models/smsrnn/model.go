@@ -62,6 +62,9 @@ const Kind = "smsrnn"
 // Cells are the recurrent cell types.
 var Cells = []string{"rnn", "lstm", "gru"}
 
+// Nonlinearities are the simple RNN's nonlinearities (Config.Nonlinearity).
+var Nonlinearities = []string{"tanh", "relu"}
+
 // Activations are the dense layer's activation functions.
 var Activations = []string{"relu", "tanh"}
 
@@ -107,39 +110,82 @@ func (c Config) Directions() int64 {
 	return 1
 }
 
-// Validate reports the first invalid field with a message meant for a user.
+// MinVocab is the smallest vocabulary size: <pad>, <unk> and one token.
+const MinVocab = 3
+
+// Validate reports the first invalid field as a *[ConfigError], whose message is meant for a
+// user. It is the one statement of the rules: the training command names the flags of the
+// fields it reports (see [ConfigError.Describe]). Nonlinearity applies to the simple RNN; the
+// other cells accept it empty, but not another word.
 func (c Config) Validate() error {
+	choice := func(field, name string, v string, want []string) error {
+		return &ConfigError{Field: field, Name: name, Value: v, Choices: want}
+	}
+	bad := func(field, name string, v any, want string) error {
+		return &ConfigError{Field: field, Name: name, Value: v, Want: want}
+	}
 	switch {
 	case c.Kind != Kind:
-		return fmt.Errorf("smsrnn: model kind %q, want %q", c.Kind, Kind)
+		return choice("kind", "model kind", c.Kind, []string{Kind})
 	case !slices.Contains(Cells, c.Cell):
-		return fmt.Errorf("smsrnn: unknown cell %q (want %s)", c.Cell, strings.Join(Cells, ", "))
-	case c.Cell == "rnn" && c.Nonlinearity != "tanh" && c.Nonlinearity != "relu":
-		return fmt.Errorf("smsrnn: unknown RNN nonlinearity %q (want tanh or relu)", c.Nonlinearity)
+		return choice("cell", "cell", c.Cell, Cells)
+	case (c.Cell == "rnn" || c.Nonlinearity != "") && !slices.Contains(Nonlinearities, c.Nonlinearity):
+		return choice("nonlinearity", "RNN nonlinearity", c.Nonlinearity, Nonlinearities)
 	case !slices.Contains(Activations, c.Activation):
-		return fmt.Errorf("smsrnn: unknown activation %q (want %s)", c.Activation, strings.Join(Activations, ", "))
-	case c.Subwords < 0:
-		return fmt.Errorf("smsrnn: subword buckets must not be negative, got %d", c.Subwords)
+		return choice("activation", "activation", c.Activation, Activations)
 	case c.Pooling != "" && !slices.Contains(Poolings, c.Pooling):
-		return fmt.Errorf("smsrnn: unknown pooling %q (want %s)", c.Pooling, strings.Join(Poolings, ", "))
-	case c.Vocab < 3:
-		return fmt.Errorf("smsrnn: vocabulary size must be at least 3, got %d", c.Vocab)
-	case c.Embed < 1:
-		return fmt.Errorf("smsrnn: embedding size must be positive, got %d", c.Embed)
-	case c.Hidden < 1:
-		return fmt.Errorf("smsrnn: hidden size must be positive, got %d", c.Hidden)
+		return choice("pooling", "pooling", c.Pooling, Poolings)
 	case c.Layers < 1:
-		return fmt.Errorf("smsrnn: number of layers must be positive, got %d", c.Layers)
+		return bad("layers", "number of layers", c.Layers, "positive")
+	case c.Embed < 1:
+		return bad("embed", "embedding size", c.Embed, "positive")
+	case c.Hidden < 1:
+		return bad("hidden", "hidden size", c.Hidden, "positive")
+	case c.Subwords < 0:
+		return bad("subwords", "number of subword buckets", c.Subwords, ">= 0")
 	case c.Dense < 1:
-		return fmt.Errorf("smsrnn: dense size must be positive, got %d", c.Dense)
-	case c.Classes < 2:
-		return fmt.Errorf("smsrnn: number of classes must be at least 2, got %d", c.Classes)
+		return bad("dense", "dense size", c.Dense, "positive")
 	case !(c.Dropout >= 0 && c.Dropout < 1):
-		return fmt.Errorf("smsrnn: dropout must be in [0, 1), got %v", c.Dropout)
+		return bad("dropout", "dropout", c.Dropout, "in [0, 1)")
 	case !(c.RNNDropout >= 0 && c.RNNDropout < 1):
-		return fmt.Errorf("smsrnn: RNN dropout must be in [0, 1), got %v", c.RNNDropout)
+		return bad("rnn_dropout", "RNN dropout", c.RNNDropout, "in [0, 1)")
+	case c.Vocab < MinVocab:
+		return bad("vocab", "vocabulary size", c.Vocab, fmt.Sprintf(">= %d", MinVocab))
+	case c.Classes < 2:
+		return bad("classes", "number of classes", c.Classes, ">= 2")
 	}
 	return nil
+}
+
+// ConfigError is an invalid field of a [Config], as [Config.Validate] reports it.
+type ConfigError struct {
+	Field string // the field's JSON name: "hidden", "rnn_dropout"
+	Name  string // what the message calls it: "hidden size"
+	Value any    // its value
+	// Choices are the values the field accepts, for a field that names one (cell, pooling...);
+	// nil for a number.
+	Choices []string
+	Want    string // what a number must be: "positive", "in [0, 1)", ">= 0"
+}
+
+// Error is "smsrnn: " and [ConfigError.Describe] of the field's name.
+func (e *ConfigError) Error() string { return "smsrnn: " + e.Describe(e.Name) }
+
+// Describe states the problem calling the field name (a command passes its flag, "--hidden"):
+// `unknown name "x": want a, b or c` for a choice, `name must be positive, got 0` for a number.
+func (e *ConfigError) Describe(name string) string {
+	if e.Choices != nil {
+		return fmt.Sprintf("unknown %s %q: want %s", name, e.Value, orList(e.Choices))
+	}
+	return fmt.Sprintf("%s must be %s, got %v", name, e.Want, e.Value)
+}
+
+// orList writes "a", "a or b", "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // ParseConfig decodes a configuration written by json.Marshal(Config) and validates it.

@@ -275,6 +275,36 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestConfigError: Validate's errors name the field (its JSON name), and Describe states the
+// rule under another name, as the training command's flags do; the nonlinearity belongs to
+// the simple RNN, other cells accept it empty but not misspelt.
+func TestConfigError(t *testing.T) {
+	tests := []struct {
+		modify      func(*Config)
+		field, flag string // the error's field, and Describe("--flag")
+	}{
+		{func(c *Config) { c.Cell = "transformer" }, "cell", `unknown --cell "transformer": want rnn, lstm or gru`},
+		{func(c *Config) { c.Hidden = 0 }, "hidden", "--hidden must be positive, got 0"},
+		{func(c *Config) { c.RNNDropout = 1.5 }, "rnn_dropout", "--rnn-dropout must be in [0, 1), got 1.5"},
+		{func(c *Config) { c.Subwords = -1 }, "subwords", "--subwords must be >= 0, got -1"},
+		{func(c *Config) { c.Cell, c.Nonlinearity = "lstm", "sigmoid" }, "nonlinearity", `unknown --nonlinearity "sigmoid": want tanh or relu`},
+		{func(c *Config) { c.Vocab = 2 }, "vocab", "--vocab must be >= 3, got 2"},
+	}
+	for _, tc := range tests {
+		c := DefaultConfig(10)
+		tc.modify(&c)
+		var ce *ConfigError
+		if err := c.Validate(); !errors.As(err, &ce) || ce.Field != tc.field || ce.Describe("--"+strings.ReplaceAll(ce.Field, "_", "-")) != tc.flag {
+			t.Errorf("%s: Validate() = %v (%+v), want field %q described %q", tc.field, err, ce, tc.field, tc.flag)
+		}
+	}
+	c := DefaultConfig(10)
+	c.Cell, c.Nonlinearity = "gru", ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("a GRU without a nonlinearity: %v", err)
+	}
+}
+
 func TestParseConfig(t *testing.T) {
 	c := DefaultConfig(10)
 	c.Cell, c.Bidirectional = "gru", true

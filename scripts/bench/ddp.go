@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -178,10 +177,11 @@ func ddpItems() []string {
 // 32) in 1 and in 2 processes. Go: the real command, `sms --epochs 1 --cell lstm --device cpu
 // --threads 1 --nproc N` (its train_seconds: the training steps of epoch 1 on rank 0, without
 // validation; at N=2 each process takes 16 examples per step, DistributedDataParallel through
-// c10d's Reducer). Python: `bench_ddp.py epoch DIR` on what `sms bench inputs` writes for the
-// same flags (the initial weights and epoch-1 batches of 32): alone, sms_ref.py's bench; as 2
-// ranks (launched here, Gloo through a FileStore), torch DistributedDataParallel, each rank
-// training on its 16 rows of every batch of 32, as many steps as Go's.
+// c10d's Reducer). Python: `bench_ddp.py epoch DIR` on what `bench sms-inputs` (this binary)
+// writes from the first 1-process Go run (its initial weights and epoch-1 batches of 32):
+// alone, sms_ref.py's bench; as 2 ranks (launched here, Gloo through a FileStore), torch
+// DistributedDataParallel, each rank training on its 16 rows of every batch of 32, as many
+// steps as Go's.
 //
 // All-reduce: 2 ranks, float32 tensors of ddpSizes, the median time of one all_reduce(sum)
 // and the algorithm bandwidth (bytes / time). Go: `bench worker allreduce` (this binary,
@@ -212,14 +212,7 @@ func (b *bench) ddp(ctx context.Context) []row {
 		return notMeasured(err.Error(), items, none)
 	}
 	in := filepath.Join(b.tmp, "ddp-sms-inputs")
-	if py {
-		fmt.Fprintln(b.stderr, "bench: ddp: writing the shared initial weights and batches (sms bench inputs)")
-		prep := exec.CommandContext(ctx, bin, append([]string{"bench", "inputs", "--dir", in}, smsTrainFlags...)...)
-		prep.Env = b.soloEnv()
-		if out, err := prep.CombinedOutput(); err != nil {
-			return notMeasured(fmt.Sprintf("sms bench inputs failed: %v: %s", err, tail(string(out), 300)), items, none)
-		}
-	}
+	inputs := !py // whether the Python side's inputs are written (or not needed)
 	goEpoch := func(nproc, rep int) (sample, error) {
 		run := filepath.Join(b.tmp, fmt.Sprintf("ddp-run-%d-%d", nproc, rep))
 		defer os.RemoveAll(run)
@@ -233,6 +226,12 @@ func (b *bench) ddp(ctx context.Context) []row {
 			return s, fmt.Errorf("Go sms --nproc %d: %w", nproc, err)
 		}
 		s.Metrics = map[string]float64{"epoch_s": rec["train_seconds"], "steps": rec["steps"], "loss_mean": rec["train_loss"]}
+		if !inputs && nproc == 1 {
+			if err := b.smsInputs(ctx, "ddp", run, in, b.soloEnv()); err != nil {
+				return s, err
+			}
+			inputs = true
+		}
 		return s, nil
 	}
 	pyEpoch := func(nproc int) (sample, error) {

@@ -31,6 +31,18 @@ func (b *bench) jobEnv(threads int) []string {
 	return append(env, "SEQTORCH_PYTHON="+b.cfg.python)
 }
 
+// smsInputs runs `bench sms-inputs` (this binary) on the run folder run, writing dir: the
+// initial weights and epoch-1 batches of that run for the PyTorch side of item.
+func (b *bench) smsInputs(ctx context.Context, item, run, dir string, env []string) error {
+	fmt.Fprintf(b.stderr, "bench: %s: writing the shared initial weights and batches (bench sms-inputs)\n", item)
+	prep := exec.CommandContext(ctx, b.self, "sms-inputs", "-model", run, "-dir", dir)
+	prep.Env = env
+	if out, err := prep.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench sms-inputs failed: %v: %s", err, tail(string(out), 300))
+	}
+	return nil
+}
+
 // buildCommand builds ./pkg into the bench's temporary folder.
 func (b *bench) buildCommand(ctx context.Context, pkg string) (string, error) {
 	bin := filepath.Join(b.tmp, filepath.Base(pkg))
@@ -156,14 +168,15 @@ var smsTrainFlags = []string{"--cell", "lstm", "--device", "cpu"}
 // sms measures items (a) and (c).
 //
 // (a) Go: the real command, `sms --epochs 1 --cell lstm --threads N` (its train_seconds: the
-// training steps of epoch 1, without validation). Python: `sms_ref.py bench DIR` on what `sms
-// bench inputs` writes for the same flags: the same initial weights and the same epoch-1
-// batches, trained with the same per-step work (cross entropy, Adam, correct count, sums kept
-// on the device). The mean training losses of the two sides are recorded as a check.
+// training steps of epoch 1, without validation). Python: `sms_ref.py bench DIR` on what
+// `bench sms-inputs` (this binary) writes from the first Go run's folder: the same initial
+// weights and the same epoch-1 batches, trained with the same per-step work (cross entropy,
+// Adam, correct count, sums kept on the device). The mean training losses of the two sides are
+// recorded as a check.
 //
-// (c) The first Go run's model folder: `sms bench latency` (load once, then tokenize → ids →
+// (c) The first Go run's model folder: `bench sms-latency` (load once, then tokenize → ids →
 // tensor → forward under NoGrad → softmax → host, timed per message) against `sms_ref.py
-// latency` (the same weights, exported with `sms bench export`, fed the same token ids; forward
+// latency` (the same weights, exported with `bench sms-export`, fed the same token ids; forward
 // + softmax + .item() under torch.no_grad()).
 func (b *bench) sms(ctx context.Context) []row {
 	targets := []string{"≤ 0.8", "≤ 0.7", "≤ 0.5", "≤ 0.5", "≤ 0.7"}
@@ -177,12 +190,6 @@ func (b *bench) sms(ctx context.Context) []row {
 		return notMeasured(err.Error(), smsItems, targets)
 	}
 	in := filepath.Join(b.tmp, "sms-inputs")
-	fmt.Fprintln(b.stderr, "bench: sms: writing the shared initial weights and batches (sms bench inputs)")
-	prep := exec.CommandContext(ctx, bin, append([]string{"bench", "inputs", "--dir", in}, smsTrainFlags...)...)
-	prep.Env = b.jobEnv(1)
-	if out, err := prep.CombinedOutput(); err != nil {
-		return notMeasured(fmt.Sprintf("sms bench inputs failed: %v: %s", err, tail(string(out), 300)), smsItems, targets)
-	}
 	var rows []row
 	model := "" // the first Go run folder: the model of item (c)
 	for _, th := range b.cfg.threads {
@@ -201,6 +208,9 @@ func (b *bench) sms(ctx context.Context) []row {
 			g.Metrics = map[string]float64{"epoch_s": rec["train_seconds"], "steps": rec["steps"], "loss_mean": rec["train_loss"]}
 			if model == "" {
 				model = run
+				if err := b.smsInputs(ctx, "sms", run, in, b.jobEnv(1)); err != nil {
+					return notMeasured(err.Error(), smsItems, targets)
+				}
 			} else {
 				os.RemoveAll(run)
 			}
@@ -215,15 +225,15 @@ func (b *bench) sms(ctx context.Context) []row {
 	}
 
 	lat := filepath.Join(b.tmp, "sms-latency")
-	exp := exec.CommandContext(ctx, bin, "bench", "export", "--model", model, "--dir", lat)
+	exp := exec.CommandContext(ctx, b.self, "sms-export", "-model", model, "-dir", lat)
 	exp.Env = b.jobEnv(1)
 	if out, err := exp.CombinedOutput(); err != nil {
-		return append(rows, notMeasured(fmt.Sprintf("sms bench export failed: %v: %s", err, tail(string(out), 300)), smsItems[2:], targets[2:])...)
+		return append(rows, notMeasured(fmt.Sprintf("bench sms-export failed: %v: %s", err, tail(string(out), 300)), smsItems[2:], targets[2:])...)
 	}
 	for _, th := range b.cfg.threads {
 		var goS, pyS []sample
 		for i := range b.cfg.reps {
-			g, err := runChild(ctx, []string{bin, "bench", "latency", "--model", model, "--threads", fmt.Sprint(th)}, b.jobEnv(th))
+			g, err := runChild(ctx, []string{b.self, "sms-latency", "-model", model, "-threads", fmt.Sprint(th)}, b.jobEnv(th))
 			if err != nil {
 				return append(rows, notMeasured("Go sms latency: "+err.Error(), smsItems[2:], targets[2:])...)
 			}

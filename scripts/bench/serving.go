@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/scripts/internal/smsrun"
 	"github.com/seqtorch/seqtorch/train/serve/loadgen"
 )
 
@@ -102,7 +102,7 @@ func (b *bench) serving(ctx context.Context) []row {
 	fmt.Fprintln(b.stderr, "bench: serving: training the model (sms --cell lstm --epochs 2) and exporting it for PyTorch")
 	for _, argv := range [][]string{
 		{bin, "--cell", "lstm", "--epochs", "2", "--device", "cpu", "--threads", "1", "--out", run},
-		{bin, "bench", "export", "--model", run, "--dir", exp},
+		{b.self, "sms-export", "-model", run, "-dir", exp},
 	} {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Env = b.jobEnv(1)
@@ -179,7 +179,7 @@ func (b *bench) serving(ctx context.Context) []row {
 }
 
 // jitServer builds train/jitserve and the TorchScript form of the run's model
-// (scripts/sms_jit_export.py on the weights `sms bench export` wrote into exp) and returns the
+// (scripts/sms_jit_export.py on the weights `bench sms-export` wrote into exp) and returns the
 // server's command line, less --threads.
 func (b *bench) jitServer(ctx context.Context, run, exp string) ([]string, error) {
 	for _, f := range []string{"scripts/sms_jit_export.py", "train/jitserve"} {
@@ -203,59 +203,21 @@ func (b *bench) jitServer(ctx context.Context, run, exp string) ([]string, error
 			fmt.Fprintf(b.stderr, "bench: serving: TorchScript model for jitserve: %s\n", strings.TrimPrefix(line, "JIT "))
 		}
 	}
-	maxLen, err := runMaxLen(run)
+	c, err := smsrun.ReadConfig(run) // jitserve applies the run's --max-len as `sms serve` does
 	if err != nil {
 		return nil, err
 	}
 	return []string{bin, "--model", filepath.Join(dir, "model_script.pt"), "--vocab", filepath.Join(dir, "vocab.txt"),
-		"--labels", "ham,spam", "--tokenizer", "sms", "--max-len", fmt.Sprint(maxLen), "--device", "cpu", "--addr", "127.0.0.1:0"}, nil
-}
-
-// runMaxLen is the run's --max-len (config.json), which jitserve must apply as `sms serve` does.
-func runMaxLen(run string) (int, error) {
-	raw, err := os.ReadFile(filepath.Join(run, "config.json"))
-	if err != nil {
-		return 0, err
-	}
-	var c struct {
-		Options struct {
-			MaxLen int `json:"max_len"`
-		} `json:"options"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return 0, fmt.Errorf("%s/config.json: %w", run, err)
-	}
-	return c.Options.MaxLen, nil
+		"--labels", "ham,spam", "--tokenizer", "sms", "--max-len", fmt.Sprint(c.Options.MaxLen), "--device", "cpu", "--addr", "127.0.0.1:0"}, nil
 }
 
 // testMessages returns the test part of the run's data split (the split `sms` itself makes).
 func testMessages(run string) ([]string, error) {
-	raw, err := os.ReadFile(filepath.Join(run, "config.json"))
+	c, err := smsrun.ReadConfig(run)
 	if err != nil {
 		return nil, err
 	}
-	var c struct {
-		Options struct {
-			Data      string `json:"data"`
-			SplitSeed uint64 `json:"split_seed"`
-		} `json:"options"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, fmt.Errorf("%s/config.json: %w", run, err)
-	}
-	path := c.Options.Data
-	if path == "" {
-		dir, err := data.Ensure("sms_spam")
-		if err != nil {
-			return nil, err
-		}
-		path = filepath.Join(dir, "SMSSpamCollection")
-	}
-	all, err := data.LoadSMS(path)
-	if err != nil {
-		return nil, err
-	}
-	split, err := data.SplitSMS(all, data.SplitOptions{Train: 0.7, Val: 0.15, Test: 0.15, Seed: c.Options.SplitSeed})
+	split, err := c.Split()
 	if err != nil {
 		return nil, err
 	}

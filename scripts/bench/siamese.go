@@ -11,7 +11,7 @@ import (
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/siamese"
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
 	"github.com/seqtorch/seqtorch/torch"
 )
 

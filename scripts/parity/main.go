@@ -2,8 +2,9 @@
 // weights in Go, PyTorch (scripts/parity_ref.py, one Python process for all cases) computes
 // reference results from them, and Go computes its own and compares. The model/* cases, whole
 // training runs of the two models, run their own reference scripts through
-// scripts/modelparity instead. It prints one row per case (name, largest absolute difference,
-// PASS/FAIL) and a final "N passed, N failed" line, and exits with status 1 when a case fails.
+// scripts/internal/modelparity instead. It prints one row per case (name, largest absolute
+// difference, PASS/FAIL) and a final "N passed, N failed" line, and exits with status 1 when a
+// case fails.
 //
 // Usage (from the repository root; make parity does this):
 //
@@ -11,9 +12,43 @@
 //
 // The Python interpreter is modelparity.Python(): $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
 // /usr/bin/python3; it needs PyTorch, ideally the same version as the libtorch the shim links.
-// Cases live in scripts/parity/cases; see that package's documentation to add one. The ddp/*
-// cases start this command again, once per rank, with SEQTORCH_PARITY_DDP set (see
+// Cases live in scripts/internal/parity/cases; see that package's documentation to add one.
+// The ddp/* cases start this command again, once per rank, with SEQTORCH_PARITY_DDP set (see
 // cases.DDPRankMain).
+//
+// # Cases
+//
+// Go builds inputs and initial weights, PyTorch (Debian's python3-torch on the same libtorch)
+// computes the reference, and Go compares forward outputs, final states, gradients of every
+// parameter and input, optimizer steps and whole training runs:
+//
+//   - {RNN tanh, RNN relu, LSTM, GRU} × {1, 2 layers} × {uni, bi} × {batch_first or not} ×
+//     {padded, packed unsorted};
+//   - every loss; every optimizer and gradient clipping; Embedding with padding_idx;
+//     initialisation after manual_seed; the seed's reference RNN class; state dicts
+//     Go → Python → Go;
+//   - model/*: 20 training steps of the SMS and Siamese models, their poolings, the SMS model's
+//     subwords and every Siamese head, the Tai head's entailment output included
+//     (scripts/internal/modelparity runs scripts/sms_ref.py and scripts/siamese_ref.py for
+//     these; every step's loss must agree to 1e-4);
+//   - ddp/*: Go's data-parallel training against torch.nn.parallel.DistributedDataParallel over
+//     gloo, 2 processes each;
+//   - aten/*: a sweep of the generated ATen surface — 563 operators (every generated *Tensor
+//     method whose arguments the sweep can fill and that PyTorch accepts on random float64 3×4
+//     inputs, on both libtorch 1.13 and 2.6; scripts/internal/parity/cases/aten.go says how
+//     the list is made) run on the same inputs in Go and in PyTorch
+//     (torch.ops.aten.NAME.OVERLOAD), outputs and the gradients of their sum compared
+//     (tolerance 1e-9, float64; all 0 when last run);
+//   - inplace/*: in-place chains on non-leaf tensors (mul_, add_, masked_fill_, clamp_ and
+//     chains of them) with the gradients of the leaves.
+//
+// A NaN on either side fails a comparison, even where both sides have it. Go and PyTorch call
+// the same kernels, so the differences are 0 or a few ulps, except for the LSTM and GRU on the
+// CPU, which run seqtorch's fused kernels (see scripts/bench's documentation, "Where the speed
+// comes from"): their outputs and gradients are within 9.6e-7 of PyTorch's over the grid (the
+// worst measured by `go run ./scripts/parity`: 9.54e-7, a GRU case). Under `make compat` the
+// suite also checks that files written by torch.SaveDict and nn.SaveTorch load with PyTorch
+// 2.6's torch.load (weights_only=True).
 package main
 
 import (
@@ -30,8 +65,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
-	"github.com/seqtorch/seqtorch/scripts/parity/cases"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/parity/cases"
 	"github.com/seqtorch/seqtorch/torch"
 )
 

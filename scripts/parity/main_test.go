@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
 )
 
 func TestListAndFlags(t *testing.T) {

@@ -23,7 +23,8 @@ import (
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/smsrun"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/torch/nn"
 	"github.com/seqtorch/seqtorch/torch/optim"
@@ -68,15 +69,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer os.RemoveAll(dir)
 
 	// The data pipeline of train/sms with its defaults.
-	sdir, err := data.Ensure("sms_spam")
-	if err != nil {
-		return err
-	}
-	msgs, err := data.LoadSMS(filepath.Join(sdir, "SMSSpamCollection"))
-	if err != nil {
-		return err
-	}
-	split, err := data.SplitSMS(msgs, data.SplitOptions{Train: 0.7, Val: 0.15, Test: 0.15, Seed: 2024})
+	split, err := smsrun.Split("", 2024)
 	if err != nil {
 		return err
 	}

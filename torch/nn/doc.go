@@ -13,7 +13,23 @@
 // optional value whose absence is not zero is a pointer (EmbeddingOptions.PaddingIdx), and so
 // is a value whose default is not zero when zero is also valid
 // (TransformerEncoderLayerOptions.Dropout); where zero is meaningless it stands for PyTorch's
-// default (RNNOptions.NumLayers, Conv1dOptions.Stride, LayerNormOptions.Eps).
+// default (RNNOptions.NumLayers, Conv1dOptions.Stride, LayerNormOptions.Eps). For example,
+// PackPaddedOptions{BatchFirst: true, NoEnforceSorted: true} is batch_first=True,
+// enforce_sorted=False. torch/optim follows the same rule: an optimizer option whose default is
+// not zero is a pointer, so optim.AdamOptions{LR: new(0.01), Beta1: new(0.0)} asks for β₁ = 0
+// while a nil field keeps PyTorch's value.
+//
+// # Recurrent kernels
+//
+// On the CPU, LSTM and GRU run seqtorch's fused kernels (torch/csrc/rnn_cpu.cpp: one matrix
+// product for the input projections of all steps, then per step one product and one
+// vectorised loop for the gates; the backward likewise), not libtorch's at::lstm and at::gru,
+// which dispatch a dozen ops and autograd nodes per step. Outputs and gradients agree with
+// PyTorch's to float rounding (checked by the parity suite, scripts/parity);
+// RNNOptions.LibtorchKernel runs libtorch's kernel instead, bit-identical to PyTorch. The
+// simple RNN cells, and everything on CUDA (cuDNN), use libtorch's kernels. Timings of both,
+// and how the kernel splits large products over threads, are in the documentation of
+// scripts/bench ("Where the speed comes from").
 //
 // # Initialisation
 //

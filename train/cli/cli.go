@@ -13,6 +13,13 @@
 // unless --force; --resume DIR restores the run's own configuration and refuses flags that
 // contradict it, except --epochs, --device and --threads; --json PATH writes the summary
 // ("-" for standard output); temporary files a killed run left behind are removed at start.
+//
+// A training command is a plain function over small helpers, reading top to bottom: its
+// [Flags] parse the command line once ([Flags.Parse], --preset applied); the command checks
+// the configuration once, where it enters (the flags', or [CommandLine.Restore] of the run
+// --resume names); a [Run] ([OpenRun], [Run.Start]) holds the run folder, launches the
+// --nproc workers ([Run.Launch]) and ends the run ([Run.Finish]: interruption, --json); an
+// ensemble preset's members are checked and trained in turn through [OpenEnsemble].
 package cli
 
 import (

@@ -68,9 +68,10 @@ func (d *DistFlags) Validate() error {
 	return nil
 }
 
-// defaults fills a zero DistFlags (the configuration of a run saved before the flags
-// existed) with the flags' defaults; any other value is left as it is.
-func (d *DistFlags) defaults() {
+// Normalize fills a zero DistFlags (the configuration of a run saved before the flags
+// existed) with the flags' defaults; any other value is left as it is. A command's
+// normalization of its configuration calls it (see [Flags.Normalize]).
+func (d *DistFlags) Normalize() {
 	if *d == (DistFlags{}) {
 		*d = DistFlags{NProc: 1, MasterAddr: "127.0.0.1", Timeout: DefaultDistTimeout}
 	}

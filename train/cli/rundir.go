@@ -28,9 +28,8 @@ const SummaryFile = "summary.json"
 // from its saved configuration.
 var MayChange = []string{"epochs", "device", "threads"}
 
-// runMarkers are the entries whose presence makes a folder hold a run.
-// (The checkpoint folder is loop.CheckpointDir; this package does not import the loop, which
-// needs libtorch.)
+// runMarkers are the entries whose presence makes a folder hold a run ("checkpoint" is the
+// training loop's checkpoint folder).
 var runMarkers = []string{ConfigFile, "checkpoint", "checkpoint.old", runlog.MetricsFile, SummaryFile}
 
 // RunFlags are the flags of a training command that say where its output goes and whether it
@@ -163,6 +162,11 @@ func ResumeDir(dir string) (string, error) {
 // the flag and the run's value. The RunFlags are not configuration; --out must name dir, if
 // given, and --force is refused.
 func Resume[T any](fs *flag.FlagSet, dir string, saved T, bind func(*flag.FlagSet, *T), normalize func(*T) error) (T, error) {
+	return resume(fs, slices.Sorted(maps.Keys(Set(fs))), dir, saved, bind, normalize)
+}
+
+// resume is [Resume] comparing the flags named (set on fs or not) instead of those fs set.
+func resume[T any](fs *flag.FlagSet, names []string, dir string, saved T, bind func(*flag.FlagSet, *T), normalize func(*T) error) (T, error) {
 	var zero T
 	if normalize == nil {
 		normalize = func(*T) error { return nil }
@@ -188,7 +192,7 @@ func Resume[T any](fs *flag.FlagSet, dir string, saved T, bind func(*flag.FlagSe
 		return c, cfs, nil
 	}
 	var changes []string
-	for _, name := range slices.Sorted(maps.Keys(Set(fs))) {
+	for _, name := range names {
 		switch {
 		case name == "resume" || name == "json":
 			continue

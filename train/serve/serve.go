@@ -25,6 +25,51 @@
 // Every server answers GET /healthz ({"status": "ok", ...} plus the command's details) and
 // GET /metrics (Prometheus text format, see [Metrics]); the command adds its POST routes with
 // [Server.HandleJSON]. Unknown paths are a JSON 404, wrong methods a JSON 405.
+//
+// # The commands' servers
+//
+//	go run ./train/sms serve --model runs/sms                 # POST /v1/predict on 127.0.0.1:8080
+//	go run ./train/siamese serve --model runs/siamese --addr 127.0.0.1:8081
+//
+//	curl -s localhost:8080/v1/predict -d '{"messages": ["WINNER!! Call 09061701461 to claim your prize", "see you at dinner"]}'
+//	# → {"predictions":[{"label":"spam","p_spam":…},{"label":"ham","p_spam":…}]}
+//	curl -s localhost:8081/v1/similarity -d '{"pairs": [["A man is playing a guitar", "A man plays a guitar"]]}'
+//	# → {"scores":[{"relatedness":…,"similar":true}]}
+//	curl -s localhost:8080/healthz                           # {"status":"ok","model":...}
+//	curl -s localhost:8080/metrics                           # Prometheus text format
+//
+// Both take --model as one run folder or several separated by commas (an ensemble; for sms,
+// also an ensemble's folder). A classifier trained in Python is served the same way from its
+// TorchScript file (torch.jit.script(model).save("m.pt"), with forward(ids: Tensor[B,T] int64,
+// lengths: Tensor[B] int64) -> logits [B,C]) and a vocabulary file (one token a line, id =
+// line number), with the same flags, limits, /metrics (prefix seqtorch_jit_) and drain:
+//
+//	go run ./train/jitserve --model m.pt --vocab vocab.txt --labels ham,spam [--tokenizer sms|sick|char] [--unk '<unk>'] [--pad-id 0]
+//	# → {"predictions":[{"label":"spam","p_ham":…,"p_spam":…}, …]}
+//
+// Package torch/jit loads such modules in Go programs (jit.Load(path, dev), Forward,
+// Method(name), fine-tuning through nn.Trainable(m) and the optimizers, Save).
+//
+// Each forward pass takes up to --max-batch messages (default 64) from every request waiting,
+// or waits up to --max-wait ms for more (default 0: whatever queued while the previous pass
+// ran). Limits (flags): --max-body-bytes (1 MiB), --max-messages per request (256; a pair
+// counts as one), --max-message-bytes (4096). A request over one is answered 413 with
+// {"error": "...", "limit": "--max-messages"}; malformed JSON, unknown fields, empty or
+// non-UTF-8 messages, and for similarity a sentence without a known word, are 400 with a JSON
+// error saying what is wrong; a model failure is a 500 (a model whose output is NaN names its
+// file). --addr takes host:port (:8080 and the default bind 127.0.0.1 only; port 0 picks a
+// free one). Ctrl-C or SIGTERM stops accepting connections, answers the requests in flight (at
+// most --drain-timeout, 10 s) and exits 0. [Options.Flags] lists the timeouts and the
+// connection limit.
+//
+// /metrics (prefix seqtorch_sms_ or seqtorch_siamese_): http_requests_total{route,code},
+// http_request_duration_seconds{route} (quantiles 0.5/0.9/0.99 over the last 4096 requests,
+// sum, count), http_requests_in_flight, batch_size (histogram of messages per forward pass),
+// batch_duration_seconds, items_total, batch_errors_total.
+//
+// Throughput and latency of `sms serve` and jitserve against a PyTorch server, measured with
+// this package's load generator (train/serve/loadgen), are in the documentation of
+// scripts/bench ("Serving"; `go run ./scripts/bench -only serving`).
 package serve
 
 import (

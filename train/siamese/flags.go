@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,7 +12,6 @@ import (
 	"github.com/seqtorch/seqtorch/models/siamese"
 	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/train/cli"
-	"github.com/seqtorch/seqtorch/train/loop"
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
@@ -55,6 +52,13 @@ type options struct {
 	Threads       int           `json:"threads"`
 	Out           string        `json:"out"`
 	Dist          cli.DistFlags `json:"dist"` // --nproc and the rendezvous
+
+	// The names above parsed, by check: what training uses.
+	loss    siamese.Loss
+	pooling siamese.Pooling
+	mining  siamese.Mining
+	scale   siamese.Scale
+	device  torch.Device
 }
 
 // trainSynopsis is the training command's -h text before the flags.
@@ -100,13 +104,14 @@ func trainFlags(fs *flag.FlagSet, o *options) {
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fs.IntVar(&o.Threads, "threads", 1, "libtorch intra-op threads")
 	fs.StringVar(&o.Out, "out", "runs/siamese", "run folder")
+	o.Dist.Register(fs)
 }
 
 // runFiles are the files of a run folder besides those cli.PrepareOut knows (config.json,
 // checkpoint/, metrics.jsonl, summary.json); --force removes them too.
 var runFiles = []string{modelFile, vocabFile, bestFile, "curves.png", runlog.ParamsFile, "tsne.png", "tsne.html"}
 
-// presets are --preset's named configurations (cli.TrainCommand.Presets).
+// presets are --preset's named configurations (cli.Flags.Presets).
 var presets = map[string]cli.Preset{
 	// Chosen on TRIAL Pearson for issue 16 (report section A10 has its numbers and the variants
 	// tried); about 2 minutes of training on 2 CPU cores.
@@ -114,43 +119,44 @@ var presets = map[string]cli.Preset{
 		Doc: "the most accurate single model measured, see report A10: BiLSTM 300, tai head 150 with the entailment loss, 10 epochs"},
 }
 
-// trainCommand is the training command (cli.TrainCommand.Run): the command line or, with
-// --resume, the run's own configuration; the run folder checked; training.
-var trainCommand = cli.TrainCommand[options]{
+// trainCLI reads the training command's command line (see runTrain).
+var trainCLI = cli.Flags[options]{
 	Name:       "siamese",
 	Synopsis:   trainSynopsis,
 	Invocation: invocation,
 	Bind:       trainFlags,
 	Normalize:  (*options).normalize,
-	Validate:   (*options).validate,
-	Saved: func(dir, config string) (options, error) {
-		c, err := readConfig(config)
-		if err != nil {
-			return options{}, err
-		}
-		if c.Options == nil {
-			return options{}, fmt.Errorf("--resume %s: %s has no training options (an older run): start a new run", dir, configFile)
-		}
-		return *c.Options, nil
-	},
-	Out:      func(o *options) *string { return &o.Out },
-	Dist:     func(o *options) *cli.DistFlags { return &o.Dist },
-	RunFiles: runFiles,
-	Presets:  presets,
-	Train: func(ctx context.Context, o *options, resume bool, log, stderr io.Writer) (any, error) {
-		sum, err := train(ctx, *o, resume, log, stderr)
-		if err != nil || sum == nil { // nil: a rank other than 0, which reports nothing
-			return nil, err
-		}
-		return *sum, nil
-	},
-	Interrupted: func(err error) bool { return errors.Is(err, loop.ErrInterrupted) },
+	Presets:    presets,
+}
+
+// savedOptions returns the training options of the run in dir (its config.json's).
+func savedOptions(dir string) (options, error) {
+	c, err := readConfig(filepath.Join(dir, configFile))
+	if err != nil {
+		return options{}, err
+	}
+	if c.Options == nil {
+		return options{}, fmt.Errorf("--resume %s: %s has no training options (an older run): start a new run", dir, configFile)
+	}
+	return *c.Options, nil
+}
+
+// check normalizes and validates o and parses its names (--loss, --pooling, --mining,
+// --scale, --device) into the typed values that training uses: the one check of the training
+// options, made where they enter (the command line, or --resume's config.json). Bad values
+// are one-line errors naming the flag.
+func (o *options) check() error {
+	if err := o.normalize(); err != nil {
+		return err
+	}
+	return o.validate()
 }
 
 // normalize fills in what the flags leave open: the number of layers and the size of each,
 // the loss's margin and score scale, and the optimizer's learning rate. It accepts its own
 // output unchanged (--resume compares normalized settings).
 func (o *options) normalize() error {
+	o.Dist.Normalize()
 	if o.Layers == 0 {
 		o.Layers = defaultLayers(o.Loss)
 		if strings.Contains(o.HiddenSizes, ",") {
@@ -223,21 +229,26 @@ func parseHidden(s string, layers int) ([]int, error) {
 	return hs, nil
 }
 
-// validate checks the normalized options with one-line messages naming the flag.
+// validate checks the normalized options with one-line messages naming the flag, and parses
+// the names (see check).
 func (o *options) validate() error {
+	if err := o.Dist.Validate(); err != nil {
+		return err
+	}
 	if err := cli.CheckBatch(o.Batch, o.Dist.NProc); err != nil {
 		return err
 	}
-	if _, err := siamese.ParseLoss(o.Loss); err != nil {
+	var err error
+	if o.loss, err = siamese.ParseLoss(o.Loss); err != nil {
 		return cli.Usagef("--loss: %v", err)
 	}
-	if _, err := siamese.ParsePooling(o.Pooling); err != nil {
+	if o.pooling, err = siamese.ParsePooling(o.Pooling); err != nil {
 		return cli.Usagef("--pooling: %v", err)
 	}
-	if _, err := siamese.ParseMining(o.Mining); err != nil {
+	if o.mining, err = siamese.ParseMining(o.Mining); err != nil {
 		return cli.Usagef("--mining: %v", err)
 	}
-	if _, err := siamese.ParseScale(o.Scale); err != nil {
+	if o.scale, err = siamese.ParseScale(o.Scale); err != nil {
 		return cli.Usagef("--scale: %v", err)
 	}
 	if o.Scale != "one" && o.Loss != "malstm" {
@@ -285,7 +296,7 @@ func (o *options) validate() error {
 	case o.Entailment > 0 && o.Loss != "tai":
 		return cli.Usagef("--entailment applies to the tai loss only (--loss %s)", o.Loss)
 	}
-	if _, err := torch.ParseDevice(o.Device); err != nil {
+	if o.device, err = torch.ParseDevice(o.Device); err != nil {
 		return cli.FlagError("device", err) // not a usage error: a CUDA libtorch may be missing
 	}
 	return nil

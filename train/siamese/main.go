@@ -60,5 +60,5 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			args = args[1:]
 		}
 	}
-	return trainCommand.Run(ctx, args, stdout, stderr)
+	return runTrain(ctx, args, stdout, stderr)
 }

@@ -22,10 +22,55 @@ import (
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
-// train runs one training job with the normalized, validated options o (resume: continue
-// the run in o.Out) and writes its run folder. Human-readable output goes to log, the
-// progress display to stderr. A run that ctx interrupted returns an error wrapping
-// loop.ErrInterrupted.
+// runTrain is the training command, the default subcommand: the command line is parsed and
+// its options checked once, here at the boundary (trainOptions), then trained into their run
+// folder: a new run into --out (a run there needs --force), or with --resume DIR the run in
+// DIR continued with its own options. With --nproc N > 1 this process launches N workers of
+// the command that train instead (see cli.Run).
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cl, err := trainCLI.Parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	run, err := cli.OpenRun(cl) // --resume DIR: lock DIR, check that it holds a run
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	o, err := trainOptions(cl)
+	if err != nil {
+		return err
+	}
+	if err := run.Start(o.Out, o.Dist, runFiles); err != nil { // a new run: check --out
+		return err
+	}
+	if run.Launcher() { // --nproc N > 1: N workers of this command train
+		return run.Launch(ctx, stdout, stderr)
+	}
+	sum, err := train(ctx, o, run.Resume, run.Log(stdout, stderr), stderr)
+	return run.Finish(stdout, sum, err) // an interruption prints how to resume; --json
+}
+
+// trainOptions returns the options cl describes, checked: the flags', or with --resume DIR
+// the options of the run in DIR (its config.json) with the flags that may change.
+func trainOptions(cl *cli.CommandLine[options]) (options, error) {
+	o := cl.Config
+	if dir := cl.Run.Resume; dir != "" {
+		saved, err := savedOptions(dir)
+		if err != nil {
+			return o, err
+		}
+		if o, err = cl.Restore(saved); err != nil {
+			return o, err
+		}
+		o.Out = dir
+	}
+	return o, o.check()
+}
+
+// train runs one training job with the checked options o (resume: continue the run in o.Out)
+// and writes its run folder. Human-readable output goes to log, the progress display to
+// stderr. A run that ctx interrupted returns an error wrapping loop.ErrInterrupted.
 //
 // A process launched for data-parallel training (--nproc, torchrun) trains its shard of every
 // epoch as one rank of the group (cli.JoinParallel); rank 0 alone writes the run folder and
@@ -33,11 +78,7 @@ import (
 func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (*summary, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	loss, _ := siamese.ParseLoss(o.Loss)
-	pooling, _ := siamese.ParsePooling(o.Pooling)
-	mining, _ := siamese.ParseMining(o.Mining)
-	scale, _ := siamese.ParseScale(o.Scale)
-	dev, _ := torch.ParseDevice(o.Device)
+	dev := o.device
 	if dev.IsCUDA() && !torch.CUDAAvailable() {
 		return nil, fmt.Errorf("--device %s: CUDA is not available (libtorch %s)", o.Device, torch.Version())
 	}
@@ -81,8 +122,8 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		len(c.train), len(c.augmented), len(c.trial), len(c.test), c.vocab.Len(), c.found, c.vectors.Dim)
 
 	cfg := siamese.Config{VocabSize: c.vocab.Len(), EmbedDim: c.vectors.Dim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
-		Pooling: pooling, Dropout: o.Dropout, EmbeddingDropout: o.EmbedDropout, FeatureDropout: o.FeatDropout, PaddingIdx: data.PadID, Scale: scale}
-	if loss == siamese.Tai {
+		Pooling: o.pooling, Dropout: o.Dropout, EmbeddingDropout: o.EmbedDropout, FeatureDropout: o.FeatDropout, PaddingIdx: data.PadID, Scale: o.scale}
+	if o.loss == siamese.Tai {
 		cfg.SimilarityHidden = o.TaiHidden
 		cfg.Entailment = o.Entailment > 0
 	}
@@ -101,7 +142,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	if err := par.Wrap(m); err != nil {
 		return nil, err
 	}
-	head := siamese.Head{Loss: loss, Margin: o.Margin, Threshold: o.Threshold, Mining: mining, Module: m.Similarity, EntailmentWeight: o.Entailment}
+	head := siamese.Head{Loss: o.loss, Margin: o.Margin, Threshold: o.Threshold, Mining: o.mining, Module: m.Similarity, EntailmentWeight: o.Entailment}
 	head.Alpha, head.Factor = m.ScoreScale()
 
 	var rows []runlog.Param
@@ -158,7 +199,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	fitCal := loss != siamese.MaLSTM && loss != siamese.Tai
+	fitCal := o.loss != siamese.MaLSTM && o.loss != siamese.Tai
 	cal := identity
 	lcfg := loop.Config[data.PairBatch]{
 		Epochs: o.Epochs, Seed: o.Seed, Dir: o.Out, Resume: resume,

@@ -252,9 +252,36 @@ func printEnsemble(w io.Writer, s *EnsembleSummary) {
 	fmt.Fprintf(w, "confusion (rows true, columns predicted): ham %v spam %v | %.0f ms per 1,000 messages\n", s.TestConfusion[0], s.TestConfusion[1], s.MSPerK)
 }
 
-// trainEnsemble is trainCommand.Ensemble: it writes the ensemble's summary.json into out
-// (members named relative to out, as in ensemble.json) and prints its metrics.
-func trainEnsemble(_ context.Context, out string, dirs []string, log io.Writer) (any, error) {
+// trainPresetEnsemble trains the members of cl's ensemble preset (--preset best) into
+// --out/<member>, one after the other, each as trainRun trains a run (a member whose folder
+// holds a run trained with the same flags is continued), then measures their mean P(spam)
+// (measureEnsemble). Every member's options are checked before the first trains.
+func trainPresetEnsemble(ctx context.Context, cl *cli.CommandLine[Options], stdout, stderr io.Writer) error {
+	ens, err := cli.OpenEnsemble(cl, cl.Config.Out, func(m *cli.CommandLine[Options]) error {
+		_, err := trainOptions(m)
+		return err
+	}, runFiles)
+	if err != nil {
+		return err
+	}
+	defer ens.Close()
+	log := cl.Run.Log(stdout, stderr)
+	for i, m := range ens.Members {
+		ens.Announce(log, i)
+		if err := trainRun(ctx, m, log, stderr); err != nil {
+			return err
+		}
+	}
+	sum, err := measureEnsemble(ens.Out, ens.Dirs, log)
+	if err != nil {
+		return fmt.Errorf("--preset %s: %w", cl.Preset, err)
+	}
+	return cl.Run.WriteJSON(stdout, sum)
+}
+
+// measureEnsemble writes the summary.json of the ensemble of the run folders dirs into out
+// (members named relative to out, as in ensemble.json) and prints its metrics to log.
+func measureEnsemble(out string, dirs []string, log io.Writer) (*EnsembleSummary, error) {
 	c, err := readConfig(dirs[0])
 	if err != nil {
 		return nil, err

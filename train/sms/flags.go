@@ -1,19 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/seqtorch/seqtorch/data"
 	"github.com/seqtorch/seqtorch/models/smsrnn"
+	"github.com/seqtorch/seqtorch/torch"
 	"github.com/seqtorch/seqtorch/train/cli"
-	"github.com/seqtorch/seqtorch/train/loop"
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
@@ -52,13 +50,15 @@ type Options struct {
 	// ScheduleEpochs is the number of epochs warmup-cosine spans: --epochs of the run that
 	// started it (normalize fills it in), so that a resumed run can tell a changed --epochs.
 	ScheduleEpochs int `json:"schedule_epochs,omitempty"`
+
+	device torch.Device // Device, parsed by check
 }
 
 // defaultVectors is the --vectors value that names the data catalog's vectors file
 // (data.DefaultVectors).
 const defaultVectors = "default"
 
-// presets are --preset's named configurations (cli.TrainCommand.Presets).
+// presets are --preset's named configurations (cli.Flags.Presets).
 var presets = map[string]cli.Preset{
 	// Chosen by the highest mean validation accuracy over seeds 1-3 among the ensembles of
 	// report section A6 (which has their numbers and the other candidates').
@@ -139,11 +139,34 @@ func trainFlags(fs *flag.FlagSet, o *Options) {
 	fs.IntVar(&o.Bucket, "bucket", 50, "length bucketing: sort by length within chunks of this many batches, then shuffle the batches (0: off, plain shuffled batches). "+
 		"The default 50 is the fastest measured on CPU: an LSTM epoch took 1.19 s instead of 1.85 s with --bucket 0, at the same validation and test accuracy over 3 seeds "+
 		"(a batch runs as many recurrent steps as its longest message; sorted batches hold messages of similar length)")
+	o.Dist.Register(fs)
 }
 
-// normalize fills in what the flags leave implicit: the model kind and its two classes.
+// check normalizes and validates o and parses its --device: the one check of the training
+// options, made where they enter (the command line, --resume's config.json, an ensemble
+// preset's members, the report's experiments). Bad values are one-line *cli.UsageErrors
+// naming the flag; a device this libtorch does not know is a plain error (exit status 1).
+func (o *Options) check() error {
+	if err := o.normalize(); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	dev, err := torch.ParseDevice(o.Device)
+	if err != nil {
+		return cli.FlagError("device", err)
+	}
+	o.device = dev
+	return nil
+}
+
+// normalize fills in what the flags leave implicit: the model kind and its two classes, and
+// the defaults of settings that older runs did not save. It accepts its own output unchanged
+// (--resume compares normalized options, see cli.Resume).
 func (o *Options) normalize() error {
 	o.Model.Kind, o.Model.Classes = smsrnn.Kind, 2
+	o.Dist.Normalize()
 	if o.Model.Pooling == "" { // a run saved before --pooling existed
 		o.Model.Pooling = "last"
 	}
@@ -166,35 +189,23 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-// validate checks the options (except the vocabulary size) with user-facing messages.
+// validate checks the normalized options with one-line messages naming the flag: the data-
+// parallel flags first (--batch depends on --nproc), then the model's fields through
+// smsrnn.Config.Validate, which states their rules (the vocabulary size, which the data
+// decides, aside), then the training settings.
 func (o *Options) validate() error {
+	if err := o.Dist.Validate(); err != nil {
+		return err
+	}
 	if err := cli.CheckBatch(o.Batch, o.Dist.NProc); err != nil {
 		return err
 	}
 	m := o.Model
+	m.Vocab = smsrnn.MinVocab // the data decides it; smsrnn.New checks it
+	if err := m.Validate(); err != nil {
+		return modelFlagError(err)
+	}
 	switch {
-	case !slices.Contains(smsrnn.Cells, m.Cell):
-		return cli.Usagef("unknown --cell %q: want rnn, lstm or gru", m.Cell)
-	case m.Nonlinearity != "tanh" && m.Nonlinearity != "relu":
-		return cli.Usagef("unknown --nonlinearity %q: want tanh or relu", m.Nonlinearity)
-	case !slices.Contains(smsrnn.Activations, m.Activation):
-		return cli.Usagef("unknown --activation %q: want relu or tanh", m.Activation)
-	case !slices.Contains(smsrnn.Poolings, m.Pooling):
-		return cli.Usagef("unknown --pooling %q: want last, max or mean", m.Pooling)
-	case m.Layers < 1:
-		return cli.Usagef("--layers must be positive, got %d", m.Layers)
-	case m.Embed < 1:
-		return cli.Usagef("--embed must be positive, got %d", m.Embed)
-	case m.Hidden < 1:
-		return cli.Usagef("--hidden must be positive, got %d", m.Hidden)
-	case m.Subwords < 0:
-		return cli.Usagef("--subwords must be >= 0, got %d", m.Subwords)
-	case m.Dense < 1:
-		return cli.Usagef("--dense must be positive, got %d", m.Dense)
-	case !(m.Dropout >= 0 && m.Dropout < 1):
-		return cli.Usagef("--dropout must be in [0, 1), got %v", m.Dropout)
-	case !(m.RNNDropout >= 0 && m.RNNDropout < 1):
-		return cli.Usagef("--rnn-dropout must be in [0, 1), got %v", m.RNNDropout)
 	case o.Epochs < 1:
 		return cli.Usagef("--epochs must be positive, got %d", o.Epochs)
 	case o.Batch < 1:
@@ -242,6 +253,17 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// modelFlagError names the flag of the model field that smsrnn.Config.Validate refused: each
+// field the flags set has the flag of its JSON name, "_" written "-" (rnn_dropout:
+// --rnn-dropout).
+func modelFlagError(err error) error {
+	var ce *smsrnn.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return cli.Usagef("%s", ce.Describe("--"+strings.ReplaceAll(ce.Field, "_", "-")))
+}
+
 // trainSynopsis is the training command's -h text before the flags.
 const trainSynopsis = `usage: go run ./train/sms [flags]
        go run ./train/sms --resume DIR [--epochs N] [--device D] [--threads N] [--json PATH]
@@ -249,43 +271,18 @@ const trainSynopsis = `usage: go run ./train/sms [flags]
        go run ./train/sms evaluate --model DIR[,DIR...]
        go run ./train/sms serve --model DIR [--addr HOST:PORT]
        go run ./train/sms report --out DIR
-       go run ./train/sms bench inputs|export|latency
        (each subcommand's -h lists its flags)`
 
 // runFiles are the files of a run folder besides those cli.PrepareOut knows (config.json,
 // checkpoint/, metrics.jsonl, summary.json); --force removes them too.
 var runFiles = []string{vocabName, weightsName, curvesName, runlog.ParamsFile}
 
-// trainCommand is the training command (cli.TrainCommand.Run): the command line or, with
-// --resume, the run's own configuration; the run folder checked; training.
-var trainCommand = cli.TrainCommand[Options]{
+// trainCLI reads the training command's command line (see runTrain).
+var trainCLI = cli.Flags[Options]{
 	Name:       "sms",
 	Synopsis:   trainSynopsis,
 	Invocation: invocation,
 	Bind:       trainFlags,
 	Normalize:  (*Options).normalize,
-	Validate:   (*Options).validate,
-	Saved: func(dir, _ string) (Options, error) {
-		c, err := readConfig(dir)
-		if err != nil {
-			return Options{}, err
-		}
-		return c.Options, nil
-	},
-	Out:      func(o *Options) *string { return &o.Out },
-	Dist:     func(o *Options) *cli.DistFlags { return &o.Dist },
-	RunFiles: runFiles,
-	Presets:  presets,
-	Ensemble: trainEnsemble,
-	Train: func(ctx context.Context, o *Options, resume bool, log, stderr io.Writer) (any, error) {
-		res, err := train(ctx, o, resume, log, stderr)
-		if err != nil {
-			return nil, err
-		}
-		if res == nil { // a rank other than 0: rank 0 reports
-			return nil, nil
-		}
-		return res.Summary, nil
-	},
-	Interrupted: func(err error) bool { return errors.Is(err, loop.ErrInterrupted) },
+	Presets:    presets,
 }

@@ -9,7 +9,6 @@
 //	go run ./train/sms evaluate --model DIR[,DIR]    validation and test metrics (of an ensemble)
 //	go run ./train/sms serve --model DIR             serve the classifier over HTTP (see serve.go)
 //	go run ./train/sms report --out DIR              reproduce the study as DIR/REPORT.md
-//	go run ./train/sms bench inputs|export|latency   inputs of scripts/bench (see bench.go)
 //
 // Training writes into --out: metrics.jsonl (one line per epoch), summary.json (test metrics
 // of the best-validation model), curves.png, params.txt, config.json, vocab.txt,
@@ -56,11 +55,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runEvaluate(ctx, args[1:], stdout, stderr)
 		case "report":
 			return runReport(ctx, args[1:], stdout, stderr)
-		case "bench":
-			return runBench(ctx, args[1:], stdout, stderr)
 		case "train":
 			args = args[1:]
 		}
 	}
-	return trainCommand.Run(ctx, args, stdout, stderr)
+	return runTrain(ctx, args, stdout, stderr)
 }

@@ -115,60 +115,6 @@ type prediction struct {
 	PSpam   float64 `json:"p_spam"`
 }
 
-// predictor classifies one message at a time, the serving path: tokenize, look the tokens up,
-// run the model on a (1, T) batch without gradients, softmax, read P(spam) back. Its id buffer
-// is reused from call to call, and a single unpadded row runs the RNN without packing (see
-// smsrnn.Model.Forward). A predictor is not safe for concurrent use; call it from one
-// goroutine (libtorch's grad mode is per OS thread).
-type predictor struct {
-	c       *classifier
-	ids     []int64 // token ids of the current message
-	lengths [1]int64
-}
-
-func newPredictor(c *classifier) *predictor { return &predictor{c: c, ids: make([]int64, 0, 64)} }
-
-// encode fills p.ids with msg's token ids, as data.EncodeSMS and the run's --max-len do.
-func (p *predictor) encode(msg string) {
-	p.ids = p.ids[:0]
-	for _, t := range p.c.tok.Tokenize(msg) {
-		p.ids = append(p.ids, int64(p.c.vocab.ID(t)))
-	}
-	if n := p.c.opts.MaxLen; n > 0 && len(p.ids) > n {
-		p.ids = p.ids[:n]
-	}
-	if len(p.ids) == 0 {
-		p.ids = append(p.ids, data.UnkID)
-	}
-}
-
-// spamProbability returns P(spam) for one message.
-func (p *predictor) spamProbability(msg string) (prob float64, err error) {
-	p.encode(msg)
-	return p.probabilityOfIDs()
-}
-
-// probabilityOfIDs runs the model on p.ids.
-func (p *predictor) probabilityOfIDs() (prob float64, err error) {
-	n := int64(len(p.ids))
-	p.lengths[0] = n
-	err = torch.Run(func() error { // frees the tensors below
-		torch.NoGrad(func() {
-			ids := torch.FromSlice(p.ids, 1, n)
-			if p.c.dev != torch.CPU {
-				ids = ids.To(p.c.dev)
-			}
-			probs := p.c.model.Forward(ids, p.lengths[:]).Softmax(1)
-			prob = float64(probs.Float32s()[data.Spam])
-		})
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("predict: %w", err)
-	}
-	return prob, nil
-}
-
 // runPredict is the predict subcommand.
 func runPredict(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("sms predict", "usage: go run ./train/sms predict --model DIR[,DIR...] [--json] [message ...]\n(without messages: one message per line of standard input)\n"+

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/seqtorch/seqtorch/data"
@@ -201,90 +203,17 @@ func studyExperiments(base Options, vectors string) []*experiment {
 	return exps
 }
 
-// scheduleCells are the A4 models that A7 trains again with --schedule warmup-cosine.
-var scheduleCells = []struct{ id, label string }{{"rnn", "RNN (1 layer)"}, {"lstm", "LSTM (1 layer)"}, {"gru", "GRU (1 layer)"}}
-
-// writeScheduleSection writes A7: each A4 model with --schedule warmup-cosine beside its
-// constant-rate row (the same seeds), from the runs of both.
-func writeScheduleSection(b *strings.Builder, exps []*experiment, target float64) {
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	type pair struct {
-		label         string
-		constant, sch *experiment
-	}
-	var pairs []pair
-	for _, c := range scheduleCells {
-		k, s := findExperiment(exps, c.id), findExperiment(exps, c.id+"-"+scheduleWarmupCosine)
-		if k != nil && s != nil && len(k.runs) == len(s.runs) {
-			pairs = append(pairs, pair{c.label, k, s})
-		}
-	}
-	if len(pairs) == 0 {
-		return
-	}
-	first := pairs[0].sch.runs[0]
-	var lrs []string
-	for _, h := range first.History {
-		lrs = append(lrs, fmt.Sprintf("%.3g", h.Val["lr"]))
-	}
-	epochs := len(first.History)
-	p("\n## A7. Learning-rate schedule (`--schedule warmup-cosine`)\n\n")
-	p("`--schedule warmup-cosine --warmup %d`: the first epoch at a tenth of the learning rate, then a cosine from it towards 0 over the other %d epochs, set once per epoch "+
-		"(PyTorch's `SequentialLR(opt, [LinearLR(opt, start_factor=%g, total_iters=%d), CosineAnnealingLR(opt, T_max=%d)], milestones=[%d])`, "+
-		"torch/optim's LinearLR, CosineAnnealingLR and SequentialLR; the schedule's state is saved in the checkpoint beside the optimizer's). "+
-		"Learning rate per epoch, read from the runs' `metrics.jsonl`: %s. Everything else, seeds included, as the constant-rate rows of A4, repeated here.\n\n",
-		defaultWarmup, epochs-defaultWarmup, warmupStartFactor, defaultWarmup, epochs-defaultWarmup, defaultWarmup, strings.Join(lrs, ", "))
-	p("| model | schedule | test accuracy %% | spam F1 | MCC | validation loss (best epoch) | best epoch | epochs to val. accuracy ≥ %.2f |\n|---|---|---|---|---|---|---|---|\n", target)
-	row := func(label, sched string, e *experiment) {
-		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", label, sched,
-			e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
-			e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }),
-			e.stat(func(o *outcome) float64 { return o.Summary.TestMCC }),
-			e.stat(func(o *outcome) float64 { return o.Summary.BestValue }),
-			e.stat(func(o *outcome) float64 { return float64(o.Summary.BestEpoch) }).short(),
-			convergence(e, target))
-	}
-	var deltas []string
-	for _, pr := range pairs {
-		row(pr.label, "constant", pr.constant)
-		row(pr.label, "warmup-cosine", pr.sch)
-		var dacc, dloss []float64
-		better := 0
-		for i := range pr.sch.runs {
-			a, c := pr.sch.runs[i].Summary, pr.constant.runs[i].Summary
-			dacc, dloss = append(dacc, a.TestAccuracy-c.TestAccuracy), append(dloss, a.BestValue-c.BestValue)
-			if a.TestAccuracy > c.TestAccuracy {
-				better++
-			}
-		}
-		da, dl := meanStd(dacc), meanStd(dloss)
-		deltas = append(deltas, fmt.Sprintf("%s %+.2f ± %.2f points of test accuracy (higher in %d of %d seeds), validation loss %+.4f",
-			pr.label, 100*da.mean, 100*da.std, better, len(dacc), dl.mean))
-	}
-	p("\nwarmup-cosine minus constant, seed by seed: %s.\n", strings.Join(deltas, "; "))
-}
-
-// convergence is the mean first epoch whose validation accuracy reaches target over the runs
-// that reached it ("never" if none did).
-func convergence(e *experiment, target float64) string {
-	var reached []float64
-	for _, r := range e.runs {
-		if v := epochsTo(r, target); !math.IsNaN(v) {
-			reached = append(reached, v)
-		}
-	}
-	if len(reached) == 0 {
-		return "never"
-	}
-	return fmt.Sprintf("%s (n = %d)", meanStd(reached).short(), len(reached))
-}
-
 // stat is a mean and a sample standard deviation.
-type stat struct{ mean, std float64 }
+type stat struct{ Mean, Std float64 }
 
-func (s stat) String() string { return fmt.Sprintf("%.4f ± %.4f", s.mean, s.std) }
+// String formats s to four decimals, as the report's metrics in [0, 1].
+func (s stat) String() string { return fmt.Sprintf("%.4f ± %.4f", s.Mean, s.Std) }
 
-func (s stat) pct() string { return fmt.Sprintf("%.2f ± %.2f", 100*s.mean, 100*s.std) }
+// Pct formats s as percentage points to two decimals.
+func (s stat) Pct() string { return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Std) }
+
+// Short formats s to one decimal (epochs).
+func (s stat) Short() string { return fmt.Sprintf("%.1f ± %.1f", s.Mean, s.Std) }
 
 // meanStd returns the mean and the sample standard deviation of v.
 func meanStd(v []float64) stat {
@@ -335,142 +264,14 @@ func (e *experiment) meanCurve(f func(i int, r *outcome) float64) []float64 {
 	}
 }
 
-// writeReport writes REPORT.md and the figures.
-func writeReport(r *reportOptions, base Options, exps []*experiment, ens []*EnsembleSummary, vectors string, took time.Duration) error {
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	first := exps[0].runs[0].Summary
-	p("# SMS spam study: simple RNN, LSTM, GRU\n\n")
-	p("Generated by `go run ./train/sms report --out %s --epochs %d --seeds %d` in %s on %s, libtorch %s, %d thread(s), %s.\n\n",
-		r.out, r.epochs, r.seeds, took.Round(time.Second), first.Device, torch.Version(), r.threads, runtime.GOARCH)
-	p("Data: SMS Spam Collection, leakage-free stratified split 70/15/15 (identical messages never straddle parts; split seed %d): "+
-		"%d train / %d validation / %d test messages. Vocabulary from the training part only (min count %d): %d entries. "+
-		"Tokens: lowercased words and punctuation, with URLs, phone numbers, money amounts and other numbers replaced by "+
-		"`<url>`, `<phone>`, `<money>`, `<num>`.\n\n",
-		base.SplitSeed, first.TrainSize, first.ValSize, first.TestSize, base.MinCount, first.VocabSize)
-	p("Training recipe for every run: Adam (lr %g), batch %d, %d epochs, dropout %.1f after the dense layer (ReLU), packed sequences, "+
-		"cross entropy; the model of the epoch with the lowest validation loss is tested. Each configuration is trained with seeds 1..%d; "+
-		"tables give mean ± sample standard deviation over seeds. Test metrics: accuracy, and precision / recall / F1 of the spam class, MCC.\n\n",
-		base.LR, base.Batch, r.epochs, base.Model.Dropout, r.seeds)
-
-	// A1
-	p("## A1. Embedding\n\n")
-	p("The study uses a trainable embedding of size %d learned from scratch (`nn.Embedding(V, %d, padding_idx=0)`). ", base.Model.Embed, base.Model.Embed)
-	if vectors != "" {
-		cov := vectorCoverage(base, vectors)
-		p("Pretrained vectors compared: %s. ", cov)
-		p("SMS language (abbreviations such as `u`, `ur`, `txt`, `2`, spam vocabulary) is poorly covered, so most rows would stay random anyway. Measured:\n\n")
-		p("| embedding | params (trainable) | test accuracy %% | spam F1 | MCC |\n|---|---|---|---|---|\n")
-		for _, e := range exps {
-			if e.part == "A1" || e.id == "gru" {
-				p("| %s | %s (%s) | %s | %s | %s |\n", e.label, runlog.Commas(e.runs[0].Summary.Params), runlog.Commas(e.runs[0].Summary.TrainableParams),
-					e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
-					e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }),
-					e.stat(func(o *outcome) float64 { return o.Summary.TestMCC }))
-			}
-		}
-		chosen := exps[0]
-		bestVal := math.Inf(1)
-		for _, e := range exps {
-			if e.part == "A1" || e.id == "gru" {
-				if v := e.stat(func(o *outcome) float64 { return o.Summary.BestValue }).mean; v < bestVal {
-					chosen, bestVal = e, v
-				}
-			}
-		}
-		p("\nChosen by the lowest mean validation loss (%.4f): **%s**. Despite covering only a third of the tokens, the GloVe rows give the "+
-			"frequent words a good start and the fine-tuned variant generalises best; the command's default stays a %d-d embedding trained "+
-			"from scratch because it needs no external file.\n\n", bestVal, chosen.label, base.Model.Embed)
-	} else {
-		p("No pretrained vectors were compared in this run (--vectors none or none available).\n\n")
-	}
-
-	// A2
-	p("## A2. Parameter count\n\n")
-	writeParamSection(&b, base, first.VocabSize)
-
-	// A3
-	p("## A3. Learning curves and test metrics\n\n")
-	p("Mean over seeds, per epoch (figure `a3_curves.png`; each run's own `curves.png` is under `runs/`).\n\n![A3](a3_curves.png)\n\n")
-	p("| model | test accuracy %% | spam precision | spam recall | spam F1 | MCC | best epoch | s / epoch |\n|---|---|---|---|---|---|---|---|\n")
-	for _, e := range exps {
-		if e.part != "A4" {
-			continue
-		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %.1f |\n", e.label,
-			e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
-			e.stat(func(o *outcome) float64 { return o.Summary.TestPrecisionSpam }),
-			e.stat(func(o *outcome) float64 { return o.Summary.TestRecallSpam }),
-			e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }),
-			e.stat(func(o *outcome) float64 { return o.Summary.TestMCC }),
-			e.stat(func(o *outcome) float64 { return float64(o.Summary.BestEpoch) }).short(),
-			e.stat(func(o *outcome) float64 { return o.Summary.SecondsPerEpoch }).mean)
-	}
-	p("\nConfusion matrices (test, seed 1; rows true ham/spam, columns predicted ham/spam):\n\n")
-	for _, e := range exps {
-		if e.part == "A4" {
-			c := e.runs[0].Summary.TestConfusion
-			p("- %s: ham [%d %d], spam [%d %d]\n", e.label, c[0][0], c[0][1], c[1][0], c[1][1])
+// validationAccuracy is the validation accuracy of a run's best epoch.
+func validationAccuracy(o *outcome) float64 {
+	for _, r := range o.History {
+		if r.Epoch == o.Summary.BestEpoch {
+			return r.Val["val_accuracy"]
 		}
 	}
-	p("\n")
-
-	// A4
-	p("## A4. RNN vs LSTM vs GRU\n\n")
-	p("| model | params | test accuracy %% | spam F1 | MCC | epochs to val. accuracy ≥ %.2f |\n|---|---|---|---|---|---|\n", r.target)
-	for _, e := range exps {
-		if e.part == "A4" {
-			writeRow(&b, e, r.target)
-		}
-	}
-	p("\nThe gated cells add 3× (LSTM) and 2× (GRU) the recurrent weights of the simple RNN (4 and 3 gate blocks instead of 1); the embedding dominates the count either way.\n\n")
-
-	// A5
-	p("## A5. Depth, direction, embedding and dense sizes\n\n")
-	p("Convergence speed = first epoch whose validation accuracy reaches %.2f (mean over the seeds that reached it; n = how many did). Figure `a5_convergence.png`: mean validation accuracy per epoch.\n\n![A5](a5_convergence.png)\n\n", r.target)
-	p("| model | params | test accuracy %% | spam F1 | MCC | epochs to val. accuracy ≥ %.2f |\n|---|---|---|---|---|---|\n", r.target)
-	for _, e := range exps {
-		if e.part == "A5" || e.id == "gru" {
-			writeRow(&b, e, r.target)
-		}
-	}
-	// A6
-	if len(ens) > 0 {
-		writeBestSection(&b, exps, ens)
-	}
-	// A7
-	writeScheduleSection(&b, exps, r.target)
-
-	// Summary: the configuration with the lowest mean validation loss.
-	best := exps[0]
-	val := func(e *experiment) float64 {
-		return e.stat(func(o *outcome) float64 { return o.Summary.BestValue }).mean
-	}
-	for _, e := range exps {
-		if val(e) < val(best) {
-			best = e
-		}
-	}
-	acc := best.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy })
-	f1 := best.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam })
-	p("\n## Summary\n\nBest configuration by mean validation loss (%.4f): **%s**, %s %% test accuracy, spam F1 %s, MCC %s (the seed's targets, ≥ 98.5 %% and F1 ≥ 0.94: %s; issue 16's, ≥ 99.0 %% and F1 ≥ 0.96: %s). "+
-		"Reference points: a plain PyTorch LSTM of the seed's spec (no dropout, raw tokens, 10 epochs) reached 96.4 %% / F1 0.85 on this split family; "+
-		"the SVM of the data set's authors 97.64 %%.\n",
-		val(best), best.label, acc.pct(), f1, best.stat(func(o *outcome) float64 { return o.Summary.TestMCC }),
-		verdict(acc.mean >= 0.985 && f1.mean >= 0.94), verdict(acc.mean >= 0.99 && f1.mean >= 0.96))
-	if len(ens) > 0 {
-		ea, ef := ensStat(ens, func(s *EnsembleSummary) float64 { return s.TestAccuracy }), ensStat(ens, func(s *EnsembleSummary) float64 { return s.TestF1Spam })
-		p("\n`--preset best`, the ensemble of three models chosen by validation accuracy (A6): **%s %%** test accuracy, spam F1 **%s** over %d seeds (issue 16's target: %s).\n",
-			ea.pct(), ef, len(ens), verdict(ea.mean >= 0.99 && ef.mean >= 0.96))
-	}
-
-	if err := writeReportFigures(r.out, exps); err != nil {
-		return err
-	}
-	return runlog.AtomicWriteFile(filepath.Join(r.out, "REPORT.md"), func(w io.Writer) error {
-		_, err := io.WriteString(w, b.String())
-		return err
-	})
+	return math.NaN()
 }
 
 // findExperiment returns the experiment with id, or nil.
@@ -526,117 +327,49 @@ func ensStat(ens []*EnsembleSummary, f func(*EnsembleSummary) float64) stat {
 	return meanStd(v)
 }
 
-// writeBestSection writes A6: --preset best (the ensemble) over the seeds, its members, and
-// the ensembles and single models tried to choose it.
-func writeBestSection(b *strings.Builder, exps []*experiment, ens []*EnsembleSummary) {
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	st := func(f func(*EnsembleSummary) float64) stat { return ensStat(ens, f) }
-	acc := st(func(s *EnsembleSummary) float64 { return s.TestAccuracy })
-	f1 := st(func(s *EnsembleSummary) float64 { return s.TestF1Spam })
-	p("## A6. The best configuration (`--preset best`)\n\n")
-	p("`go run ./train/sms --preset best` trains three models into `--out`'s folders `words`, `raw` and `chars` and averages their P(spam) (an ensemble; `predict`, `serve` and `evaluate` take `--model` of the ensemble's folder):\n\n")
-	for _, name := range ensembleMembers() {
-		p("- `--preset %s`: %s — `%s`\n", name, presets[name].Doc, strings.Join(presets[name].Args, " "))
-	}
-	p("\nChosen by the highest mean validation accuracy over seeds 1–%d among the ensembles below (words + raw + bichars ties at 99.24 %%; the lower validation loss breaks the tie). By mean validation loss, the rule this report uses for single models, the choice would be words + min count 1 + chars (99.00 %% / F1 0.9615). The test accuracy of every candidate was computed too and is shown; the choice reads only the validation columns. %s parameters in all, three forward passes per message (inference time below: the test part in batches of 256, one thread, this machine).\n\n",
-		len(ens), runlog.Commas(ens[0].Params))
-	p("| seed | test accuracy %% | spam precision | spam recall | spam F1 | MCC | validation accuracy | validation loss | members' test accuracy (words, raw, chars) | confusion (ham, spam rows) | ms per 1,000 messages (ensemble; words alone) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for i, s := range ens {
-		c := s.TestConfusion
-		var m []string
-		for _, a := range s.MemberTestAcc {
-			m = append(m, fmt.Sprintf("%.2f", 100*a))
-		}
-		p("| %d | %.2f | %.4f | %.4f | %.4f | %.4f | %.2f | %.4f | %s | [%d %d] [%d %d] | %.0f; %.0f |\n", i+1, 100*s.TestAccuracy, s.TestPrecisionSpam, s.TestRecallSpam,
-			s.TestF1Spam, s.TestMCC, 100*s.ValAccuracy, s.ValLoss, strings.Join(m, ", "), c[0][0], c[0][1], c[1][0], c[1][1], s.MSPerK, s.MemberMSPerK[0])
-	}
-	p("| **mean ± sd** | **%s** | %s | %s | **%s** | %s | %s | %s | | | |\n\n", acc.pct(), st(func(s *EnsembleSummary) float64 { return s.TestPrecisionSpam }),
-		st(func(s *EnsembleSummary) float64 { return s.TestRecallSpam }), f1, st(func(s *EnsembleSummary) float64 { return s.TestMCC }),
-		st(func(s *EnsembleSummary) float64 { return s.ValAccuracy }).pct(), st(func(s *EnsembleSummary) float64 { return s.ValLoss }))
-	p("Issue 16's target, ≥ 99.0 %% mean test accuracy and spam F1 ≥ 0.96 over 3 seeds on this leakage-free split: **%s** by the ensemble.\n\n", verdict(acc.mean >= 0.99 && f1.mean >= 0.96))
-	p("The members alone (same runs):\n\n| model | test accuracy %% | spam F1 | validation accuracy %% | validation loss |\n|---|---|---|---|---|\n")
-	for _, name := range ensembleMembers() {
-		if e := findExperiment(exps, name); e != nil {
-			p("| `--preset %s` | %s | %s | %s | %s |\n", name, e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
-				e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }), e.stat(func(o *outcome) float64 { return validationAccuracy(o) }).pct(),
-				e.stat(func(o *outcome) float64 { return o.Summary.BestValue }))
-		}
-	}
-	p("\n**Ensembles tried** (seeds 1–3, each member trained with the seed; means over the seeds; measured with `go run ./train/sms ...` and averaged outside from P(spam) rounded to 4 decimals, not rerun by this report; \"chars\" here is `--preset chars`, \"bichars\" the same bidirectional for 15 epochs, \"caps\" words with `--caps`, \"mc1\" words with `--min-count 1`):\n\n")
-	p("| ensemble | validation accuracy %% | validation loss | test accuracy %% | spam F1 |\n|---|---|---|---|---|\n")
-	for _, t := range smsEnsemblesTried {
-		p("| %s | %s | %s | %s | %s |\n", t[0], t[1], t[2], t[3], t[4])
-	}
-	p("\n**Single models tried** (3 seeds each unless noted; mean test accuracy, spam F1 and validation loss; 6 epochs, dropout 0.3, Adam 1e-3, GloVe 300-d fine-tuned unless noted; not rerun by this report):\n\n")
-	p("| variant | test accuracy %% | spam F1 | validation loss |\n|---|---|---|---|\n")
-	for _, t := range smsTried {
-		p("| %s | %s | %s | %s |\n", t[0], t[1], t[2], t[3])
-	}
-	p("\n`--preset words` was chosen among the single models by the lowest mean validation loss before `--caps` was measured; `--caps` has a lower one (0.0471) and the same test accuracy. ")
-	p("No single model's mean reaches 99.0 %%: the spread between seeds (± 0.2–0.4 points, 2–3 messages of 836) is as large as the gap. ")
-	p("Averaging models that read the messages differently does: the word model with placeholders, the same without them (it sees short codes and prices as written) and a character model err on different messages, while three seeds of one model averaged do not (98.92 %%). ")
-	p("The messages still missed are spam written like conversation (\"For sale - arsenal dartboard ...\", \"Hi this is Amy, we will be sending you a free phone number ...\") and ham with spam's marks (prices, \"pic msgs\"); ")
-	p("the only pretrained vectors at hand cover 9 %% of the training vocabulary's types.\n\n")
+// The report's text is report.md.tmpl (the sections, filled from reportData) and
+// report_quoted.md.tmpl (measurements quoted from earlier runs, which the report prints as
+// such and does not rerun).
+//
+//go:embed report.md.tmpl report_quoted.md.tmpl
+var reportTemplates embed.FS
+
+// parseReportTemplate parses the report's templates; a key or field the data lacks is an
+// error when the template executes.
+func parseReportTemplate() (*template.Template, error) {
+	return template.New("report.md.tmpl").Option("missingkey=error").Funcs(template.FuncMap{
+		"commas":   commas,
+		"verdict":  verdict,
+		"percent":  func(x float64) float64 { return 100 * x },
+		"rows":     func(r []modelRow, target float64) convTable { return convTable{r, target} },
+		"schedRow": func(label, schedule string, r modelRow) scheduleRow { return scheduleRow{label, schedule, r} },
+	}).ParseFS(reportTemplates, "report.md.tmpl", "report_quoted.md.tmpl")
 }
 
-// validationAccuracy is the validation accuracy of a run's best epoch.
-func validationAccuracy(o *outcome) float64 {
-	for _, r := range o.History {
-		if r.Epoch == o.Summary.BestEpoch {
-			return r.Val["val_accuracy"]
-		}
+// renderReport executes the report's templates on d.
+func renderReport(w io.Writer, d *reportData) error {
+	t, err := parseReportTemplate()
+	if err != nil {
+		return fmt.Errorf("report: template: %w", err)
 	}
-	return math.NaN()
+	if err := t.Execute(w, d); err != nil {
+		return fmt.Errorf("report: template: %w", err)
+	}
+	return nil
 }
 
-// smsEnsemblesTried are the ensembles measured while choosing --preset best (ensemble,
-// validation accuracy %, validation loss, test accuracy %, spam F1): a record, not rerun.
-var smsEnsemblesTried = [][5]string{
-	{"words alone (one model)", "99.16", "0.0479", "98.68", "0.9500"},
-	{"3 seeds of words", "–", "–", "98.92", "0.9589"},
-	{"words + raw", "99.04", "0.0493", "98.92", "0.9588"},
-	{"words + chars", "99.16", "0.0387", "98.92", "0.9585"},
-	{"words + bichars", "99.16", "0.0400", "98.88", "0.9570"},
-	{"raw + chars", "99.20", "0.0414", "99.12", "0.9662"},
-	{"**words + raw + chars** (chosen)", "99.24", "0.0400", "99.20", "0.9696"},
-	{"words + raw + bichars", "99.24", "0.0408", "99.20", "0.9696"},
-	{"words + chars + bichars", "98.92", "0.0394", "98.84", "0.9555"},
-	{"words + caps + chars", "99.08", "0.0385", "98.92", "0.9586"},
-	{"words + raw + caps", "99.16", "0.0470", "99.00", "0.9618"},
-	{"words + mc1 + chars", "99.20", "0.0377", "99.00", "0.9615"},
-	{"caps + raw + chars", "99.08", "0.0401", "99.16", "0.9678"},
-	{"words + raw + chars + bichars", "99.16", "0.0392", "99.16", "0.9678"},
+// commas formats an integer with thousands separators (runlog.Commas) for the templates.
+func commas(n any) (string, error) {
+	switch n := n.(type) {
+	case int:
+		return runlog.Commas(int64(n)), nil
+	case int64:
+		return runlog.Commas(n), nil
+	}
+	return "", fmt.Errorf("commas: %T is not an integer", n)
 }
 
-// smsTried are the variants measured while choosing --preset best (variant, mean test
-// accuracy %, spam F1, validation loss): a record, not rerun.
-var smsTried = [][4]string{
-	{"GRU, last state (A1's best)", "98.64", "0.948", "0.0528"},
-	{"GRU, max pooling", "98.60", "0.946", "0.0534"},
-	{"LSTM, last state", "98.80", "0.954", "–"},
-	{"LSTM, max pooling", "98.68", "0.950", "0.0536"},
-	{"BiGRU, max pooling", "98.48", "0.943", "0.0543"},
-	{"BiLSTM, max pooling", "98.48", "0.942", "0.0513"},
-	{"LSTM, max pooling, hidden 128, dense 128", "98.48", "0.942", "0.0516"},
-	{"LSTM, max pooling, lr 5e-4, 10 epochs", "98.64", "0.948", "0.0614"},
-	{"LSTM, max pooling, selected by validation MCC, 10 epochs", "98.56", "0.945", "–"},
-	{"LSTM, last state, selected by validation MCC, 10 epochs", "98.60", "0.946", "–"},
-	{"**LSTM, max pooling, batch 16** (`--preset words`)", "98.68", "0.950", "0.0481"},
-	{"LSTM, max pooling, `--subwords 10000` (character 3–5-grams)", "98.64", "0.948", "0.0524"},
-	{"LSTM, max pooling, batch 16, `--subwords 10000` (seeds 1–2)", "98.68", "0.950", "0.0510"},
-	{"LSTM, max pooling, batch 16, `--word-dropout 0.1`", "98.56", "0.946", "0.0525"},
-	{"LSTM, max pooling, batch 16, `--word-dropout 0.2`, 8 epochs", "98.80", "0.954", "0.0536"},
-	{"GRU: caps token, balanced class weights, hidden 128, dropout 0.5, min count 1", "each below 98.64", "", ""},
-	{"3 GRU seeds averaged (probabilities)", "98.68", "", ""},
-	{"GRU, LSTM and BiGRU (max pooling) averaged, per seed", "98.60", "0.947", ""},
-	{"words with `--placeholders=false` (`--preset raw`)", "98.92", "0.959", "0.0647"},
-	{"words with `--caps`", "98.68", "0.949", "0.0471"},
-	{"words with `--min-count 1`", "98.37", "0.937", "0.0516"},
-	{"words with `--min-count 1 --subwords 20000` (seeds 1–2)", "98.33", "", "0.0572"},
-	{"LSTM over characters, 20 epochs (`--preset chars`)", "98.41", "0.938", "0.0500"},
-	{"BiLSTM over characters, 15 epochs", "98.29", "0.933", "0.0512"},
-}
-
+// verdict words whether a target was met.
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -644,62 +377,347 @@ func verdict(ok bool) string {
 	return "not met"
 }
 
-func (s stat) short() string { return fmt.Sprintf("%.1f ± %.1f", s.mean, s.std) }
-
-func writeRow(b *strings.Builder, e *experiment, target float64) {
-	conv := convergence(e, target)
-	fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", e.label, runlog.Commas(e.runs[0].Summary.Params),
-		e.stat(func(o *outcome) float64 { return o.Summary.TestAccuracy }).pct(),
-		e.stat(func(o *outcome) float64 { return o.Summary.TestF1Spam }),
-		e.stat(func(o *outcome) float64 { return o.Summary.TestMCC }), conv)
+// reportData is what the report's templates read: the numbers of one report run, computed
+// from its runs. Sections a run did not train are nil.
+type reportData struct {
+	Out                 string        // --out
+	Epochs, Seeds       int           // --epochs, --seeds
+	Took                time.Duration // wall time of the report
+	Device, Libtorch    string
+	Threads             int
+	Arch                string  // runtime.GOARCH
+	Target              float64 // --target: the validation accuracy that measures convergence
+	SplitSeed           uint64
+	TrainSize, ValSize  int
+	TestSize, VocabSize int
+	MinCount, Batch     int
+	LR, Dropout         float64
+	Embed               int64
+	A1                  *embeddingSection // nil without pretrained vectors
+	A2                  paramSection
+	A4, A5              []modelRow       // A3 and A4 read A4's rows; A5 has the 1-layer GRU first
+	A6                  *bestSection     // nil without the ensemble's member runs
+	A7                  *scheduleSection // nil unless the runs have an epoch after the warm-up
+	Best                modelRow         // the lowest mean validation loss of all rows
+	SeedTarget, Issue16 bool             // Best's accuracy and F1 against the two targets
 }
 
-// writeParamSection writes A2: per-tensor counts at hidden 80 and 120, the formula, the
-// dependence on the vocabulary and ways to cut parameters.
-func writeParamSection(b *strings.Builder, base Options, vocab int) {
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+// modelRow is one configuration's measurements over the seeds.
+type modelRow struct {
+	ID, Label         string
+	Params, Trainable int64 // seed 1's
+	Acc, Precision    stat  // test accuracy, spam precision
+	Recall, F1, MCC   stat  // test spam recall, spam F1, MCC
+	ValLoss, ValAcc   stat  // validation loss and accuracy of the selected epoch
+	BestEpoch         stat
+	SecondsPerEpoch   stat
+	Conv              convergence
+	Confusion         [][]int // seed 1's test confusion matrix, [true][predicted]
+}
+
+// convTable is the argument of the template "convergence-table": rows and the target
+// validation accuracy.
+type convTable struct {
+	Rows   []modelRow
+	Target float64
+}
+
+// scheduleRow is the argument of the template "schedule-row": one model with one schedule.
+type scheduleRow struct {
+	Label, Schedule string
+	Row             modelRow
+}
+
+// convergence is the first epoch whose validation accuracy reaches the target, over the N
+// runs that reached it (N = 0: none did).
+type convergence struct {
+	Epochs stat
+	N      int
+}
+
+// embeddingSection is A1: the study's GRU against pretrained vectors.
+type embeddingSection struct {
+	Coverage string     // the vectors file and its coverage of the training part
+	Rows     []modelRow // the 1-layer GRU, then the A1 configurations
+	Chosen   modelRow   // the lowest mean validation loss among Rows
+	// ChosenGloVe is whether Chosen is the fine-tuned GloVe row.
+	ChosenGloVe bool
+}
+
+// paramSection is A2: the baseline's parameters at hidden sizes 80 and 120.
+type paramSection struct {
+	Embed, Dense    int64
+	Vocab           int
+	Tensors         []tensorRow
+	Total80         int64
+	Total120        int64
+	Growth          int64 // Total120 − Total80
+	Cells80         cellCounts
+	Cells120        cellCounts
+	EmbedParams     int64   // V·E
+	EmbedShare      float64 // EmbedParams / Total80
+	Vocabs          []vocabRow
+	SmallEmbed      int64 // E = 50
+	CapVocab        int64 // V ≤ 2,000
+	SmallDense      int64 // F = 30
+	FrozenTrainable int64 // trainable with a frozen embedding
+}
+
+// tensorRow is one parameter tensor at H = 80 and H = 120.
+type tensorRow struct {
+	Name              string
+	Shape80, Shape120 []int64
+	Count80, Count120 int64
+}
+
+// Changes reports whether the tensor's size depends on H.
+func (t tensorRow) Changes() bool { return t.Count80 != t.Count120 }
+
+// cellCounts are the baseline's parameter counts with each cell.
+type cellCounts struct{ RNN, LSTM, GRU int64 }
+
+// vocabRow is V and the baseline's total for one vocabulary setting.
+type vocabRow struct {
+	MinCount     int
+	Placeholders bool
+	Vocab, Total int64
+}
+
+// bestSection is A6: --preset best's ensemble over the seeds and its members alone.
+type bestSection struct {
+	Members   []presetRow
+	Params    int64 // all members together
+	Seeds     []ensembleRow
+	Acc, F1   stat
+	Precision stat
+	Recall    stat
+	MCC       stat
+	ValAcc    stat
+	ValLoss   stat
+	TargetMet bool // issue 16's: accuracy ≥ 99.0 % and spam F1 ≥ 0.96
+	Alone     []modelRow
+}
+
+// presetRow is a member preset of --preset best.
+type presetRow struct{ Name, Doc, Args string }
+
+// ensembleRow is the ensemble of one seed.
+type ensembleRow struct {
+	Seed                       int
+	Acc, Precision, Recall, F1 float64
+	MCC, ValAcc, ValLoss       float64
+	MemberAcc                  []float64
+	Confusion                  [][]int
+	MSPerK, FirstMemberMSPerK  float64
+}
+
+// scheduleSection is A7: the A4 models with --schedule warmup-cosine.
+type scheduleSection struct {
+	Warmup, Cosine int // epochs of warm-up and of the cosine
+	StartFactor    float64
+	LRs            []float64 // per epoch, from seed 1's first pair
+	Pairs          []schedulePair
+}
+
+// schedulePair is one cell with both schedules and the seed-by-seed differences.
+type schedulePair struct {
+	Label              string
+	Constant, Schedule modelRow
+	DAcc               stat    // warmup-cosine minus constant test accuracy
+	DLoss              float64 // mean difference of validation loss
+	Better, N          int     // seeds where warmup-cosine's test accuracy is higher, of N
+}
+
+// row measures an experiment over its runs.
+func row(e *experiment, target float64) modelRow {
+	s := func(f func(*Summary) float64) stat {
+		return e.stat(func(o *outcome) float64 { return f(&o.Summary) })
+	}
+	first := e.runs[0].Summary
+	r := modelRow{ID: e.id, Label: e.label, Params: first.Params, Trainable: first.TrainableParams,
+		Acc:             s(func(x *Summary) float64 { return x.TestAccuracy }),
+		Precision:       s(func(x *Summary) float64 { return x.TestPrecisionSpam }),
+		Recall:          s(func(x *Summary) float64 { return x.TestRecallSpam }),
+		F1:              s(func(x *Summary) float64 { return x.TestF1Spam }),
+		MCC:             s(func(x *Summary) float64 { return x.TestMCC }),
+		ValLoss:         s(func(x *Summary) float64 { return x.BestValue }),
+		ValAcc:          e.stat(validationAccuracy),
+		BestEpoch:       s(func(x *Summary) float64 { return float64(x.BestEpoch) }),
+		SecondsPerEpoch: s(func(x *Summary) float64 { return x.SecondsPerEpoch }),
+		Confusion:       first.TestConfusion,
+	}
+	var reached []float64
+	for _, o := range e.runs {
+		if v := epochsTo(o, target); !math.IsNaN(v) {
+			reached = append(reached, v)
+		}
+	}
+	r.Conv = convergence{meanStd(reached), len(reached)}
+	return r
+}
+
+// writeReport writes REPORT.md and the figures.
+func writeReport(r *reportOptions, base Options, exps []*experiment, ens []*EnsembleSummary, vectors string, took time.Duration) error {
+	d := reportInputs(r, base, exps, ens, vectors, took)
+	if err := writeReportFigures(r.out, exps); err != nil {
+		return err
+	}
+	return runlog.AtomicWriteFile(filepath.Join(r.out, "REPORT.md"), func(w io.Writer) error { return renderReport(w, d) })
+}
+
+// reportInputs computes the report's numbers from the runs.
+func reportInputs(r *reportOptions, base Options, exps []*experiment, ens []*EnsembleSummary, vectors string, took time.Duration) *reportData {
+	first := exps[0].runs[0].Summary
+	d := &reportData{Out: r.out, Epochs: r.epochs, Seeds: r.seeds, Took: took.Round(time.Second), Device: first.Device,
+		Libtorch: torch.Version(), Threads: r.threads, Arch: runtime.GOARCH, Target: r.target, SplitSeed: base.SplitSeed,
+		TrainSize: first.TrainSize, ValSize: first.ValSize, TestSize: first.TestSize, VocabSize: first.VocabSize,
+		MinCount: base.MinCount, Batch: base.Batch, LR: base.LR, Dropout: base.Model.Dropout, Embed: base.Model.Embed,
+		A2: paramInputs(base, first.VocabSize)}
+	var a1 []modelRow
+	for _, e := range exps {
+		switch {
+		case e.part == "A4":
+			d.A4 = append(d.A4, row(e, r.target))
+		case e.part == "A5":
+			d.A5 = append(d.A5, row(e, r.target))
+		}
+		if e.part == "A1" || e.id == "gru" {
+			a1 = append(a1, row(e, r.target))
+		}
+	}
+	if g := findExperiment(exps, "gru"); g != nil {
+		d.A5 = append([]modelRow{row(g, r.target)}, d.A5...)
+	}
+	if vectors != "" {
+		a := &embeddingSection{Coverage: vectorCoverage(base, vectors), Rows: a1}
+		if len(a1) > 0 {
+			a.Chosen = a1[0]
+			for _, x := range a1 {
+				if x.ValLoss.Mean < a.Chosen.ValLoss.Mean {
+					a.Chosen = x
+				}
+			}
+			a.ChosenGloVe = a.Chosen.ID == "gru-glove300"
+		}
+		d.A1 = a
+	}
+	if len(ens) > 0 {
+		d.A6 = bestInputs(exps, ens, r.target)
+	}
+	d.A7 = scheduleInputs(exps, r.target)
+	best := exps[0]
+	val := func(e *experiment) float64 {
+		return e.stat(func(o *outcome) float64 { return o.Summary.BestValue }).Mean
+	}
+	for _, e := range exps {
+		if val(e) < val(best) {
+			best = e
+		}
+	}
+	d.Best = row(best, r.target)
+	d.SeedTarget = d.Best.Acc.Mean >= 0.985 && d.Best.F1.Mean >= 0.94
+	d.Issue16 = d.Best.Acc.Mean >= 0.99 && d.Best.F1.Mean >= 0.96
+	return d
+}
+
+// bestInputs measures A6: --preset best's ensemble per seed and its members alone.
+func bestInputs(exps []*experiment, ens []*EnsembleSummary, target float64) *bestSection {
+	st := func(f func(*EnsembleSummary) float64) stat { return ensStat(ens, f) }
+	b := &bestSection{Params: ens[0].Params,
+		Acc:       st(func(s *EnsembleSummary) float64 { return s.TestAccuracy }),
+		Precision: st(func(s *EnsembleSummary) float64 { return s.TestPrecisionSpam }),
+		Recall:    st(func(s *EnsembleSummary) float64 { return s.TestRecallSpam }),
+		F1:        st(func(s *EnsembleSummary) float64 { return s.TestF1Spam }),
+		MCC:       st(func(s *EnsembleSummary) float64 { return s.TestMCC }),
+		ValAcc:    st(func(s *EnsembleSummary) float64 { return s.ValAccuracy }),
+		ValLoss:   st(func(s *EnsembleSummary) float64 { return s.ValLoss }),
+	}
+	b.TargetMet = b.Acc.Mean >= 0.99 && b.F1.Mean >= 0.96
+	for _, name := range ensembleMembers() {
+		b.Members = append(b.Members, presetRow{name, presets[name].Doc, strings.Join(presets[name].Args, " ")})
+		if e := findExperiment(exps, name); e != nil {
+			b.Alone = append(b.Alone, row(e, target))
+		}
+	}
+	for i, s := range ens {
+		x := ensembleRow{Seed: i + 1, Acc: s.TestAccuracy, Precision: s.TestPrecisionSpam, Recall: s.TestRecallSpam, F1: s.TestF1Spam,
+			MCC: s.TestMCC, ValAcc: s.ValAccuracy, ValLoss: s.ValLoss, MemberAcc: s.MemberTestAcc, Confusion: s.TestConfusion, MSPerK: s.MSPerK}
+		if len(s.MemberMSPerK) > 0 {
+			x.FirstMemberMSPerK = s.MemberMSPerK[0]
+		}
+		b.Seeds = append(b.Seeds, x)
+	}
+	return b
+}
+
+// scheduleCells are the A4 models that A7 trains again with --schedule warmup-cosine.
+var scheduleCells = []struct{ id, label string }{{"rnn", "RNN (1 layer)"}, {"lstm", "LSTM (1 layer)"}, {"gru", "GRU (1 layer)"}}
+
+// scheduleInputs measures A7: each A4 model with --schedule warmup-cosine beside its
+// constant-rate row (the same seeds), from the runs of both; nil without such runs.
+func scheduleInputs(exps []*experiment, target float64) *scheduleSection {
+	var s scheduleSection
+	var firstRun *outcome
+	for _, c := range scheduleCells {
+		k, w := findExperiment(exps, c.id), findExperiment(exps, c.id+"-"+scheduleWarmupCosine)
+		if k == nil || w == nil || len(k.runs) != len(w.runs) {
+			continue
+		}
+		if firstRun == nil {
+			firstRun = w.runs[0]
+		}
+		p := schedulePair{Label: c.label, Constant: row(k, target), Schedule: row(w, target), N: len(w.runs)}
+		var dacc, dloss []float64
+		for i := range w.runs {
+			a, b := w.runs[i].Summary, k.runs[i].Summary
+			dacc, dloss = append(dacc, a.TestAccuracy-b.TestAccuracy), append(dloss, a.BestValue-b.BestValue)
+			if a.TestAccuracy > b.TestAccuracy {
+				p.Better++
+			}
+		}
+		p.DAcc, p.DLoss = meanStd(dacc), meanStd(dloss).Mean
+		s.Pairs = append(s.Pairs, p)
+	}
+	if len(s.Pairs) == 0 {
+		return nil
+	}
+	for _, h := range firstRun.History {
+		s.LRs = append(s.LRs, h.Val["lr"])
+	}
+	s.Warmup, s.Cosine, s.StartFactor = defaultWarmup, len(firstRun.History)-defaultWarmup, warmupStartFactor
+	return &s
+}
+
+// paramInputs counts A2's parameters: per tensor at hidden 80 and 120, per cell, and with the
+// vocabulary and the layer sizes cut.
+func paramInputs(base Options, vocab int) paramSection {
 	cfg := base.Model
 	cfg.Vocab = int64(vocab)
-	p("Parameters of the baseline (simple RNN, embedding %d, dense %d, V = %d) at hidden size 80 and 120:\n\n", cfg.Embed, cfg.Dense, vocab)
-	p("| tensor | shape (H=80) | count | shape (H=120) | count | changes |\n|---|---|---|---|---|---|\n")
 	c80, c120 := cfg, cfg
 	c80.Hidden, c120.Hidden = 80, 120
+	p := paramSection{Embed: cfg.Embed, Dense: cfg.Dense, Vocab: vocab,
+		Total80: smsrnn.NumParams(c80), Total120: smsrnn.NumParams(c120),
+		Cells80:     cellCounts{withCell(c80, "rnn"), withCell(c80, "lstm"), withCell(c80, "gru")},
+		Cells120:    cellCounts{withCell(c120, "rnn"), withCell(c120, "lstm"), withCell(c120, "gru")},
+		EmbedParams: cfg.Vocab * cfg.Embed, Vocabs: vocabSizes(base),
+		FrozenTrainable: smsrnn.NumParams(c80) - c80.Vocab*c80.Embed,
+	}
+	p.EmbedShare = float64(p.EmbedParams) / float64(p.Total80)
+	p.Growth = p.Total120 - p.Total80
 	a, z := smsrnn.ParamShapes(c80), smsrnn.ParamShapes(c120)
 	for i := range a {
-		ch := "no"
-		if a[i].Count() != z[i].Count() {
-			ch = "yes"
-		}
-		p("| %s | %v | %s | %v | %s | %s |\n", a[i].Name, a[i].Shape, runlog.Commas(a[i].Count()), z[i].Shape, runlog.Commas(z[i].Count()), ch)
+		p.Tensors = append(p.Tensors, tensorRow{a[i].Name, a[i].Shape, z[i].Shape, a[i].Count(), z[i].Count()})
 	}
-	p("| **total** | | **%s** | | **%s** | +%s |\n\n", runlog.Commas(smsrnn.NumParams(c80)), runlog.Commas(smsrnn.NumParams(c120)),
-		runlog.Commas(smsrnn.NumParams(c120)-smsrnn.NumParams(c80)))
-	p("Formula (G = 1 RNN, 4 LSTM, 3 GRU gate blocks; D = 1 or 2 directions; L layers; F dense):\n\n")
-	p("    total = V·E  +  D·G·H·(E + H + 2)  +  (L−1)·D·G·H·(D·H + H + 2)  +  (D·H·F + F)  +  (2·F + 2)\n\n")
-	p("Going from H = 80 to 120 changes only the recurrent tensors (weight_ih: G·H×E, weight_hh: G·H×H, both biases) and fc1.weight (F×D·H); "+
-		"the embedding and the output layer stay. With H = 80: RNN %s, LSTM %s, GRU %s; with H = 120: RNN %s, LSTM %s, GRU %s.\n\n",
-		runlog.Commas(withCell(c80, "rnn")), runlog.Commas(withCell(c80, "lstm")), runlog.Commas(withCell(c80, "gru")),
-		runlog.Commas(withCell(c120, "rnn")), runlog.Commas(withCell(c120, "lstm")), runlog.Commas(withCell(c120, "gru")))
-	p("**Does the count depend on the data set?** Only through the vocabulary size V, i.e. embedding.weight (V·E = %s of %s here, %.0f %%). "+
-		"Everything after the embedding depends on E, H, F, L, D and the cell only. V itself depends on the corpus, the tokenizer and the "+
-		"vocabulary cut-off:\n\n", runlog.Commas(cfg.Vocab*cfg.Embed), runlog.Commas(smsrnn.NumParams(c80)),
-		100*float64(cfg.Vocab*cfg.Embed)/float64(smsrnn.NumParams(c80)))
-	if vs := vocabSizes(base); vs != "" {
-		p("%s\n", vs)
-	}
-	p("**Cutting parameters without shrinking the hidden state:** (measured counts for the baseline at H = 80)\n\n")
 	small := c80
 	small.Embed = 50
-	p("- smaller embedding E = 50: %s (the embedding and weight_ih shrink);\n", runlog.Commas(smsrnn.NumParams(small)))
+	p.SmallEmbed = smsrnn.NumParams(small)
 	small = c80
 	small.Vocab = min(c80.Vocab, 2000)
-	p("- cap the vocabulary at 2,000 entries (`--max-vocab 2000`, rare words become `<unk>`): %s;\n", runlog.Commas(smsrnn.NumParams(small)))
+	p.CapVocab = smsrnn.NumParams(small)
 	small = c80
 	small.Dense = 30
-	p("- smaller dense layer F = 30: %s;\n", runlog.Commas(smsrnn.NumParams(small)))
-	p("- pretrained frozen embeddings (`--vectors … --freeze-embeddings`): the V·E weights stay but are not trained (trainable %s);\n",
-		runlog.Commas(smsrnn.NumParams(c80)-c80.Vocab*c80.Embed))
-	p("- a GRU instead of an LSTM saves a quarter of the recurrent weights at the same H.\n\n")
+	p.SmallDense = smsrnn.NumParams(small)
+	return p
 }
 
 func withCell(c smsrnn.Config, cell string) int64 {
@@ -707,28 +725,31 @@ func withCell(c smsrnn.Config, cell string) int64 {
 	return smsrnn.NumParams(c)
 }
 
-// vocabSizes reports V for several cut-offs on the training part.
-func vocabSizes(base Options) string {
-	var b strings.Builder
-	for _, mc := range []int{1, 2, 3} {
-		o := base
-		o.MinCount = mc
+// vocabSizes measures V for several cut-offs on the training part, and without
+// placeholders; none if the data does not load.
+func vocabSizes(base Options) []vocabRow {
+	var out []vocabRow
+	count := func(o Options) bool {
 		ds, err := loadDataset(&o, nil)
 		if err != nil {
-			return ""
+			return false
 		}
 		cfg := base.Model
 		cfg.Vocab = int64(ds.vocab.Len())
-		fmt.Fprintf(&b, "- min count %d: V = %s, total %s\n", mc, runlog.Commas(cfg.Vocab), runlog.Commas(smsrnn.NumParams(cfg)))
+		out = append(out, vocabRow{o.MinCount, o.Placeholders, cfg.Vocab, smsrnn.NumParams(cfg)})
+		return true
+	}
+	for _, mc := range []int{1, 2, 3} {
+		o := base
+		o.MinCount = mc
+		if !count(o) {
+			return nil
+		}
 	}
 	o := base
 	o.Placeholders = false
-	if ds, err := loadDataset(&o, nil); err == nil {
-		cfg := base.Model
-		cfg.Vocab = int64(ds.vocab.Len())
-		fmt.Fprintf(&b, "- without placeholders (raw numbers and URLs as tokens), min count %d: V = %s, total %s\n", base.MinCount, runlog.Commas(cfg.Vocab), runlog.Commas(smsrnn.NumParams(cfg)))
-	}
-	return b.String()
+	count(o)
+	return out
 }
 
 // vectorCoverage names the vectors file (name, format, sha256, rows kept) and how much of the

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"math"
 	"path/filepath"
@@ -19,20 +18,15 @@ import (
 )
 
 // parseTrain parses args as the training command does and returns the normalized options and
-// validate's error.
+// check's error.
 func parseTrain(t *testing.T, args ...string) (Options, error) {
 	t.Helper()
-	var o Options
-	fs := flag.NewFlagSet("sms", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	trainFlags(fs, &o)
-	if err := fs.Parse(args); err != nil {
-		return o, err
+	cl, err := trainCLI.Parse(args, io.Discard)
+	if err != nil {
+		return Options{}, err
 	}
-	if err := o.normalize(); err != nil {
-		return o, err
-	}
-	return o, o.validate()
+	o := cl.Config
+	return o, o.check()
 }
 
 func TestScheduleFlags(t *testing.T) {

@@ -18,32 +18,92 @@ import (
 	"github.com/seqtorch/seqtorch/train/runlog"
 )
 
+// runTrain is the training command, the default subcommand: the command line is parsed once,
+// here at the boundary (its options are checked once too, where they enter: trainOptions);
+// then an ensemble preset trains its members one after the other (trainPresetEnsemble) and any
+// other command line trains one run.
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cl, err := trainCLI.Parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(presets[cl.Preset].Members) > 0 {
+		return trainPresetEnsemble(ctx, cl, stdout, stderr)
+	}
+	return trainRun(ctx, cl, stdout, stderr)
+}
+
+// trainRun trains the run that cl describes into its folder: a new run into --out (a run
+// there needs --force), or, with --resume DIR, the run in DIR continued with its own options.
+// With --nproc N > 1 this process launches N workers of the command that train instead (see
+// cli.Run).
+func trainRun(ctx context.Context, cl *cli.CommandLine[Options], stdout, stderr io.Writer) error {
+	run, err := cli.OpenRun(cl) // --resume DIR: lock DIR, check that it holds a run
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	o, err := trainOptions(cl)
+	if err != nil {
+		return err
+	}
+	if err := run.Start(o.Out, o.Dist, runFiles); err != nil { // a new run: check --out
+		return err
+	}
+	if run.Launcher() {
+		return run.Launch(ctx, stdout, stderr)
+	}
+	res, err := fit(ctx, &o, run.Resume, run.Log(stdout, stderr), stderr)
+	var sum any
+	if res != nil { // nil: an error, or a rank other than 0, which reports nothing
+		sum = res.Summary
+	}
+	return run.Finish(stdout, sum, err) // an interruption prints how to resume; --json
+}
+
+// trainOptions returns the options cl describes, checked: the flags', or with --resume DIR
+// the options of the run in DIR (its config.json) with the flags that may change.
+func trainOptions(cl *cli.CommandLine[Options]) (Options, error) {
+	o := cl.Config
+	if dir := cl.Run.Resume; dir != "" {
+		c, err := readConfig(dir)
+		if err != nil {
+			return o, err
+		}
+		if o, err = cl.Restore(c.Options); err != nil {
+			return o, err
+		}
+		o.Out = dir
+	}
+	return o, o.check()
+}
+
 // outcome is what a training run returns to its caller (the command or the report).
 type outcome struct {
 	Summary Summary
 	History []loop.Record
 }
 
-// train runs one training job with o and writes its run folder; the command (trainCommand) and
-// the report call it. Human-readable output goes to stdout, the progress display to stderr.
-// A run that ctx interrupted returns an error wrapping loop.ErrInterrupted.
+// train checks o (see Options.check), then trains it as fit does: the report's entry, whose
+// options come from code rather than from a command line.
+func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Writer) (*outcome, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return fit(ctx, o, resume, stdout, stderr)
+}
+
+// fit runs one training job with the checked options o and writes its run folder.
+// Human-readable output goes to stdout, the progress display to stderr. A run that ctx
+// interrupted returns an error wrapping loop.ErrInterrupted.
 //
 // A process launched for data-parallel training (--nproc, torchrun) trains its shard of every
 // epoch as one rank of the group (cli.JoinParallel); rank 0 alone writes the run folder and
 // prints, and the other ranks return a nil outcome.
-func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Writer) (*outcome, error) {
-	if err := o.normalize(); err != nil {
-		return nil, err
-	}
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
+func fit(ctx context.Context, o *Options, resume bool, stdout, stderr io.Writer) (*outcome, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	dev, err := torch.ParseDevice(o.Device)
-	if err != nil {
-		return nil, cli.FlagError("device", err)
-	}
+	dev := o.device
 	if err := torch.SetNumThreads(o.Threads); err != nil {
 		return nil, err
 	}
@@ -64,10 +124,7 @@ func train(ctx context.Context, o *Options, resume bool, stdout, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	o.Model.Vocab = int64(ds.vocab.Len())
-	if err := o.Model.Validate(); err != nil {
-		return nil, err
-	}
+	o.Model.Vocab = int64(ds.vocab.Len()) // smsrnn.New checks it
 
 	torch.ManualSeed(o.Seed)
 	model, err := smsrnn.New(o.Model)

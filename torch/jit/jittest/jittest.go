@@ -18,7 +18,7 @@ import (
 )
 
 // Python returns the Python that has PyTorch: $SEQTORCH_PYTHON, else $TORCH_PYTHON, else
-// /usr/bin/python3 (as scripts/modelparity).
+// /usr/bin/python3 (as scripts/internal/modelparity).
 func Python() string {
 	for _, k := range []string{"SEQTORCH_PYTHON", "TORCH_PYTHON"} {
 		if p := os.Getenv(k); p != "" {

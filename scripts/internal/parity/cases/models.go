@@ -4,7 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
 )
 
 // The two models, each trained for 20 steps from the same initial weights on the same batches

@@ -37,7 +37,7 @@ import (
 // NaN on both sides (acosh of values below 1), or return complex tensors (seqtorch's DType has
 // no complex types).
 
-const atenSweepList = "scripts/parity/cases/testdata/aten_sweep.txt"
+const atenSweepList = "scripts/internal/parity/cases/testdata/aten_sweep.txt"
 
 // atenTol: Go and PyTorch run the same kernels on the same float64 inputs; only the order of
 // parallel reductions may differ.

@@ -170,7 +170,7 @@ func lastLine(b []byte) string {
 func Script(name string) (string, error) {
 	var tried []string
 	if _, file, _, ok := runtime.Caller(0); ok {
-		p := filepath.Join(filepath.Dir(file), "..", name)
+		p := filepath.Join(filepath.Dir(file), "..", "..", name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}

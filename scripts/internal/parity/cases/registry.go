@@ -33,7 +33,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
 	"github.com/seqtorch/seqtorch/torch"
 )
 

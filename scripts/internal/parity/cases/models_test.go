@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seqtorch/seqtorch/scripts/modelparity"
+	"github.com/seqtorch/seqtorch/scripts/internal/modelparity"
 )
 
 // TestModelCasesRegistered checks that every harness case (both models) is in the suite.
