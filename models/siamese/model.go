@@ -55,10 +55,10 @@ func ParsePooling(s string) (Pooling, error) { return parseEnum[Pooling](pooling
 
 // Config describes the encoder.
 type Config struct {
-	// VocabSize and EmbedDim are the shape of the word-vector table.
-	VocabSize, EmbedDim int
+	// Vocab and Embed are the shape (rows, columns) of the word-vector table.
+	Vocab, Embed int64
 	// Hidden holds the hidden size of each stacked LSTM layer (its length is the layer count).
-	Hidden []int
+	Hidden []int64
 	// Bidirectional runs every layer in both directions.
 	Bidirectional bool
 	// Pooling turns the last layer's outputs into features.
@@ -71,7 +71,7 @@ type Config struct {
 	FeatureDropout float64
 	// SimilarityHidden, when positive, adds Tai et al.'s similarity head (TaiSimilarity) with
 	// this hidden size, registered as "similarity"; the Tai loss needs it.
-	SimilarityHidden int
+	SimilarityHidden int64
 	// Entailment adds an entailment classifier to the similarity head
 	// (TaiSimilarity.AddEntailment); it needs SimilarityHidden.
 	Entailment bool
@@ -134,10 +134,10 @@ func (c Config) WithNames(pooling, scale string) (Config, error) {
 // Validate reports a configuration that cannot build a model.
 func (c Config) Validate() error {
 	switch {
-	case c.VocabSize < 1:
-		return fmt.Errorf("siamese: vocabulary size %d must be positive", c.VocabSize)
-	case c.EmbedDim < 1:
-		return fmt.Errorf("siamese: embedding dimension %d must be positive", c.EmbedDim)
+	case c.Vocab < 1:
+		return fmt.Errorf("siamese: vocabulary size %d must be positive", c.Vocab)
+	case c.Embed < 1:
+		return fmt.Errorf("siamese: embedding dimension %d must be positive", c.Embed)
 	case len(c.Hidden) == 0:
 		return errors.New("siamese: at least one LSTM layer is needed")
 	case c.Pooling < PoolLast || c.Pooling > PoolMeanMax:
@@ -148,7 +148,7 @@ func (c Config) Validate() error {
 		return errors.New("siamese: the entailment classifier needs the similarity head (SimilarityHidden)")
 	case c.Scale < ScaleOne || c.Scale > ScaleDim:
 		return fmt.Errorf("siamese: unknown score scale %d", c.Scale)
-	case c.PaddingIdx < 0 || c.PaddingIdx >= int64(c.VocabSize):
+	case c.PaddingIdx < 0 || c.PaddingIdx >= c.Vocab:
 		return fmt.Errorf("siamese: padding index %d outside the vocabulary", c.PaddingIdx)
 	}
 	for _, d := range []struct {
@@ -168,7 +168,7 @@ func (c Config) Validate() error {
 }
 
 // Directions returns 2 for a bidirectional encoder, else 1.
-func (c Config) Directions() int {
+func (c Config) Directions() int64 {
 	if c.Bidirectional {
 		return 2
 	}
@@ -176,7 +176,7 @@ func (c Config) Directions() int {
 }
 
 // FeatureDim returns the length of a sentence's feature vector.
-func (c Config) FeatureDim() int {
+func (c Config) FeatureDim() int64 {
 	d := c.Directions() * c.Hidden[len(c.Hidden)-1]
 	if c.Pooling == PoolMeanMax {
 		d *= 2
@@ -208,7 +208,7 @@ type Model struct {
 	featDrop  *nn.Dropout // on the pooled features (Config.FeatureDropout)
 }
 
-// New builds an encoder whose word-vector table is a copy of embedding (VocabSize*EmbedDim
+// New builds an encoder whose word-vector table is a copy of embedding (Vocab*Embed
 // values, row-major; frozen) and whose LSTM (and similarity head) weights are drawn as
 // PyTorch's constructors draw them, from libtorch's default generator: after
 // torch.ManualSeed(s) they equal PyTorch's after torch.manual_seed(s). The parameters are on
@@ -217,8 +217,8 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(embedding) != cfg.VocabSize*cfg.EmbedDim {
-		return nil, fmt.Errorf("siamese: embedding has %d values, want %d x %d", len(embedding), cfg.VocabSize, cfg.EmbedDim)
+	if int64(len(embedding)) != cfg.Vocab*cfg.Embed {
+		return nil, fmt.Errorf("siamese: embedding has %d values, want %d x %d", len(embedding), cfg.Vocab, cfg.Embed)
 	}
 	cfg.Hidden = slices.Clone(cfg.Hidden)
 	m := &Model{cfg: cfg}
@@ -230,7 +230,7 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 			m.Scale = nn.NewParameter(torch.Ones([]int64{1}))
 			m.AddParameter("scale", m.Scale)
 		}
-		w := torch.FromSlice(embedding, int64(cfg.VocabSize), int64(cfg.EmbedDim))
+		w := torch.FromSlice(embedding, cfg.Vocab, cfg.Embed)
 		pad := cfg.PaddingIdx
 		m.Embedding = nn.EmbeddingFromPretrained(w, nn.PretrainedOptions{PaddingIdx: &pad}) // frozen
 		m.Add("embedding", m.Embedding)
@@ -244,20 +244,20 @@ func New(cfg Config, embedding []float32) (*Model, error) {
 		opts := nn.RNNOptions{BatchFirst: true, Bidirectional: cfg.Bidirectional}
 		if same {
 			opts.NumLayers, opts.Dropout = int64(len(cfg.Hidden)), cfg.Dropout
-			l := nn.NewLSTM(int64(cfg.EmbedDim), int64(cfg.Hidden[0]), opts)
+			l := nn.NewLSTM(cfg.Embed, cfg.Hidden[0], opts)
 			m.LSTMs = append(m.LSTMs, l)
 			m.Add("lstm", l)
 		} else {
-			in := cfg.EmbedDim
+			in := cfg.Embed
 			for i, h := range cfg.Hidden {
-				l := nn.NewLSTM(int64(in), int64(h), opts)
+				l := nn.NewLSTM(in, h, opts)
 				m.LSTMs = append(m.LSTMs, l)
 				m.Add(fmt.Sprintf("lstm_%d", i+1), l)
 				in = h * cfg.Directions()
 			}
 		}
 		if cfg.SimilarityHidden > 0 {
-			m.Similarity = NewTaiSimilarity(int64(cfg.FeatureDim()), int64(cfg.SimilarityHidden))
+			m.Similarity = NewTaiSimilarity(cfg.FeatureDim(), cfg.SimilarityHidden)
 			if cfg.Entailment {
 				m.Similarity.AddEntailment()
 			}
@@ -357,7 +357,7 @@ func (m *Model) Encode(ids *torch.Tensor, lengths []int64) Output {
 func (m *Model) pool(o Output, lengths []int64) *torch.Tensor {
 	if m.cfg.Pooling == PoolLast {
 		// h_n rows of the last layer: forward (and backward) direction, as torch.cat([h[-2], h[-1]], 1).
-		dirs := int64(m.cfg.Directions())
+		dirs := m.cfg.Directions()
 		top := o.H.Narrow(0, o.H.Size(0)-dirs, dirs) // (dirs, B, H)
 		return top.Permute(1, 0, 2).Reshape(o.H.Size(1), -1)
 	}

@@ -14,10 +14,10 @@ import (
 	"github.com/seqtorch/seqtorch/torch/torchtest"
 )
 
-func randomEmbedding(v, d int) []float32 {
+func randomEmbedding(v, d int64) []float32 {
 	r := rand.New(rand.NewPCG(1, 2))
 	e := make([]float32, v*d)
-	for i := d; i < len(e); i++ { // row 0 (padding) stays zero
+	for i := int(d); i < len(e); i++ { // row 0 (padding) stays zero
 		e[i] = float32(r.NormFloat64())
 	}
 	return e
@@ -26,7 +26,7 @@ func randomEmbedding(v, d int) []float32 {
 func newTestModel(t *testing.T, cfg Config) *Model {
 	t.Helper()
 	torch.ManualSeed(7)
-	m, err := New(cfg, randomEmbedding(cfg.VocabSize, cfg.EmbedDim))
+	m, err := New(cfg, randomEmbedding(cfg.Vocab, cfg.Embed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +57,11 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 		h    []int64 // shape of H
 		feat int64
 	}{
-		{"uni-last", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}}, []int64{1, 3, 3}, 3},
-		{"bi-last", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true}, []int64{2, 3, 3}, 6},
-		{"bi-2layers-mean", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3, 3}, Bidirectional: true, Pooling: PoolMean}, []int64{4, 3, 3}, 6},
-		{"stacked-sizes-max", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{5, 2}, Bidirectional: true, Pooling: PoolMax}, []int64{2, 3, 2}, 4},
-		{"meanmax", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Pooling: PoolMeanMax}, []int64{1, 3, 3}, 6},
+		{"uni-last", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}}, []int64{1, 3, 3}, 3},
+		{"bi-last", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Bidirectional: true}, []int64{2, 3, 3}, 6},
+		{"bi-2layers-mean", Config{Vocab: 10, Embed: 4, Hidden: []int64{3, 3}, Bidirectional: true, Pooling: PoolMean}, []int64{4, 3, 3}, 6},
+		{"stacked-sizes-max", Config{Vocab: 10, Embed: 4, Hidden: []int64{5, 2}, Bidirectional: true, Pooling: PoolMax}, []int64{2, 3, 2}, 4},
+		{"meanmax", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Pooling: PoolMeanMax}, []int64{1, 3, 3}, 6},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestEncodeShapesAndPadding(t *testing.T) {
 				if got := out.Features.Shape(); !slices.Equal(got, []int64{3, c.feat}) {
 					t.Errorf("features shape %v, want [3 %d]", got, c.feat)
 				}
-				if int64(c.cfg.FeatureDim()) != c.feat {
+				if c.cfg.FeatureDim() != c.feat {
 					t.Errorf("FeatureDim %d, want %d", c.cfg.FeatureDim(), c.feat)
 				}
 				// Each row must equal the row encoded alone (no padding leaks in).
@@ -119,23 +119,23 @@ func TestParamsNames(t *testing.T) {
 		names     []string
 		trainable int64
 	}{
-		{"one-lstm", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}},
+		{"one-lstm", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, false)), 12*4 + 12*3 + 24},
-		{"two-layers-bi", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3, 3}, Bidirectional: true},
+		{"two-layers-bi", Config{Vocab: 10, Embed: 4, Hidden: []int64{3, 3}, Bidirectional: true},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 2, true)), 2*(12*4+12*3+24) + 2*(12*6+12*3+24)},
 		// lstm_1: 2 dirs * (20*4 + 20*5 + 40); lstm_2: 2 dirs * (8*10 + 8*2 + 16)
-		{"sizes-differ", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{5, 2}, Bidirectional: true},
+		{"sizes-differ", Config{Vocab: 10, Embed: 4, Hidden: []int64{5, 2}, Bidirectional: true},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm_1", 1, true), lstm("lstm_2", 1, true)), 2*(20*4+20*5+40) + 2*(8*10+8*2+16)},
 		// similarity: wh 6 features * 2 -> 7, wp 7 -> 5
-		{"tai-head", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true, SimilarityHidden: 7},
+		{"tai-head", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Bidirectional: true, SimilarityHidden: 7},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, true), []string{"similarity.wh.weight", "similarity.wh.bias", "similarity.wp.weight", "similarity.wp.bias"}),
 			2*(12*4+12*3+24) + 12*7 + 7 + 7*5 + 5},
 		// the entailment classifier: we 7 -> 3 after wp
-		{"tai-entailment", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true, SimilarityHidden: 7, Entailment: true},
+		{"tai-entailment", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Bidirectional: true, SimilarityHidden: 7, Entailment: true},
 			slices.Concat([]string{"embedding.weight"}, lstm("lstm", 1, true), []string{"similarity.wh.weight", "similarity.wh.bias", "similarity.wp.weight", "similarity.wp.bias", "similarity.we.weight", "similarity.we.bias"}),
 			2*(12*4+12*3+24) + 12*7 + 7 + 7*5 + 5 + 7*3 + 3},
 		// the learned MaLSTM scale is the model's own parameter, first in the state dict
-		{"learned-scale", Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Scale: ScaleLearned},
+		{"learned-scale", Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Scale: ScaleLearned},
 			slices.Concat([]string{"scale", "embedding.weight"}, lstm("lstm", 1, false)), 1 + 12*4 + 12*3 + 24},
 	}
 	for _, c := range cases {
@@ -273,24 +273,24 @@ func TestEntailmentErrors(t *testing.T) {
 			})
 		})
 	}
-	if err := (Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Entailment: true}).Validate(); err == nil {
+	if err := (Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Entailment: true}).Validate(); err == nil {
 		t.Error("Entailment without SimilarityHidden validated")
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
 	bad := []Config{
-		{VocabSize: 0, EmbedDim: 4, Hidden: []int{3}},
-		{VocabSize: 5, EmbedDim: 4},
-		{VocabSize: 5, EmbedDim: 4, Hidden: []int{0}},
-		{VocabSize: 5, EmbedDim: 4, Hidden: []int{3}, Dropout: 1},
+		{Vocab: 0, Embed: 4, Hidden: []int64{3}},
+		{Vocab: 5, Embed: 4},
+		{Vocab: 5, Embed: 4, Hidden: []int64{0}},
+		{Vocab: 5, Embed: 4, Hidden: []int64{3}, Dropout: 1},
 	}
 	for _, c := range bad {
-		if _, err := New(c, make([]float32, max(c.VocabSize*c.EmbedDim, 0))); err == nil {
+		if _, err := New(c, make([]float32, max(c.Vocab*c.Embed, 0))); err == nil {
 			t.Errorf("New(%+v) succeeded", c)
 		}
 	}
-	if _, err := New(Config{VocabSize: 5, EmbedDim: 4, Hidden: []int{3}}, make([]float32, 3)); err == nil {
+	if _, err := New(Config{Vocab: 5, Embed: 4, Hidden: []int64{3}}, make([]float32, 3)); err == nil {
 		t.Error("New with a short embedding succeeded")
 	}
 	for _, s := range []string{"x", ""} {
@@ -302,7 +302,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestEncodeErrors(t *testing.T) {
 	torchtest.CheckLive(t)
-	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{3}, Bidirectional: true})
+	m := newTestModel(t, Config{Vocab: 10, Embed: 4, Hidden: []int64{3}, Bidirectional: true})
 	cases := []struct {
 		name string
 		ids  [][]int64
@@ -338,11 +338,11 @@ func TestScaledManhattan(t *testing.T) {
 	want := func(alpha float64) float64 {
 		return (sq(math.Exp(-alpha)-1) + sq(1-0) + sq(math.Exp(-4*alpha)-0.5)) / 3
 	}
-	m := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{1}, Bidirectional: true, Scale: ScaleDim})
+	m := newTestModel(t, Config{Vocab: 10, Embed: 4, Hidden: []int64{1}, Bidirectional: true, Scale: ScaleDim})
 	if _, f := m.ScoreScale(); f != 0.5 {
 		t.Errorf("dim scale factor %v, want 1/2", f)
 	}
-	ml := newTestModel(t, Config{VocabSize: 10, EmbedDim: 4, Hidden: []int{1}, Scale: ScaleLearned})
+	ml := newTestModel(t, Config{Vocab: 10, Embed: 4, Hidden: []int64{1}, Scale: ScaleLearned})
 	alpha, f := ml.ScoreScale()
 	if alpha == nil || f != 1 || !alpha.RequiresGrad() || alpha.Item() != 1 {
 		t.Fatalf("learned scale %v, factor %v: want a trainable 1 and factor 1", alpha, f)
@@ -416,9 +416,9 @@ func TestEnumNames(t *testing.T) {
 }
 
 func TestConfigWithNames(t *testing.T) {
-	base := Config{VocabSize: 5, EmbedDim: 3, Hidden: []int{4}}
+	base := Config{Vocab: 5, Embed: 3, Hidden: []int64{4}}
 	c, err := base.WithNames("meanmax", "dim")
-	if err != nil || c.Pooling != PoolMeanMax || c.Scale != ScaleDim || c.VocabSize != 5 || len(c.Hidden) != 1 {
+	if err != nil || c.Pooling != PoolMeanMax || c.Scale != ScaleDim || c.Vocab != 5 || len(c.Hidden) != 1 {
 		t.Errorf("WithNames(meanmax, dim) = %+v, %v", c, err)
 	}
 	if c, err := base.WithNames("max", ""); err != nil || c.Scale != ScaleOne {

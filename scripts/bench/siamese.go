@@ -26,7 +26,7 @@ func runSiameseInputs(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench siamese-inputs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "folder to write (created if missing)")
-	hidden := fs.Int("hidden", 50, "LSTM hidden size")
+	hidden := fs.Int64("hidden", 50, "LSTM hidden size")
 	batch := fs.Int("batch", 64, "batch size")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,7 +49,7 @@ func runSiameseInputs(args []string, stdout, stderr io.Writer) error {
 	for b := range data.PairBatches(ex, data.BatchOptions{Size: *batch, Shuffle: true, Seed: 1}, 1) {
 		batches = append(batches, b)
 	}
-	rc := modelparity.SiameseConfig{Hidden: []int{*hidden}, Bidirectional: true, Pooling: "last", Loss: "malstm", Scale: "one",
+	rc := modelparity.SiameseConfig{Hidden: []int64{*hidden}, Bidirectional: true, Pooling: "last", Loss: "malstm", Scale: "one",
 		Threshold: 3.5, Margin: 1, Optimizer: "adam", LR: 1e-3, Threads: 1, Repeat: 1}
 	cfg, err := rc.ModelConfig(vocab.Len(), vectors.Dim)
 	if err != nil {

@@ -22,7 +22,7 @@ type options struct {
 	Vectors       string        `json:"vectors"`
 	SICK          string        `json:"sick"`
 	HiddenSizes   string        `json:"hidden"` // --hidden as given: one size, or one per layer
-	Hidden        []int         `json:"-"`      // per layer, from HiddenSizes and Layers (normalize)
+	Hidden        []int64       `json:"-"`      // per layer, from HiddenSizes and Layers (normalize)
 	Layers        int           `json:"layers"`
 	Bidirectional bool          `json:"bidirectional"`
 	Pooling       string        `json:"pooling"`
@@ -30,7 +30,7 @@ type options struct {
 	Dropout       float64       `json:"dropout"`
 	EmbedDropout  float64       `json:"embed_dropout"`
 	FeatDropout   float64       `json:"feature_dropout"`
-	TaiHidden     int           `json:"tai_hidden"`
+	TaiHidden     int64         `json:"tai_hidden"`
 	Entailment    float64       `json:"entailment,omitempty"` // weight of the entailment loss (tai)
 	Epochs        int           `json:"epochs"`
 	Batch         int           `json:"batch"`
@@ -83,7 +83,7 @@ func trainFlags(fs *flag.FlagSet, o *options) {
 	fs.Float64Var(&o.Dropout, "dropout", 0, "dropout between stacked layers")
 	fs.Float64Var(&o.EmbedDropout, "embed-dropout", 0, "dropout on the word vectors")
 	fs.Float64Var(&o.FeatDropout, "feature-dropout", 0, "dropout on the pooled sentence features")
-	fs.IntVar(&o.TaiHidden, "tai-hidden", 50, "hidden size of the tai similarity head")
+	fs.Int64Var(&o.TaiHidden, "tai-hidden", 50, "hidden size of the tai similarity head")
 	fs.Float64Var(&o.Entailment, "entailment", 0, "tai loss: also train an entailment classifier (SICK's NEUTRAL/ENTAILMENT/CONTRADICTION) on the head's hidden layer, its cross entropy weighted by this (0: off)")
 	fs.IntVar(&o.Epochs, "epochs", 30, "epochs")
 	fs.IntVar(&o.Batch, "batch", 64, "batch size (pairs)")
@@ -207,10 +207,10 @@ func defaultMargin(loss string) float64 {
 }
 
 // parseHidden reads --hidden and --layers into per-layer sizes.
-func parseHidden(s string, layers int) ([]int, error) {
-	var hs []int
+func parseHidden(s string, layers int) ([]int64, error) {
+	var hs []int64
 	for _, f := range strings.Split(s, ",") {
-		h, err := strconv.Atoi(strings.TrimSpace(f))
+		h, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 		if err != nil || h < 1 {
 			return nil, cli.Usagef("--hidden %q: want positive integers separated by commas", s)
 		}

@@ -30,12 +30,12 @@ const kind = "siamese"
 // the training settings.
 type modelConfig struct {
 	// Kind is "siamese" (empty in runs written before it was recorded).
-	Kind          string `json:"kind,omitempty"`
-	VocabSize     int    `json:"vocab_size"`
-	EmbedDim      int    `json:"embed_dim"`
-	Hidden        []int  `json:"hidden"`
-	Bidirectional bool   `json:"bidirectional"`
-	Pooling       string `json:"pooling"`
+	Kind          string  `json:"kind,omitempty"`
+	Vocab         int64   `json:"vocab_size"`
+	Embed         int64   `json:"embed_dim"`
+	Hidden        []int64 `json:"hidden"`
+	Bidirectional bool    `json:"bidirectional"`
+	Pooling       string  `json:"pooling"`
 	// Scale is the malstm score's distance scale (siamese.ParseScale; "" is "one").
 	Scale     string  `json:"scale,omitempty"`
 	Loss      string  `json:"loss"`
@@ -45,7 +45,7 @@ type modelConfig struct {
 	CalibA float64 `json:"calibration_a"`
 	CalibB float64 `json:"calibration_b"`
 	// SimilarityHidden is the tai head's hidden size (0 for the other losses).
-	SimilarityHidden int `json:"similarity_hidden,omitempty"`
+	SimilarityHidden int64 `json:"similarity_hidden,omitempty"`
 	// Entailment says the tai head has an entailment classifier (similarity.we).
 	Entailment bool   `json:"entailment,omitempty"`
 	Vectors    string `json:"vectors"`
@@ -56,7 +56,7 @@ type modelConfig struct {
 }
 
 func (c modelConfig) siamese() (siamese.Config, error) {
-	return siamese.Config{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, Hidden: c.Hidden,
+	return siamese.Config{Vocab: c.Vocab, Embed: c.Embed, Hidden: c.Hidden,
 		Bidirectional: c.Bidirectional, PaddingIdx: data.PadID, SimilarityHidden: c.SimilarityHidden, Entailment: c.Entailment}.WithNames(c.Pooling, c.Scale)
 }
 
@@ -160,7 +160,7 @@ type summary struct {
 	Augment       string  `json:"augment"`
 	Optimizer     string  `json:"optimizer"`
 	LR            float64 `json:"lr"`
-	Hidden        []int   `json:"hidden"`
+	Hidden        []int64 `json:"hidden"`
 	Bidirectional bool    `json:"bidirectional"`
 	Pooling       string  `json:"pooling"`
 	Scale         string  `json:"scale"`
@@ -170,7 +170,7 @@ type summary struct {
 	Rho           float64 `json:"rho,omitempty"`
 	EmbedDropout  float64 `json:"embed_dropout"`
 	FeatDropout   float64 `json:"feature_dropout"`
-	TaiHidden     int     `json:"tai_hidden,omitempty"`
+	TaiHidden     int64   `json:"tai_hidden,omitempty"`
 	Entailment    float64 `json:"entailment,omitempty"`
 	Clip          float64 `json:"clip"`
 	Margin        float64 `json:"margin"`

@@ -282,7 +282,7 @@ type reportData struct {
 
 	// Seed 1 of each head (A6, A7, A9).
 	MaLSTM, Tai, Contrastive, Triplet summary
-	TaiHidden                         int   // the tai head's hidden size
+	TaiHidden                         int64 // the tai head's hidden size
 	TaiHeadParams                     int64 // the tai head's trainable parameters
 
 	BaselineTrial, BaselineTest scores // averaged word vectors + cosine
@@ -490,7 +490,7 @@ func bestEnsembles(runs string, c *corpus, seeds int) ([]ensembleRun, error) {
 }
 
 // taiHidden returns the tai head's hidden size used by the report's runs.
-func taiHidden(byName map[string]*reportRun) int {
+func taiHidden(byName map[string]*reportRun) int64 {
 	if r := byName["tai-seed1"]; r != nil && r.Sum.TaiHidden > 0 {
 		return r.Sum.TaiHidden
 	}
@@ -499,7 +499,7 @@ func taiHidden(byName map[string]*reportRun) int {
 
 // lstmParams counts the trainable parameters of an LSTM stack over a frozen embedding table of
 // frozen parameters and vocab rows: per layer and direction 4H·(in + H + 2).
-func lstmParams(frozen int64, hidden []int, bidirectional bool, vocab int) int64 {
+func lstmParams(frozen int64, hidden []int64, bidirectional bool, vocab int) int64 {
 	in := frozen / int64(vocab)
 	dirs := int64(1)
 	if bidirectional {
@@ -507,7 +507,6 @@ func lstmParams(frozen int64, hidden []int, bidirectional bool, vocab int) int64
 	}
 	var n int64
 	for _, h := range hidden {
-		h := int64(h)
 		n += dirs * 4 * h * (in + h + 2)
 		in = dirs * h
 	}

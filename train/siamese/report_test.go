@@ -17,7 +17,7 @@ func fixedSummary(loss string, k float64) summary {
 	s := summary{Loss: loss, TestPearson: 0.85 + k/1000, TestSpearman: 0.79 + k/1000, TestMSE: 0.28 - k/1000,
 		TestAccuracy: 0.85, TrialPearson: 0.86 + k/1000, ParamsTrainable: 161200, ParamsFrozen: 694200, ParamsTotal: 855400,
 		TrainPairs: 4439, Epochs: 30, BestEpoch: 7, SecondsPerEpoch: 9.5, Optimizer: "adam", LR: 1e-3,
-		Hidden: []int{50, 50}, Bidirectional: true, Scale: "learned", ScaleValue: 0.7315, Margin: 1, Threshold: 3.5,
+		Hidden: []int64{50, 50}, Bidirectional: true, Scale: "learned", ScaleValue: 0.7315, Margin: 1, Threshold: 3.5,
 		TSNEPoints: 1480, TSNESeconds: 12.3}
 	s.Agreement, s.Chance = 0.41, 0.12
 	return s
@@ -26,8 +26,8 @@ func fixedSummary(loss string, k float64) summary {
 // fixedReport is a report with made-up numbers and no runs behind it.
 func fixedReport() *reportData {
 	tai, best := fixedSummary("tai", 2), fixedSummary("tai", 5)
-	tai.Hidden, tai.Epochs, tai.TaiHidden = []int{50}, 15, 50
-	best.Hidden, best.Epochs, best.TaiHidden, best.Entailment = []int{300}, 10, 150, 0.5
+	tai.Hidden, tai.Epochs, tai.TaiHidden = []int64{50}, 15, 50
+	best.Hidden, best.Epochs, best.TaiHidden, best.Entailment = []int64{300}, 10, 150, 0.5
 	syn := fixedSummary("malstm", 1)
 	syn.AugmentedPairs, syn.TrainPairs, syn.AugmentDropped = 4102, 8541, 337
 	triplet := fixedSummary("triplet", -200)
@@ -124,14 +124,14 @@ func TestReportInputs(t *testing.T) {
 	}
 	for s := 1; s <= 2*seeds; s++ {
 		b := fixedSummary("tai", float64(s))
-		b.Hidden, b.TaiHidden, b.Entailment = []int{300}, 150, 0.5
+		b.Hidden, b.TaiHidden, b.Entailment = []int64{300}, 150, 0.5
 		add(fmt.Sprintf("best-seed%d", s), b)
 	}
 	for s := 1; s <= seeds; s++ {
 		add(fmt.Sprintf("malstm-seed%d", s), fixedSummary("malstm", float64(10*s)))
 		add(fmt.Sprintf("malstm-synonyms-seed%d", s), fixedSummary("malstm", float64(20*s)))
 		tai := fixedSummary("tai", float64(30*s))
-		tai.Hidden, tai.TaiHidden = []int{50}, 50
+		tai.Hidden, tai.TaiHidden = []int64{50}, 50
 		add(fmt.Sprintf("tai-seed%d", s), tai)
 	}
 	add("contrastive-seed1", fixedSummary("contrastive", 0))

@@ -131,7 +131,7 @@ func loadMember(dir, vectors string, dev torch.Device) (member, *data.Vocab, flo
 		return fail(fmt.Errorf("%s holds no trained model (no %s): finish its training with %s --resume %s", dir, modelFile, invocation, cli.ShellQuote(dir)))
 	}
 	if vectors != "" {
-		if err := checkVectorDim(vectors, mc.EmbedDim); err != nil {
+		if err := checkVectorDim(vectors, mc.Embed); err != nil {
 			return fail(err)
 		}
 	}
@@ -139,8 +139,8 @@ func loadMember(dir, vectors string, dev torch.Device) (member, *data.Vocab, flo
 	if err != nil {
 		return fail(err)
 	}
-	if vocab.Len() != mc.VocabSize {
-		return fail(fmt.Errorf("%s has %d tokens, but %s says %d", vocabFile, vocab.Len(), configFile, mc.VocabSize))
+	if int64(vocab.Len()) != mc.Vocab {
+		return fail(fmt.Errorf("%s has %d tokens, but %s says %d", vocabFile, vocab.Len(), configFile, mc.Vocab))
 	}
 	cfg, err := mc.siamese()
 	if err != nil {
@@ -150,7 +150,7 @@ func loadMember(dir, vectors string, dev torch.Device) (member, *data.Vocab, flo
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", configFile, err))
 	}
-	m, err := siamese.New(cfg, make([]float32, cfg.VocabSize*cfg.EmbedDim))
+	m, err := siamese.New(cfg, make([]float32, cfg.Vocab*cfg.Embed))
 	if err != nil {
 		return fail(err)
 	}

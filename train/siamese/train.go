@@ -104,7 +104,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		if saved, err = readConfig(filepath.Join(o.Out, configFile)); err != nil {
 			return nil, err
 		}
-		if err := checkVectorDim(vecFile, saved.EmbedDim); err != nil {
+		if err := checkVectorDim(vecFile, saved.Embed); err != nil {
 			return nil, err
 		}
 	}
@@ -121,7 +121,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 	fmt.Fprintf(log, "SICK: %d train pairs (+%d augmented), %d trial, %d test; vocabulary %d, %d with vectors (dim %d)\n",
 		len(c.train), len(c.augmented), len(c.trial), len(c.test), c.vocab.Len(), c.found, c.vectors.Dim)
 
-	cfg := siamese.Config{VocabSize: c.vocab.Len(), EmbedDim: c.vectors.Dim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
+	cfg := siamese.Config{Vocab: int64(c.vocab.Len()), Embed: int64(c.vectors.Dim), Hidden: o.Hidden, Bidirectional: o.Bidirectional,
 		Pooling: o.pooling, Dropout: o.Dropout, EmbeddingDropout: o.EmbedDropout, FeatureDropout: o.FeatDropout, PaddingIdx: data.PadID, Scale: o.scale}
 	if o.loss == siamese.Tai {
 		cfg.SimilarityHidden = o.TaiHidden
@@ -165,7 +165,7 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 		}
 	}
 
-	mc := modelConfig{VocabSize: cfg.VocabSize, EmbedDim: cfg.EmbedDim, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
+	mc := modelConfig{Vocab: cfg.Vocab, Embed: cfg.Embed, Hidden: o.Hidden, Bidirectional: o.Bidirectional,
 		Pooling: o.Pooling, Scale: o.Scale, Loss: o.Loss, Margin: o.Margin, Threshold: o.Threshold, SimilarityHidden: cfg.SimilarityHidden, Entailment: cfg.Entailment,
 		Vectors: vecFile, Tokenizer: "sick-treebank-lower", Options: &o, Kind: kind,
 		CalibA: saved.CalibA, CalibB: saved.CalibB} // a resumed run's model.safetensors is still the one calibrated
@@ -318,12 +318,12 @@ func train(ctx context.Context, o options, resume bool, log, stderr io.Writer) (
 }
 
 // checkVectorDim fails if the vectors file's dimension differs from a saved model's.
-func checkVectorDim(path string, dim int) error {
+func checkVectorDim(path string, dim int64) error {
 	v, err := data.LoadWord2Vec(path, data.VectorOptions{Keep: map[string]bool{}})
 	if err != nil {
 		return err // it names the file
 	}
-	if v.Dim != dim {
+	if int64(v.Dim) != dim {
 		return fmt.Errorf("%s has %d-dimensional vectors, but the saved model was trained with %d", path, v.Dim, dim)
 	}
 	return nil

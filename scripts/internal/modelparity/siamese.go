@@ -21,13 +21,13 @@ import (
 // SiameseConfig is config.json, the settings of scripts/siamese_ref.py (and of
 // scripts/bench_siamese.py, the Siamese item of make bench).
 type SiameseConfig struct {
-	Hidden           []int   `json:"hidden"`
+	Hidden           []int64 `json:"hidden"`
 	Bidirectional    bool    `json:"bidirectional"`
 	Pooling          string  `json:"pooling"`
 	Loss             string  `json:"loss"`
 	Margin           float64 `json:"margin"`
 	Threshold        float64 `json:"threshold"`
-	SimilarityHidden int     `json:"similarity_hidden"`    // the tai head's hidden size
+	SimilarityHidden int64   `json:"similarity_hidden"`    // the tai head's hidden size
 	Entailment       float64 `json:"entailment,omitempty"` // weight of the tai head's entailment loss
 	Scale            string  `json:"scale,omitempty"`      // the malstm score's α: one, learned or dim
 	Optimizer        string  `json:"optimizer"`            // adam or adadelta
@@ -40,7 +40,7 @@ type SiameseConfig struct {
 // ModelConfig returns the siamese.Config of a reference model over a vocabulary of vocab words
 // of dim dimensions.
 func (c SiameseConfig) ModelConfig(vocab, dim int) (siamese.Config, error) {
-	return siamese.Config{VocabSize: vocab, EmbedDim: dim, Hidden: c.Hidden, Bidirectional: c.Bidirectional,
+	return siamese.Config{Vocab: int64(vocab), Embed: int64(dim), Hidden: c.Hidden, Bidirectional: c.Bidirectional,
 		SimilarityHidden: c.SimilarityHidden, Entailment: c.Entailment > 0}.WithNames(c.Pooling, c.Scale)
 }
 
@@ -177,14 +177,14 @@ func (c SiameseCase) Name() string { return "siamese/" + c.Label }
 // clipping.
 func SiameseCases() []SiameseCase {
 	return []SiameseCase{
-		{"malstm-bilstm-last-adam-clip", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "last", Loss: "malstm", Optimizer: "adam", LR: 1e-2, Clip: 1}},
-		{"malstm-learned-scale-max-adam", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "max", Loss: "malstm", Scale: "learned", Optimizer: "adam", LR: 1e-2}},
-		{"malstm-dim-scale-meanmax-adadelta-clip", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "meanmax", Loss: "malstm", Scale: "dim", Optimizer: "adadelta", LR: 1, Clip: 0.5}},
-		{"malstm-stacked-sizes-mean-adadelta", SiameseConfig{Hidden: []int{8, 6}, Bidirectional: true, Pooling: "mean", Loss: "malstm", Optimizer: "adadelta", LR: 1}},
-		{"contrastive-2layers-max", SiameseConfig{Hidden: []int{8, 8}, Pooling: "max", Loss: "contrastive", Margin: 1, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
-		{"triplet-hardest-meanmax", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "meanmax", Loss: "triplet", Margin: 0.5, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
-		{"tai-bilstm-max-adam", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "max", Loss: "tai", SimilarityHidden: 6, Optimizer: "adam", LR: 1e-2}},
-		{"tai-entailment-bilstm-max-adam", SiameseConfig{Hidden: []int{8}, Bidirectional: true, Pooling: "max", Loss: "tai", SimilarityHidden: 6, Entailment: 0.5, Optimizer: "adam", LR: 1e-2}},
+		{"malstm-bilstm-last-adam-clip", SiameseConfig{Hidden: []int64{8}, Bidirectional: true, Pooling: "last", Loss: "malstm", Optimizer: "adam", LR: 1e-2, Clip: 1}},
+		{"malstm-learned-scale-max-adam", SiameseConfig{Hidden: []int64{8}, Bidirectional: true, Pooling: "max", Loss: "malstm", Scale: "learned", Optimizer: "adam", LR: 1e-2}},
+		{"malstm-dim-scale-meanmax-adadelta-clip", SiameseConfig{Hidden: []int64{8}, Bidirectional: true, Pooling: "meanmax", Loss: "malstm", Scale: "dim", Optimizer: "adadelta", LR: 1, Clip: 0.5}},
+		{"malstm-stacked-sizes-mean-adadelta", SiameseConfig{Hidden: []int64{8, 6}, Bidirectional: true, Pooling: "mean", Loss: "malstm", Optimizer: "adadelta", LR: 1}},
+		{"contrastive-2layers-max", SiameseConfig{Hidden: []int64{8, 8}, Pooling: "max", Loss: "contrastive", Margin: 1, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
+		{"triplet-hardest-meanmax", SiameseConfig{Hidden: []int64{8}, Bidirectional: true, Pooling: "meanmax", Loss: "triplet", Margin: 0.5, Threshold: 3, Optimizer: "adam", LR: 1e-2}},
+		{"tai-bilstm-max-adam", SiameseConfig{Hidden: []int64{8}, Bidirectional: true, Pooling: "max", Loss: "tai", SimilarityHidden: 6, Optimizer: "adam", LR: 1e-2}},
+		{"tai-entailment-bilstm-max-adam", SiameseConfig{Hidden: []int64{8}, Bidirectional: true, Pooling: "max", Loss: "tai", SimilarityHidden: 6, Entailment: 0.5, Optimizer: "adam", LR: 1e-2}},
 	}
 }
 
