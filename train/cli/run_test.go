@@ -75,6 +75,13 @@ func (t *toy) run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return t.trainRun(ctx, cl, stdout, stderr)
 }
 
+// capture runs the toy command with args and returns what it wrote to stdout and stderr.
+func (t *toy) capture(args ...string) (stdout, stderr string, err error) {
+	var so, se bytes.Buffer
+	err = t.run(context.Background(), args, &so, &se)
+	return so.String(), se.String(), err
+}
+
 // trainRun trains the run cl describes.
 func (t *toy) trainRun(ctx context.Context, cl *CommandLine[toyConfig], stdout, stderr io.Writer) error {
 	run, err := OpenRun(cl)
@@ -181,13 +188,8 @@ func TestTrainRun(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	tc := newToy()
-	run := func(args ...string) (string, string, error) {
-		var so, se bytes.Buffer
-		err := tc.run(context.Background(), args, &so, &se)
-		return so.String(), se.String(), err
-	}
 
-	so, _, err := run("--out", out, "--lr", "0.5", "--json", "-")
+	so, _, err := tc.capture("--out", out, "--lr", "0.5", "--json", "-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,20 +206,20 @@ func TestTrainRun(t *testing.T) {
 		{"--resume", out, "--lr", "0.2"}, // Restore: contradicts the run
 		{"--resume", out, "--force"},     // Restore: --force
 	} {
-		if _, _, err := run(args...); !errors.As(err, &ue) {
+		if _, _, err := tc.capture(args...); !errors.As(err, &ue) {
 			t.Errorf("%q: got %v, want a usage error", args, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "other")); err == nil {
 		t.Error("a refused command created its --out folder")
 	}
-	if _, _, err := run("--resume", filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "no such folder") {
+	if _, _, err := tc.capture("--resume", filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "no such folder") {
 		t.Errorf("--resume of a missing folder: %v", err)
 	}
 
 	// Resume keeps the run's own lr, takes --epochs from the command line and the folder from --resume.
 	tc.trained = nil
-	so, _, err = run("--resume", out, "--epochs", "3")
+	so, _, err = tc.capture("--resume", out, "--epochs", "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestTrainRun(t *testing.T) {
 	}
 
 	// --force replaces the run; an interruption names the command that resumes it.
-	_, _, err = run("--out", out, "--force", "--epochs", "99")
+	_, _, err = tc.capture("--out", out, "--force", "--epochs", "99")
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || ie.Resume != "go run ./toy --resume "+ShellQuote(out) || !errors.Is(err, loop.ErrInterrupted) {
 		t.Errorf("interrupted run: %v, want an InterruptedError resuming %s", err, out)
@@ -252,10 +254,6 @@ func TestPreset(t *testing.T) {
 		"best":   {Args: []string{"--lr", "0.3", "--epochs", "4"}, Doc: "the tuned one"},
 		"broken": {Args: []string{"--colour", "red"}, Doc: "names a flag the command lacks"},
 	}
-	run := func(args ...string) error {
-		var so, se bytes.Buffer
-		return tc.run(context.Background(), args, &so, &se)
-	}
 	cases := []struct {
 		args       []string
 		lr         float64
@@ -271,7 +269,7 @@ func TestPreset(t *testing.T) {
 		tc.trained = nil
 		out := filepath.Join(dir, fmt.Sprint(i))
 		args := append(c.args, "--out", out)
-		if err := run(args...); err != nil {
+		if _, _, err := tc.capture(args...); err != nil {
 			t.Fatalf("%q: %v", c.args, err)
 		}
 		want := toyDefaults(out)
@@ -293,7 +291,7 @@ func TestPreset(t *testing.T) {
 		{[]string{"--preset", "broken"}, "--preset broken: flag provided but not defined: -colour"},
 		{[]string{"--preset", "best", "--resume", filepath.Join(dir, "0")}, "--preset with --resume"},
 	} {
-		err := run(c.args...)
+		_, _, err := tc.capture(c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.args, err, c.want)
 		}
@@ -533,16 +531,10 @@ func TestWorker(t *testing.T) {
 func TestLaunchWorkers(t *testing.T) {
 	clearWorkerEnv(t)
 	t.Setenv(testProcessEnv, "toy")
-	dir := t.TempDir()
-	out := filepath.Join(dir, "run")
+	out := filepath.Join(t.TempDir(), "run")
 	tc := newToy()
-	run := func(args ...string) (string, string, error) {
-		var so, se bytes.Buffer
-		err := tc.run(context.Background(), args, &so, &se)
-		return so.String(), se.String(), err
-	}
 
-	so, se, err := run("--out", out, "--nproc", "2", "--json", "-")
+	so, se, err := tc.capture("--out", out, "--nproc", "2", "--json", "-")
 	if err != nil {
 		t.Fatalf("%v (stderr %q)", err, se)
 	}
@@ -560,14 +552,14 @@ func TestLaunchWorkers(t *testing.T) {
 	}
 
 	// The folder now holds a run: the launcher refuses before starting anything.
-	_, se, err = run("--out", out, "--nproc", "2")
+	_, se, err = tc.capture("--out", out, "--nproc", "2")
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "already holds a run") || se != "" {
 		t.Errorf("second run into %s: %v (stderr %q), want the folder refused", out, err, se)
 	}
 
 	// --resume restores --nproc 2 and launches two workers again, without --force.
-	so, se, err = run("--resume", out)
+	so, se, err = tc.capture("--resume", out)
 	want = fmt.Sprintf("args: %q\nrank 0 of 2 trained (resume true)\n", []string{"--resume", out})
 	if err != nil || so != want || se != "" {
 		t.Errorf("resume: %v, stdout %q, stderr %q; want %q", err, so, se, want)

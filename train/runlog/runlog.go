@@ -1,6 +1,7 @@
 // Package runlog writes the files of a training run folder: per-epoch
 // metrics as JSON lines, atomically written JSON documents, a parameter
-// summary table, and a progress reporter for the console.
+// summary table, a progress reporter for the console, and reports rendered from
+// templates (RenderTemplate).
 package runlog
 
 import (

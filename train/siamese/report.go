@@ -238,28 +238,16 @@ func meanStd(xs []float64) stat {
 //go:embed report.md.tmpl report_quoted.md.tmpl
 var reportTemplates embed.FS
 
-// parseReportTemplate parses the report's templates; a key or field the data lacks is an
-// error when the template executes.
-func parseReportTemplate() (*template.Template, error) {
-	return template.New("report.md.tmpl").Option("missingkey=error").Funcs(template.FuncMap{
+// renderReport executes the report's templates on d; a key or field the data lacks is an
+// error (see runlog.RenderTemplate).
+func renderReport(w io.Writer, d *reportData) error {
+	return runlog.RenderTemplate(w, reportTemplates, template.FuncMap{
 		"commas":  runlog.Commas,
 		"percent": func(x float64) float64 { return 100 * x },
 		"join":    strings.Join,
 		"add1":    func(i int) int { return i + 1 },
 		"list":    func(v ...any) []any { return v },
-	}).ParseFS(reportTemplates, "report.md.tmpl", "report_quoted.md.tmpl")
-}
-
-// renderReport executes the report's templates on d.
-func renderReport(w io.Writer, d *reportData) error {
-	t, err := parseReportTemplate()
-	if err != nil {
-		return fmt.Errorf("report: template: %w", err)
-	}
-	if err := t.Execute(w, d); err != nil {
-		return fmt.Errorf("report: template: %w", err)
-	}
-	return nil
+	}, d, "report.md.tmpl", "report_quoted.md.tmpl")
 }
 
 // reportData is what the report's templates read: the numbers of one report run, computed

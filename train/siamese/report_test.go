@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/seqtorch/seqtorch/data"
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 )
 
 // fixedSummary is a run summary with made-up numbers derived from k, for the template tests.
@@ -69,19 +69,7 @@ func TestReportTemplate(t *testing.T) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	golden := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("the report differs from %s (go test -run TestReportTemplate -update rewrites it):\n%s", golden, got)
-	}
+	clitest.Golden(t, filepath.Join("testdata", "report.golden"), got, *update)
 }
 
 // checkRendered fails t if a report shows a missing value or a bad format verb.
@@ -91,19 +79,6 @@ func checkRendered(t *testing.T, report string) {
 		if strings.Contains(report, bad) {
 			t.Errorf("the report contains %q:\n%s", bad, report)
 		}
-	}
-}
-
-// TestReportTemplateMissingKey: the templates refuse data that lacks a key (missingkey=error)
-// instead of printing "<no value>".
-func TestReportTemplateMissingKey(t *testing.T) {
-	tm, err := parseReportTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := tm.Execute(&b, map[string]any{"Minutes": 1.0}); err == nil {
-		t.Errorf("executing on a map without the report's keys succeeded:\n%s", b.String())
 	}
 }
 

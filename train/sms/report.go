@@ -334,28 +334,16 @@ func ensStat(ens []*EnsembleSummary, f func(*EnsembleSummary) float64) stat {
 //go:embed report.md.tmpl report_quoted.md.tmpl
 var reportTemplates embed.FS
 
-// parseReportTemplate parses the report's templates; a key or field the data lacks is an
-// error when the template executes.
-func parseReportTemplate() (*template.Template, error) {
-	return template.New("report.md.tmpl").Option("missingkey=error").Funcs(template.FuncMap{
+// renderReport executes the report's templates on d; a key or field the data lacks is an
+// error (see runlog.RenderTemplate).
+func renderReport(w io.Writer, d *reportData) error {
+	return runlog.RenderTemplate(w, reportTemplates, template.FuncMap{
 		"commas":   commas,
 		"verdict":  verdict,
 		"percent":  func(x float64) float64 { return 100 * x },
 		"rows":     func(r []modelRow, target float64) convTable { return convTable{r, target} },
 		"schedRow": func(label, schedule string, r modelRow) scheduleRow { return scheduleRow{label, schedule, r} },
-	}).ParseFS(reportTemplates, "report.md.tmpl", "report_quoted.md.tmpl")
-}
-
-// renderReport executes the report's templates on d.
-func renderReport(w io.Writer, d *reportData) error {
-	t, err := parseReportTemplate()
-	if err != nil {
-		return fmt.Errorf("report: template: %w", err)
-	}
-	if err := t.Execute(w, d); err != nil {
-		return fmt.Errorf("report: template: %w", err)
-	}
-	return nil
+	}, d, "report.md.tmpl", "report_quoted.md.tmpl")
 }
 
 // commas formats an integer with thousands separators (runlog.Commas) for the templates.

@@ -2,11 +2,12 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seqtorch/seqtorch/train/cli/clitest"
 )
 
 // fixedRow is a model row with made-up numbers derived from k, for the template tests.
@@ -68,19 +69,7 @@ func TestReportTemplate(t *testing.T) {
 			t.Errorf("the report contains %q:\n%s", bad, got)
 		}
 	}
-	golden := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("the report differs from %s (go test -run TestReportTemplate -update rewrites it):\n%s", golden, got)
-	}
+	clitest.Golden(t, filepath.Join("testdata", "report.golden"), got, *update)
 }
 
 // TestReportTemplateSections: without vectors, ensembles and schedule runs, A1 says so and A6
@@ -110,18 +99,5 @@ func TestReportTemplateSections(t *testing.T) {
 		if strings.Contains(s, absent) {
 			t.Errorf("without ensembles and schedule runs, the report contains %q", absent)
 		}
-	}
-}
-
-// TestReportTemplateMissingKey: the templates refuse data that lacks a key (missingkey=error)
-// instead of printing "<no value>".
-func TestReportTemplateMissingKey(t *testing.T) {
-	tm, err := parseReportTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := tm.Execute(&b, map[string]any{"Out": "runs"}); err == nil {
-		t.Errorf("executing on a map without the report's keys succeeded:\n%s", b.String())
 	}
 }

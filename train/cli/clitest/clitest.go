@@ -1,7 +1,7 @@
 // Package clitest holds the test helpers of the training commands (train/sms,
-// train/siamese, train/jitserve): golden files of their one-line error messages, the log of a
-// serving command (ServeLog), and running the command from
-// the test binary for --nproc's workers.
+// train/siamese, train/jitserve): golden files (Golden: their reports, the one-line error
+// messages of ErrorLine), the log of a serving command (ServeLog), and running the command
+// from the test binary for --nproc's workers.
 package clitest
 
 import (
@@ -44,7 +44,9 @@ func NotCreated(t *testing.T, paths ...string) {
 	}
 }
 
-// Golden compares got with the file at path, or with update rewrites the file.
+// Golden compares got with the golden file at path, or with update (a test binary's -update
+// flag) rewrites the file. A difference fails t and shows got, with the command that rewrites
+// the file.
 func Golden(t *testing.T, path, got string, update bool) {
 	t.Helper()
 	if update {
@@ -53,8 +55,14 @@ func Golden(t *testing.T, path, got string, update bool) {
 		}
 		return
 	}
-	if want, err := os.ReadFile(path); err != nil || got != string(want) {
-		t.Errorf("messages differ from %s (go test -update to accept; %v):\n%s", path, err, got)
+	rerun := fmt.Sprintf("go test -run '^%s$' -update", strings.SplitN(t.Name(), "/", 2)[0])
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("%v (%s writes it)", err, rerun)
+		return
+	}
+	if got != string(want) {
+		t.Errorf("the output differs from %s (%s rewrites it):\n%s", path, rerun, got)
 	}
 }
 
