@@ -172,28 +172,39 @@ func affinityCPUs() []string {
 	return m
 }
 
-// TestPace: the budget in use doubles while collections take more than a tenth of the time
-// between them, up to 8 times the budget set, and halves back, not below it, when they take
-// less than a fortieth.
+// TestPace: the budget in use doubles while the last eight collections took more than a
+// tenth of the time they spanned, up to 8 times the budget set, and halves back, not below
+// it, when they took less than a fortieth; two collections close together among rare ones
+// (as within one training step) do not stretch it.
 func TestPace(t *testing.T) {
 	const mib = 1 << 20
 	prev := SetMemoryBudget(16 * mib)
 	defer SetMemoryBudget(prev)
+	saved := gcHistory
+	defer func() { gcHistory = saved }()
 	ms := time.Millisecond
 	for _, c := range []struct {
-		name           string
-		start          int64
-		took, interval time.Duration
-		want           int64
+		name  string
+		start int64
+		took  time.Duration
+		gaps  []time.Duration // from one collection's start to the next's, cycled
+		want  int64
 	}{
-		{"frequent: doubles", 16 * mib, 5 * ms, 40 * ms, 32 * mib},
-		{"frequent at the cap: stays", 128 * mib, 5 * ms, 40 * ms, 128 * mib},
-		{"in between: stays", 32 * mib, 5 * ms, 100 * ms, 32 * mib},
-		{"rare: halves", 64 * mib, 5 * ms, 300 * ms, 32 * mib},
-		{"rare at the budget: stays", 16 * mib, 5 * ms, 300 * ms, 16 * mib},
+		{"frequent: doubles", 16 * mib, 5 * ms, []time.Duration{40 * ms}, 32 * mib},
+		{"frequent at the cap: stays", 128 * mib, 5 * ms, []time.Duration{40 * ms}, 128 * mib},
+		{"in between: stays", 32 * mib, 5 * ms, []time.Duration{100 * ms}, 32 * mib},
+		{"rare: halves", 64 * mib, 5 * ms, []time.Duration{300 * ms}, 32 * mib},
+		{"rare at the budget: stays", 16 * mib, 5 * ms, []time.Duration{300 * ms}, 16 * mib},
+		{"pairs within a step: stays", 16 * mib, 5 * ms, []time.Duration{15 * ms, 140 * ms}, 16 * mib},
 	} {
-		gcPaced.Store(c.start)
-		pace(c.took, c.interval)
+		gcHistory = saved
+		gcHistory.n = 0
+		start := time.Now()
+		for i := range gcWindow {
+			gcPaced.Store(c.start) // judge the last collection alone
+			pace(start, c.took)
+			start = start.Add(c.gaps[i%len(c.gaps)])
+		}
 		if got := gcPaced.Load(); got != c.want {
 			t.Errorf("%s: budget in use %d MiB, want %d MiB", c.name, got/mib, c.want/mib)
 		}
