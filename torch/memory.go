@@ -41,8 +41,9 @@ import (
 // one slow, or the steps make garbage fast), the budget doubles, up to 8 times the one set,
 // and it halves back when they are rare again. (Paced on single intervals instead, two
 // collections close together within one step stretched the budget in scripts/lmbench, and
-// the peak rose from 1.05 to 1.3–1.8 times the scoped loop's.) A collection of a small Go heap takes a few
-// milliseconds (about 3 ms in scripts/lmbench on a 2-core machine, twice per step there).
+// the peak rose from 1.03 to up to 1.7 times the scoped loop's.) A collection of a small Go
+// heap takes a few milliseconds (3.4 ms in scripts/lmbench on a 2-core machine, twice per
+// step there).
 //
 // Tensors freed by the collector are freed a step or so late and in no particular order,
 // interleaved with new allocations; the shim sets glibc malloc's mmap threshold to a fixed

@@ -97,37 +97,44 @@
 // does — a loop with no scope, no Close and no runtime.LockOSThread — and the garbage collector
 // frees them. Go's collector sees a few dozen bytes per handle, not the native memory behind
 // it, so the package counts the storage bytes of every tensor outside a scope (p.Grad() handles
-// included) and runs the collector itself when they grow by a budget (64 MiB by default:
+// included) and runs the collector itself when they grow by a budget (16 MiB by default:
 // SetMemoryBudget, SEQTORCH_MEMORY_BUDGET) beyond what survived the last collection;
-// ReadMemStats reports the account. Scopes free a step's tensors at once, with no collection.
+// ReadMemStats reports the account. The budget is small so that a training step frees the
+// previous step's garbage before its own backward pass, where a scoped loop's memory peaks
+// too; collections are paced so that they take at most about a tenth of the time (the budget
+// stretches up to 8 times while they would take more, as with a large Go heap). Scopes free a
+// step's tensors at once, with no collection.
 //
 // The shim tunes glibc malloc for a Go program: one arena per CPU (a goroutine calls libtorch
 // from whichever OS thread it is on) and a fixed 4 MiB mmap threshold (large tensors freed late
 // or on another thread get mappings of their own, returned when freed, instead of fragmenting
 // the heap).
 //
-// Measured (issue 24), the full check, `go run ./scripts/lmbench` (3,000 steps in 4 epochs, the
-// same loop, one style after the other on a quiet machine): without scopes the step takes
-// 155.4 ms against 152.1 ms with a scope per step (1.02×), the losses are equal epoch by epoch,
-// and the end RSS is flat (413 MiB against 415 MiB half-way); but its peak RSS per epoch is 597,
-// 556, 595, 629 MiB against 403, 407, 430, 431 MiB scoped — 1.46× at the worst, above the 1.3×
-// target, and growing 13 % from epoch 2 to 4 (the scoped loop's 6 %). About 2,070 collections
-// (8 s) over the run. The peak is what the collector lets pile up between collections: the
-// 64 MiB budget counts tensors' storage, not what libtorch keeps behind them (the autograd
-// graph's saved activations).
+// Measured with `go run ./scripts/lmbench` (PyTorch's word-language-model loop: embedding 200,
+// 2×200 LSTM, vocab 10,000, batch 20×35, Adam, nn.ClipGradNorm, the hidden state detached and
+// carried; 3,000 steps in 4 epochs, each style in its own process, no runtime.LockOSThread,
+// default threads: 2 libtorch, 2 OpenBLAS; 2-core machine, nothing else running), built from a
+// separate module:
 //
-// Earlier, shorter: `go run ./scripts/lmbench -steps 240 -epochs 6` (PyTorch's
-// word-language-model loop: embedding 200, 2×200 LSTM, vocab 10,000, batch 20×35, Adam,
-// nn.ClipGradNorm; each style in its own process, no LockOSThread, default threads: 2 libtorch,
-// 2 OpenBLAS; shared 2-core machine, other jobs running): peak RSS per epoch 443–576 MiB without
-// scopes against 372–403 MiB with one scope per step (1.43× at the worst epoch, 1.2–1.3× at the
-// others), flat from epoch 2 on (end RSS 371 MiB against 373 MiB half-way; the scoped loop 308
-// against 294); about one collection per step, 4–5 ms each. Step times moved with the machine's
-// load: 262 against 169 ms in that run, 153–155 against 151–164 ms in a quieter A/B right
-// after. Before (Debian libtorch's 1.13 defaults, no accounting, 200 steps): the scope-less loop
-// reached 9.8 GB without a single collection, and the scoped one rose from 365 to 522 MiB over
-// four epochs; with glibc's default mmap threshold (arenas capped) the scoped loop later reached
-// 1.1 GB within 750 steps.
+//	style     epoch  step (ms)  peak RSS (MiB)  end RSS (MiB)  loss
+//	unscoped  1      156.6      447             379            5.872
+//	unscoped  2      155.7      448             353            5.684
+//	unscoped  3      157.4      446             349            5.594
+//	unscoped  4      158.7      463             355            5.511
+//	scoped    1      149.6      426             322            5.872
+//	scoped    2      150.4      443             347            5.684
+//	scoped    3      152.3      450             338            5.594
+//	scoped    4      152.2      451             354            5.511
+//
+// Without scopes: peak RSS 1.03× the scoped loop's, step time 1.04×, peak growth from epoch 2
+// to 4 +3.4 % (scoped +1.8 %), end RSS 355 MiB against 353 MiB half-way; the losses equal
+// epoch by epoch. It ran two collections per step, 3.4 ms each (20 s over the run). With the
+// earlier 64 MiB budget the same run peaked at 1.46× (597–629 MiB) and grew 13 % from epoch 2
+// to 4; with the budget stretched on single intervals between collections (two collections
+// within one step read as "collecting too often"), at up to 1.7× on a loaded machine. Before
+// the accounting (Debian libtorch 1.13's defaults, 200 steps) the scope-less loop reached 9.8
+// GB without a single collection, and with glibc's default mmap threshold (arenas capped) the
+// scoped loop reached 1.1 GB within 750 steps.
 //
 // # From PyTorch to Go
 //

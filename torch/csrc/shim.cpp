@@ -158,9 +158,9 @@ st_err st_init(void) {
     // a fixed 4 MiB threshold gives them mappings of their own, returned to the system when
     // freed. Measured on the LSTM language-model benchmark (scripts/lmbench, no thread
     // pinning): with glibc's defaults the scoped loop's RSS rose to 1.1 GB within 750 steps
-    // and the scope-less loop's peaked at 2.5x the scoped loop's; see README.md for the
-    // numbers with these settings. The environment's MALLOC_ARENA_MAX and
-    // MALLOC_MMAP_THRESHOLD_ take precedence.
+    // and the scope-less loop's peaked at 2.5x the scoped loop's; the torch package
+    // documentation ("Memory without scopes") has the numbers with these settings. The
+    // environment's MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ take precedence.
 #ifdef __GLIBC__
     if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, arena_max());
     if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 4 << 20);
