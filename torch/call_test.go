@@ -2,6 +2,7 @@ package torch
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,10 +47,10 @@ func TestCallValues(t *testing.T) {
 	}{
 		{"int list and bool", "aten::sum.dim_IntList", []any{m, []int64{1}, true}, func(r []any) bool {
 			x := r[0].(*Tensor)
-			return equalInts(x.Shape(), []int64{2, 1}) && equalF32(x.Float32s(), []float32{3, 7})
+			return slices.Equal(x.Shape(), []int64{2, 1}) && slices.Equal(x.Float32s(), []float32{3, 7})
 		}},
 		{"one int fills int[1]", "aten::sum.dim_IntList", []any{m, 0}, func(r []any) bool {
-			return equalF32(r[0].(*Tensor).Float32s(), []float32{4, 6})
+			return slices.Equal(r[0].(*Tensor).Float32s(), []float32{4, 6})
 		}},
 		{"defaults fill the rest", "aten::sum", []any{m}, func(r []any) bool {
 			return r[0].(*Tensor).Item() == 10
@@ -59,21 +60,21 @@ func TestCallValues(t *testing.T) {
 		}},
 		{"tensor list result", "aten::unbind.int", []any{m}, func(r []any) bool {
 			ts := r[0].([]*Tensor)
-			return len(ts) == 2 && equalF32(ts[1].Float32s(), []float32{3, 4})
+			return len(ts) == 2 && slices.Equal(ts[1].Float32s(), []float32{3, 4})
 		}},
 		{"optional tensors in a list", "aten::index.Tensor", []any{m, []*Tensor{nil, FromSlice([]int64{1})}}, func(r []any) bool {
-			return equalF32(r[0].(*Tensor).Float32s(), []float32{2, 4})
+			return slices.Equal(r[0].(*Tensor).Float32s(), []float32{2, 4})
 		}},
 		{"int result", "aten::size.int", []any{m, int64(1)}, func(r []any) bool { return r[0].(int64) == 2 }},
 		{"bool result", "aten::is_floating_point", []any{m}, func(r []any) bool { return r[0].(bool) }},
 		{"float result", "aten::item", []any{FromSlice([]float64{2.5})}, func(r []any) bool { return r[0].(float64) == 2.5 }},
 		{"factory with dtype and device", "aten::zeros", []any{[]int64{3}, Float64, nil, CPU}, func(r []any) bool {
 			x := r[0].(*Tensor)
-			return x.DType() == Float64 && equalInts(x.Shape(), []int64{3})
+			return x.DType() == Float64 && slices.Equal(x.Shape(), []int64{3})
 		}},
 		{"int Scalar keeps an int tensor int", "aten::add.Scalar", []any{FromSlice([]int64{1, 2}), 3}, func(r []any) bool {
 			x := r[0].(*Tensor)
-			return x.DType() == Int64 && equalInts(x.Int64s(), []int64{4, 5})
+			return x.DType() == Int64 && slices.Equal(x.Int64s(), []int64{4, 5})
 		}},
 		{"float Scalar promotes", "aten::add.Scalar", []any{FromSlice([]int64{1, 2}), 0.5}, func(r []any) bool {
 			return r[0].(*Tensor).DType() == Float32
@@ -194,7 +195,7 @@ func TestGeneratedResults(t *testing.T) {
 	}
 	// An out= variant returns the tensor it wrote.
 	out := Zeros([]int64{3})
-	if r := x.CumsumOut(0, nil, out); r != out || !equalF32(out.Float32s(), []float32{3, 4, 6}) {
+	if r := x.CumsumOut(0, nil, out); r != out || !slices.Equal(out.Float32s(), []float32{3, 4, 6}) {
 		t.Errorf("CumsumOut returned %v (out %v), want out = [3 4 6]", r, out)
 	}
 	// Optional arguments: nil is None.
@@ -239,28 +240,4 @@ func TestCallConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-}
-
-func equalF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -40,7 +41,7 @@ func TestMultiheadAttentionSeed1MatchesPyTorch(t *testing.T) {
 	torchtest.Scope(t)
 	x := sinInput(2, 3, 16)
 	out, w := m.Forward(x, x, x, AttentionOptions{})
-	if got := out.Shape(); !equalShape(got, []int64{2, 3, 16}) {
+	if got := out.Shape(); !slices.Equal(got, []int64{2, 3, 16}) {
 		t.Fatalf("out shape %v", got)
 	}
 	if !near32(out.Float32s(), mhaSeed1Out, 1e-5) {
@@ -62,18 +63,6 @@ func TestMultiheadAttentionSeed1MatchesPyTorch(t *testing.T) {
 	})
 }
 
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func names(m Module) []string {
 	var out []string
 	for _, p := range m.NamedParameters() {
@@ -93,23 +82,11 @@ func TestMultiheadAttentionNames(t *testing.T) {
 		{MultiheadAttentionOptions{KDim: 3, AddBiasKV: true}, []string{"q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight", "out_proj.bias"}},
 	} {
 		m := NewMultiheadAttention(8, 2, c.o)
-		if got := names(m); !equalStrings(got, c.want) {
+		if got := names(m); !slices.Equal(got, c.want) {
 			t.Errorf("%+v: names %v, want %v", c.o, got, c.want)
 		}
 		Close(m)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestMultiheadAttentionMasksAndShapes(t *testing.T) {
@@ -121,7 +98,7 @@ func TestMultiheadAttentionMasksAndShapes(t *testing.T) {
 	kv := torch.Randn([]int64{5, 2, 8})
 	kpm := torch.FromSlice([]bool{false, false, false, true, true, false, false, false, false, false}, 2, 5)
 	out, w := m.Forward(q, kv, kv, AttentionOptions{KeyPaddingMask: kpm, NoAverageAttnWeights: true})
-	if !equalShape(out.Shape(), []int64{4, 2, 8}) || !equalShape(w.Shape(), []int64{2, 2, 4, 5}) {
+	if !slices.Equal(out.Shape(), []int64{4, 2, 8}) || !slices.Equal(w.Shape(), []int64{2, 2, 4, 5}) {
 		t.Fatalf("shapes %v %v", out.Shape(), w.Shape())
 	}
 	// masked keys get zero weight; each row sums to 1
@@ -174,7 +151,7 @@ func TestTransformerEncoderCopiesLayer(t *testing.T) {
 	torchtest.Scope(t)
 	x := torch.Randn([]int64{5, 2, 8})
 	out := enc.Forward(x, nil, nil)
-	if !equalShape(out.Shape(), []int64{5, 2, 8}) {
+	if !slices.Equal(out.Shape(), []int64{5, 2, 8}) {
 		t.Errorf("shape %v", out.Shape())
 	}
 	out.Sum().Backward()

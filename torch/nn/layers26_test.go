@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/seqtorch/seqtorch/torch"
@@ -17,13 +18,13 @@ func TestCellsShapesAndErrors(t *testing.T) {
 	defer Close(rnn)
 	defer Close(lstm)
 	defer Close(gru)
-	if got := names(lstm); !equalStrings(got, []string{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
+	if got := names(lstm); !slices.Equal(got, []string{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
 		t.Errorf("names %v", got)
 	}
-	if got := names(gru); !equalStrings(got, []string{"weight_ih", "weight_hh"}) {
+	if got := names(gru); !slices.Equal(got, []string{"weight_ih", "weight_hh"}) {
 		t.Errorf("names %v", got)
 	}
-	if !equalShape(lstm.WeightIH.Shape(), []int64{16, 3}) || !equalShape(gru.WeightHH.Shape(), []int64{12, 4}) {
+	if !slices.Equal(lstm.WeightIH.Shape(), []int64{16, 3}) || !slices.Equal(gru.WeightHH.Shape(), []int64{12, 4}) {
 		t.Errorf("shapes %v %v", lstm.WeightIH.Shape(), gru.WeightHH.Shape())
 	}
 	// U(−1/√H, 1/√H)
@@ -34,14 +35,14 @@ func TestCellsShapesAndErrors(t *testing.T) {
 	}
 	x := torch.Randn([]int64{2, 3})
 	h := rnn.Forward(x, nil)
-	if !equalShape(h.Shape(), []int64{2, 4}) {
+	if !slices.Equal(h.Shape(), []int64{2, 4}) {
 		t.Errorf("rnn h %v", h.Shape())
 	}
 	st := lstm.Forward(torch.Randn([]int64{3}), State{})
-	if !equalShape(st.H.Shape(), []int64{4}) || !equalShape(st.C.Shape(), []int64{4}) {
+	if !slices.Equal(st.H.Shape(), []int64{4}) || !slices.Equal(st.C.Shape(), []int64{4}) {
 		t.Errorf("unbatched lstm %v %v", st.H.Shape(), st.C.Shape())
 	}
-	if g := gru.Forward(x, h); !equalShape(g.Shape(), []int64{2, 4}) {
+	if g := gru.Forward(x, h); !slices.Equal(g.Shape(), []int64{2, 4}) {
 		t.Errorf("gru %v", g.Shape())
 	}
 	wantPanic(t, "nn.GRUCell.Forward", "1-D or 2-D", func() { gru.Forward(torch.Randn([]int64{1, 2, 3}), nil) })
@@ -79,7 +80,7 @@ func TestLayerNormConvIdentitySequential(t *testing.T) {
 	} {
 		conv := NewConv1d(2, 6, 3, c.o)
 		out := conv.Forward(torch.Randn([]int64{4, 2, c.l}))
-		if !equalShape(out.Shape(), []int64{4, 6, c.want}) {
+		if !slices.Equal(out.Shape(), []int64{4, 6, c.want}) {
 			t.Errorf("%+v: shape %v, want length %d", c.o, out.Shape(), c.want)
 		}
 		Close(conv)
@@ -90,10 +91,10 @@ func TestLayerNormConvIdentitySequential(t *testing.T) {
 
 	seq := NewSequential(NewLinear(3, 5, LinearOptions{}), ReLU(), NewIdentity(), NewLinear(5, 2, LinearOptions{}))
 	defer Close(seq)
-	if got := names(seq); !equalStrings(got, []string{"0.weight", "0.bias", "3.weight", "3.bias"}) {
+	if got := names(seq); !slices.Equal(got, []string{"0.weight", "0.bias", "3.weight", "3.bias"}) {
 		t.Errorf("Sequential names %v", got)
 	}
-	if out := seq.Forward(torch.Randn([]int64{7, 3})); !equalShape(out.Shape(), []int64{7, 2}) {
+	if out := seq.Forward(torch.Randn([]int64{7, 3})); !slices.Equal(out.Shape(), []int64{7, 2}) {
 		t.Errorf("Sequential shape %v", out.Shape())
 	}
 	x := torch.Randn([]int64{2})
