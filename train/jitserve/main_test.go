@@ -105,21 +105,9 @@ func TestServe(t *testing.T) {
 	model, vocab, want := fixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := clitest.NewServeLog()
-	code := make(chan int, 1)
-	go func() {
-		err := run(ctx, []string{"--model", model, "--vocab", vocab, "--labels", "ham,spam", "--device", "cpu",
-			"--addr", "127.0.0.1:0", "--max-wait", "2"}, io.Discard, log)
-		code <- cli.ExitCode("jitserve", err, log)
-	}()
-	var url string
-	select {
-	case url = <-log.URL:
-	case c := <-code:
-		t.Fatalf("exited with %d before listening: %s", c, log.String())
-	case <-time.After(time.Minute):
-		t.Fatalf("not listening after a minute: %s", log.String())
-	}
+	url, log, code := clitest.StartServe(t, ctx, "jitserve", run, time.Minute,
+		"--model", model, "--vocab", vocab, "--labels", "ham,spam", "--device", "cpu",
+		"--addr", "127.0.0.1:0", "--max-wait", "2")
 	all := make([]int, len(want.Messages))
 	for i := range all {
 		all[i] = i
@@ -269,21 +257,9 @@ func TestLoad(t *testing.T) {
 	model, vocab, want := fixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := clitest.NewServeLog()
-	code := make(chan int, 1)
-	go func() {
-		err := run(ctx, []string{"--model", model, "--vocab", vocab, "--labels", "ham,spam", "--device", "cpu",
-			"--addr", "127.0.0.1:0"}, io.Discard, log)
-		code <- cli.ExitCode("jitserve", err, log)
-	}()
-	var url string
-	select {
-	case url = <-log.URL:
-	case c := <-code:
-		t.Fatalf("exited with %d before listening: %s", c, log.String())
-	case <-time.After(time.Minute):
-		t.Fatalf("not listening after a minute: %s", log.String())
-	}
+	url, log, code := clitest.StartServe(t, ctx, "jitserve", run, time.Minute,
+		"--model", model, "--vocab", vocab, "--labels", "ham,spam", "--device", "cpu",
+		"--addr", "127.0.0.1:0")
 	res, err := loadgen.Run(ctx, loadgen.Options{URL: url, Messages: want.Messages, Concurrency: 16, Requests: 800, Duration: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)

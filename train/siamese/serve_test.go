@@ -25,22 +25,9 @@ import (
 // status channel.
 func startServe(t *testing.T, ctx context.Context, model string) (string, <-chan int) {
 	t.Helper()
-	log := clitest.NewServeLog()
-	code := make(chan int, 1)
-	go func() {
-		var out bytes.Buffer
-		err := run(ctx, []string{"serve", "--model", model, "--device", "cpu", "--addr", "127.0.0.1:0"}, &out, log)
-		code <- cli.ExitCode("siamese", err, log)
-	}()
-	select {
-	case u := <-log.URL:
-		return u, code
-	case c := <-code:
-		t.Fatalf("serve exited %d before listening: %s", c, log.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatal("serve not listening after 2 minutes")
-	}
-	return "", nil
+	url, _, code := clitest.StartServe(t, ctx, "siamese", run, 2*time.Minute,
+		"serve", "--model", model, "--device", "cpu", "--addr", "127.0.0.1:0")
+	return url, code
 }
 
 func postPairs(t *testing.T, url, body string) (int, []byte) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -69,22 +68,8 @@ func predictJSON(t *testing.T, model string, msgs []string) []prediction {
 
 func startServe(t *testing.T, ctx context.Context, model string, extra ...string) (string, *clitest.ServeLog, <-chan int) {
 	t.Helper()
-	log := clitest.NewServeLog()
-	code := make(chan int, 1)
-	go func() {
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"serve", "--model", model, "--device", "cpu", "--addr", "127.0.0.1:0"}, extra...), &out, log)
-		code <- cli.ExitCode("sms", err, log)
-	}()
-	select {
-	case url := <-log.URL:
-		return url, log, code
-	case c := <-code:
-		t.Fatalf("serve exited with %d before listening: %s", c, log.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("serve not listening after 2 minutes: %s", log.String())
-	}
-	return "", nil, nil
+	return clitest.StartServe(t, ctx, "sms", run, 2*time.Minute,
+		append([]string{"serve", "--model", model, "--device", "cpu", "--addr", "127.0.0.1:0"}, extra...)...)
 }
 
 // postJSON posts body and returns the status and the body.
